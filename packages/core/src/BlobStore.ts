@@ -1,0 +1,83 @@
+/**
+ * Blobs by key: cubes, manifests, chunk payloads, Parquet files. A bucket on AWS, a
+ * directory locally; the keys are the same (see DESIGN.md, blob layout).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { BlobNotFound, StorageError } from "./Errors.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface BlobStore {
+  /** The whole blob. */
+  readonly get: (key: string) => Effect.Effect<Uint8Array, BlobNotFound | StorageError>
+  /** `length` bytes from `offset` (fewer only at the end of the blob). */
+  readonly getRange: (key: string, offset: number, length: number) => Effect.Effect<Uint8Array, BlobNotFound | StorageError>
+  /** Size in bytes, or none when there is no such blob. */
+  readonly size: (key: string) => Effect.Effect<Option.Option<number>, StorageError>
+  /** Writes atomically: a reader sees the old blob or the new one, never a part. */
+  readonly put: (key: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
+  /** Keys under a prefix, sorted. */
+  readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StorageError>
+  /** Removes a blob; removing a missing blob is not an error. */
+  readonly remove: (key: string) => Effect.Effect<void, StorageError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const BlobStore = Context.GenericTag<BlobStore>("@phs/core/BlobStore")
+
+/**
+ * Refuses keys that could escape their prefix: absolute, `..` segments, backslashes,
+ * empty segments or control characters.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const isSafeKey = (key: string): boolean =>
+  key.length > 0 &&
+  key.length <= 1024 &&
+  !key.startsWith("/") &&
+  !key.includes("\\") &&
+  // eslint-disable-next-line no-control-regex
+  !/[\u0000-\u001f\u007f]/.test(key) &&
+  key.split("/").every((seg) => seg.length > 0 && seg !== "." && seg !== "..")
+
+/**
+ * An in-memory store, for tests.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory = (): BlobStore => {
+  const blobs = new Map<string, Uint8Array>()
+  const find = (key: string) =>
+    Effect.suspend(() => {
+      const b = blobs.get(key)
+      return b === undefined ? Effect.fail(new BlobNotFound({ key })) : Effect.succeed(b)
+    })
+  const checked = <A, E>(key: string, operation: string, f: () => Effect.Effect<A, E>) =>
+    isSafeKey(key)
+      ? Effect.suspend(f)
+      : Effect.fail(new StorageError({ operation, key, reason: "unsafe key", retryable: false }))
+  return {
+    get: (key) => checked(key, "get", () => find(key).pipe(Effect.map((b) => b.slice()))),
+    getRange: (key, offset, length) =>
+      checked(key, "getRange", () => find(key).pipe(Effect.map((b) => b.slice(offset, offset + length)))),
+    size: (key) => Effect.sync(() => Option.fromNullable(blobs.get(key)?.length)),
+    put: (key, bytes) => checked(key, "put", () => Effect.sync(() => void blobs.set(key, bytes.slice()))),
+    list: (prefix) => Effect.sync(() => [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort()),
+    remove: (key) => Effect.sync(() => void blobs.delete(key))
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<BlobStore> = Layer.sync(BlobStore, makeMemory)

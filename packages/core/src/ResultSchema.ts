@@ -1,0 +1,126 @@
+/**
+ * The result table `phspectra.decompositions`: one row per spectrum per run, Hive-
+ * partitioned by `survey` (the partition column lives in the path, not in the files).
+ * `RESULT_COLUMNS` is the single description of its columns, from which the Parquet
+ * schema, the Glue table and the DuckDB views are derived.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * A 32-bit signed integer.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Int32 = Schema.Int.pipe(Schema.between(-2147483648, 2147483647))
+
+/**
+ * One decomposed spectrum. Means and standard deviations are in channel units. A deferred
+ * spectrum (over its time budget, waiting for the slow queue) has `n_components = -1` and
+ * empty component lists; otherwise the three lists each hold `n_components` values.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const DecompositionRow = Schema.Struct({
+  /** Pixel column (axis 1), from 0. */
+  x: Int32.pipe(Schema.nonNegative()),
+  /** Pixel row (axis 2), from 0. */
+  y: Int32.pipe(Schema.nonNegative()),
+  /** The persistence threshold β the run used. */
+  beta: Schema.Number,
+  /** Estimated noise of the spectrum; null when the spectrum is blank (all NaN). */
+  rms: Schema.NullOr(Schema.Number),
+  /** Smallest persistence among the accepted peaks; null when there are none. */
+  min_persistence: Schema.NullOr(Schema.Number),
+  /** Number of Gaussian components, -1 while deferred to the slow queue. */
+  n_components: Int32.pipe(Schema.greaterThanOrEqualTo(-1)),
+  component_amplitudes: Schema.Array(Schema.Number),
+  component_means: Schema.Array(Schema.Number),
+  component_stddevs: Schema.Array(Schema.Number),
+  /** Channels of the spectrum that were NaN (blank) in the cube. */
+  nan_channels: Int32.pipe(Schema.nonNegative()),
+  /** The run that produced the row. */
+  run_id: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DecompositionRow = typeof DecompositionRow.Type
+
+/**
+ * Storage type of a column in the Parquet files: `list<double>` is the three-level LIST
+ * group of required doubles.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ParquetColumnType = "int32" | "double" | "list<double>" | "string"
+
+/**
+ * One column of the result table, in every dialect that needs it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResultColumn {
+  readonly name: keyof DecompositionRow & string
+  readonly parquet: ParquetColumnType
+  /** Whether the value may be null (a list column is never null, but may be empty). */
+  readonly nullable: boolean
+  readonly glue: "int" | "double" | "array<double>" | "string"
+  readonly duckdb: "INTEGER" | "DOUBLE" | "DOUBLE[]" | "VARCHAR"
+  readonly doc: string
+}
+
+const column = (
+  name: ResultColumn["name"],
+  parquet: ParquetColumnType,
+  nullable: boolean,
+  doc: string
+): ResultColumn => ({
+  name,
+  parquet,
+  nullable,
+  glue: parquet === "int32" ? "int" : parquet === "list<double>" ? "array<double>" : parquet,
+  duckdb: parquet === "int32" ? "INTEGER" : parquet === "double" ? "DOUBLE" : parquet === "list<double>" ? "DOUBLE[]" : "VARCHAR",
+  doc
+})
+
+/**
+ * The columns of the result files, in file order.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const RESULT_COLUMNS: ReadonlyArray<ResultColumn> = [
+  column("x", "int32", false, "pixel column (axis 1), from 0"),
+  column("y", "int32", false, "pixel row (axis 2), from 0"),
+  column("beta", "double", false, "persistence threshold of the run"),
+  column("rms", "double", true, "noise estimate; null for a blank spectrum"),
+  column("min_persistence", "double", true, "smallest persistence among accepted peaks; null when none"),
+  column("n_components", "int32", false, "number of Gaussian components; -1 = deferred to the slow queue"),
+  column("component_amplitudes", "list<double>", false, "component amplitudes, in the cube's units"),
+  column("component_means", "list<double>", false, "component centres, in channels"),
+  column("component_stddevs", "list<double>", false, "component standard deviations, in channels"),
+  column("nan_channels", "int32", false, "number of NaN channels in the spectrum"),
+  column("run_id", "string", false, "run that produced the row")
+]
+
+/**
+ * Where the table lives and how it is partitioned: the partition column is a directory
+ * level (`survey=grs/`), absent from the files.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const RESULT_TABLE = {
+  database: "phspectra",
+  table: "decompositions",
+  prefix: "decompositions",
+  partitionColumn: { name: "survey", glue: "string", duckdb: "VARCHAR", doc: "survey the cube belongs to" }
+} as const

@@ -1,0 +1,133 @@
+/**
+ * fit: decompose one chunk's spectra under a per-spectrum budget, write the chunk's Parquet
+ * file at its deterministic key, mark the chunk COMPLETED and add to the run's counters in
+ * one conditional write, and send over-budget spectra (`n_components = -1`) to the slow
+ * queue. Every effect is a step, so a redelivered message changes nothing already done.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Option, Schema } from "effect"
+import { BlobStore } from "../BlobStore.js"
+import { Fitter, type Decomposition } from "../Fitter.js"
+import { fitParams } from "../Params.js"
+import type { DecompositionRow } from "../ResultSchema.js"
+import * as ResultParquet from "../ResultParquet.js"
+import { isSettled, RunTable } from "../RunTable.js"
+import * as Stage from "../Stage.js"
+import * as Step from "../Step.js"
+import { WorkQueue } from "../WorkQueue.js"
+import { FitOutput, FitTask, SlowTask } from "./Tasks.js"
+
+/**
+ * When set (on Lambda: the invocation deadline minus 60 s), the fit starts no spectrum
+ * after this epoch ms; the rest are deferred to the slow queue.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class StartDeadline extends Context.Tag("@phs/core/StartDeadline")<StartDeadline, number>() {}
+
+/**
+ * A chunk's spectra from its payload blob.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const readPayload = (task: FitTask) =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore
+    const bytes = yield* store.get(task.payloadKey)
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + task.count * task.nChannels * 4))
+  })
+
+/**
+ * The result row of the spectrum at `offset` within a chunk.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toRow = (task: FitTask, offset: number, d: Decomposition): DecompositionRow => {
+  const pixel = task.start + offset
+  const deferred = d.status === "timeout"
+  return {
+    x: pixel % task.nx,
+    y: Math.floor(pixel / task.nx),
+    beta: task.params.beta,
+    rms: d.rms !== null && Number.isFinite(d.rms) ? d.rms : null,
+    min_persistence: Number.isFinite(d.minPersistence) ? d.minPersistence : null,
+    n_components: deferred ? -1 : d.components.length,
+    component_amplitudes: deferred ? [] : d.components.map((c) => c.amplitude),
+    component_means: deferred ? [] : d.components.map((c) => c.mean),
+    component_stddevs: deferred ? [] : d.components.map((c) => c.stddev),
+    nan_channels: d.nanChannels,
+    run_id: task.runId
+  }
+}
+
+const fitChunkStep = Step.make({
+  name: "fit-chunk",
+  input: FitTask,
+  output: Schema.Struct({ rows: Schema.Int, deferred: Schema.Array(Schema.Int) }),
+  run: (task) =>
+    Effect.gen(function* () {
+      const store = yield* BlobStore
+      const fitter = yield* Fitter
+      const startBefore = yield* Effect.serviceOption(StartDeadline)
+      const spectra = yield* readPayload(task)
+      const results = yield* fitter.decomposeBatch(spectra, task.nChannels, fitParams(task.params), {
+        timeoutMs: task.params.timeout_ms,
+        ...(Option.isSome(startBefore) ? { startBefore: startBefore.value } : {})
+      })
+      const rows = results.map((d, i) => toRow(task, i, d))
+      yield* store.put(task.outputKey, ResultParquet.encodeRows(rows))
+      const deferred = results.flatMap((d, i) => (d.status === "timeout" ? [i] : []))
+      return { rows: rows.length, deferred }
+    })
+})
+
+const completeStep = Step.make({
+  name: "complete-chunk",
+  input: Schema.Struct({ runId: Schema.String, start: Schema.Int, outputKey: Schema.String, spectra: Schema.Int, deferred: Schema.Int }),
+  output: Schema.Struct({ applied: Schema.Boolean, runSettled: Schema.Boolean }),
+  run: (input) =>
+    Effect.gen(function* () {
+      const table = yield* RunTable
+      const { applied, run } = yield* table.completeChunk(input.runId, input.start, input)
+      return { applied, runSettled: isSettled(run) }
+    })
+})
+
+const enqueueSlowStep = Step.make({
+  name: "enqueue-slow",
+  input: SlowTask,
+  output: Schema.Struct({ sent: Schema.Int }),
+  run: (task) =>
+    Effect.gen(function* () {
+      const queue = yield* WorkQueue
+      yield* queue.send("slow", [JSON.stringify(Schema.encodeSync(SlowTask)(task))])
+      return { sent: task.deferred.length }
+    })
+})
+
+/**
+ * @since 0.1.0
+ * @category stages
+ */
+export const fit = Stage.make({
+  name: "fit",
+  input: FitTask,
+  output: FitOutput,
+  run: (task) =>
+    Effect.gen(function* () {
+      const fitted = yield* Step.run(fitChunkStep, task)
+      const done = yield* Step.run(completeStep, {
+        runId: task.runId,
+        start: task.start,
+        outputKey: task.outputKey,
+        spectra: fitted.rows,
+        deferred: fitted.deferred.length
+      })
+      if (fitted.deferred.length > 0) yield* Step.run(enqueueSlowStep, { ...task, deferred: fitted.deferred })
+      return { start: task.start, rows: fitted.rows, deferred: fitted.deferred, runSettled: done.runSettled }
+    })
+})

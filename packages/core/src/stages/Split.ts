@@ -1,0 +1,247 @@
+/**
+ * split: read and validate the cube header, plan chunks of `chunkSize` spectra in (y, x)
+ * row-major order, write each chunk's spectra as a payload blob, create the run and its
+ * PENDING chunks, enqueue one message per chunk. Reads the cube a block of chunks at a
+ * time, so memory stays bounded whatever the cube's size.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option, Schema } from "effect"
+import { BlobStore } from "../BlobStore.js"
+import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
+import * as Fits from "../Fits.js"
+import * as Keys from "../Keys.js"
+import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
+import * as Stage from "../Stage.js"
+import * as Step from "../Step.js"
+import { WorkQueue } from "../WorkQueue.js"
+import { FitTask, RunParams, SplitInput, SplitOutput } from "./Tasks.js"
+
+/** Chunks read from the cube together (bounds split's memory: 16 × 500 × 424 × 4 B ≈ 14 MB). */
+const CHUNKS_PER_BLOCK = 16
+
+/**
+ * A blob read by ranges, as the FITS reader wants it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const blobSource = (
+  key: string
+): Effect.Effect<Fits.ByteSource<BlobNotFound | StorageError>, BlobNotFound | StorageError, BlobStore> =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore
+    const size = yield* store.size(key)
+    if (Option.isNone(size)) return yield* Effect.fail(new BlobNotFound({ key }))
+    return { size: size.value, read: (offset, length) => store.getRange(key, offset, length) }
+  })
+
+/**
+ * Reads and validates a cube's header; a bad cube is `InvalidInput` saying what is wrong.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const readCubeHeader = (key: string) =>
+  Effect.gen(function* () {
+    const src = yield* blobSource(key)
+    return yield* Fits.readHeader(src)
+  }).pipe(
+    Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))),
+    Effect.catchTag("BlobNotFound", (e) => Effect.fail(new InvalidInput({ reason: `no cube at ${e.key}` })))
+  )
+
+const Geometry = Schema.Struct({ nx: Schema.Int, ny: Schema.Int, nChannels: Schema.Int, description: Schema.String })
+
+const readHeaderStep = Step.make({
+  name: "read-header",
+  input: Schema.Struct({ cubeKey: Schema.String }),
+  output: Geometry,
+  run: ({ cubeKey }) =>
+    readCubeHeader(cubeKey).pipe(
+      Effect.map((h) => ({ nx: h.nx, ny: h.ny, nChannels: h.nchan, description: Fits.describe(h) }))
+    )
+})
+
+const registerStep = Step.make({
+  name: "register-run",
+  input: Schema.Struct({ ...SplitInput.fields, nx: Schema.Int, ny: Schema.Int, nChannels: Schema.Int }),
+  output: Schema.Struct({ createdAt: Schema.Number }),
+  run: (input) =>
+    Effect.gen(function* () {
+      const table = yield* RunTable
+      const now = yield* Clock.currentTimeMillis
+      const nSpectra = input.nx * input.ny
+      const starts = planChunks(nSpectra, input.chunkSize)
+      const run: RunRecord = {
+        runId: input.runId,
+        survey: input.survey,
+        cubeKey: input.cubeKey,
+        createdAt: now,
+        updatedAt: now,
+        params: { ...input.params },
+        codeVersion: input.codeVersion,
+        nx: input.nx,
+        ny: input.ny,
+        nChannels: input.nChannels,
+        chunkSize: input.chunkSize,
+        nSpectra,
+        jobsTotal: starts.length,
+        jobsCompleted: 0,
+        jobsFailed: 0,
+        spectraDone: 0,
+        spectraDeferred: 0,
+        slowPending: 0,
+        status: "SPLITTING",
+        reason: null
+      }
+      const chunks: ChunkRecord[] = starts.map((start) => ({
+        runId: input.runId,
+        start,
+        count: Math.min(input.chunkSize, nSpectra - start),
+        status: "PENDING",
+        leaseUntil: null,
+        attempts: 0,
+        startedAt: null,
+        finishedAt: null,
+        outputKey: null,
+        deferred: 0,
+        error: null
+      }))
+      const stored = yield* table.createRun(run, chunks)
+      return { createdAt: stored.createdAt }
+    })
+})
+
+const writePayloadsStep = Step.make({
+  name: "write-payloads",
+  input: Schema.Struct({ runId: Schema.String, cubeKey: Schema.String, start: Schema.Int, count: Schema.Int, chunkSize: Schema.Int }),
+  output: Schema.Struct({ blank: Schema.Int }),
+  run: ({ runId, cubeKey, start, count, chunkSize }) =>
+    Effect.gen(function* () {
+      const store = yield* BlobStore
+      const src = yield* blobSource(cubeKey)
+      const header = yield* Fits.readHeader(src)
+      const spectra = yield* Fits.readSpectra(src, header, start, count)
+      const n = header.nchan
+      let blank = 0
+      for (let s = 0; s < count; s++) {
+        let allNaN = true
+        for (let c = s * n; c < (s + 1) * n; c++) {
+          if (!Number.isNaN(spectra[c])) {
+            allNaN = false
+            break
+          }
+        }
+        if (allNaN) blank++
+      }
+      for (let first = start; first < start + count; first += chunkSize) {
+        const m = Math.min(chunkSize, start + count - first)
+        const bytes = new Uint8Array(spectra.buffer, (first - start) * n * 4, m * n * 4)
+        yield* store.put(Keys.chunkPayload(runId, first), bytes)
+      }
+      return { blank }
+    }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
+})
+
+const enqueueStep = Step.make({
+  name: "enqueue",
+  input: Schema.Struct({ tasks: Schema.Array(FitTask) }),
+  output: Schema.Struct({ sent: Schema.Int }),
+  run: ({ tasks }) =>
+    Effect.gen(function* () {
+      const queue = yield* WorkQueue
+      const encode = Schema.encodeSync(FitTask)
+      for (let i = 0; i < tasks.length; i += 100) {
+        yield* queue.send("fit", tasks.slice(i, i + 100).map((t) => JSON.stringify(encode(t))))
+      }
+      return { sent: tasks.length }
+    })
+})
+
+const startStep = Step.make({
+  name: "start-run",
+  input: Schema.Struct({ runId: Schema.String }),
+  output: Schema.Struct({ status: Schema.String }),
+  run: ({ runId }) =>
+    Effect.gen(function* () {
+      const table = yield* RunTable
+      const { run } = yield* table.transition(runId, ["SPLITTING"], "RUNNING")
+      return { status: run.status }
+    })
+})
+
+/**
+ * Chunk starts for `nSpectra` spectra in chunks of `chunkSize`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const planChunks = (nSpectra: number, chunkSize: number): number[] => {
+  const starts: number[] = []
+  for (let s = 0; s < nSpectra; s += chunkSize) starts.push(s)
+  return starts
+}
+
+/**
+ * Removes everything a split wrote for a run that must not become visible.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const discardRun = (runId: string) =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore
+    const table = yield* RunTable
+    for (const key of yield* store.list(`chunks/${runId}/`)) yield* store.remove(key)
+    yield* table.deleteRun(runId)
+  })
+
+/**
+ * @since 0.1.0
+ * @category stages
+ */
+export const split = Stage.make({
+  name: "split",
+  input: SplitInput,
+  output: SplitOutput,
+  run: (input) =>
+    Effect.gen(function* () {
+      const geo = yield* Step.run(readHeaderStep, { cubeKey: input.cubeKey })
+      const nSpectra = geo.nx * geo.ny
+      yield* Step.run(registerStep, { ...input, nx: geo.nx, ny: geo.ny, nChannels: geo.nChannels })
+      const starts = planChunks(nSpectra, input.chunkSize)
+      let blank = 0
+      for (let i = 0; i < starts.length; i += CHUNKS_PER_BLOCK) {
+        const first = starts[i]
+        const last = Math.min(nSpectra, starts[Math.min(i + CHUNKS_PER_BLOCK, starts.length) - 1] + input.chunkSize)
+        const written = yield* Step.run(writePayloadsStep, {
+          runId: input.runId,
+          cubeKey: input.cubeKey,
+          start: first,
+          count: last - first,
+          chunkSize: input.chunkSize
+        })
+        blank += written.blank
+      }
+      if (blank === nSpectra) {
+        yield* discardRun(input.runId)
+        return yield* Effect.fail(new InvalidInput({ reason: `every spectrum of the cube is blank (NaN): ${geo.description}` }))
+      }
+      const params = Schema.decodeSync(RunParams)(input.params)
+      const tasks: FitTask[] = starts.map((start) => ({
+        runId: input.runId,
+        survey: input.survey,
+        start,
+        count: Math.min(input.chunkSize, nSpectra - start),
+        nx: geo.nx,
+        nChannels: geo.nChannels,
+        params,
+        payloadKey: Keys.chunkPayload(input.runId, start),
+        outputKey: Keys.chunkResult(input.runId, start)
+      }))
+      yield* Step.run(enqueueStep, { tasks })
+      yield* Step.run(startStep, { runId: input.runId })
+      return { runId: input.runId, nSpectra, blankSpectra: blank, tasks }
+    })
+})

@@ -1,0 +1,107 @@
+/**
+ * What flows between the stages: the schemas of stage inputs and outputs and of the queue
+ * messages, shared by every runtime.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * Run parameters as stored and sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RunParams = Schema.Struct({
+  beta: Schema.Number,
+  snr_min: Schema.Number,
+  mf_snr_min: Schema.Number,
+  f_sep: Schema.Number,
+  neg_thresh: Schema.Number,
+  max_refine_iter: Schema.Number,
+  timeout_ms: Schema.Number
+})
+
+/**
+ * The split stage's input: a validated manifest with its run id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SplitInput = Schema.Struct({
+  runId: Schema.String,
+  survey: Schema.String,
+  cubeKey: Schema.String,
+  params: RunParams,
+  chunkSize: Schema.Int,
+  codeVersion: Schema.String
+})
+export type SplitInput = typeof SplitInput.Type
+
+/**
+ * One chunk's fit: the message on the `fit` queue and the fit stage's input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FitTask = Schema.Struct({
+  runId: Schema.String,
+  survey: Schema.String,
+  start: Schema.Int,
+  count: Schema.Int,
+  nx: Schema.Int,
+  nChannels: Schema.Int,
+  params: RunParams,
+  payloadKey: Schema.String,
+  outputKey: Schema.String
+})
+export type FitTask = typeof FitTask.Type
+
+/**
+ * A chunk's deferred spectra (offsets within the chunk): the `slow` queue's message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SlowTask = Schema.Struct({ ...FitTask.fields, deferred: Schema.Array(Schema.Int) })
+export type SlowTask = typeof SlowTask.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const SplitOutput = Schema.Struct({
+  runId: Schema.String,
+  nSpectra: Schema.Int,
+  blankSpectra: Schema.Int,
+  tasks: Schema.Array(FitTask)
+})
+export type SplitOutput = typeof SplitOutput.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const FitOutput = Schema.Struct({
+  start: Schema.Int,
+  rows: Schema.Int,
+  deferred: Schema.Array(Schema.Int),
+  runSettled: Schema.Boolean
+})
+export type FitOutput = typeof FitOutput.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const SlowOutput = Schema.Struct({ start: Schema.Int, refitted: Schema.Int, runSettled: Schema.Boolean })
+export type SlowOutput = typeof SlowOutput.Type
+
+/**
+ * A run-level stage's input (catalog, and user stages after it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RunRef = Schema.Struct({ runId: Schema.String })
+export type RunRef = typeof RunRef.Type

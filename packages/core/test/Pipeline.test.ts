@@ -1,0 +1,195 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Option, Schema } from "effect"
+import { cubeFits } from "../../../test/support/cubes.js"
+import * as BlobStore from "../src/BlobStore.js"
+import * as Catalog from "../src/Catalog.js"
+import * as Fitter from "../src/Fitter.js"
+import * as Journal from "../src/Journal.js"
+import * as Pipeline from "../src/Pipeline.js"
+import * as ResultParquet from "../src/ResultParquet.js"
+import * as RunTable from "../src/RunTable.js"
+import * as Stage from "../src/Stage.js"
+import * as Step from "../src/Step.js"
+import { RunRef } from "../src/stages/Tasks.js"
+import * as WorkQueue from "../src/WorkQueue.js"
+
+const memory = Layer.mergeAll(BlobStore.layerMemory, WorkQueue.layerMemory, RunTable.layerMemory, Journal.layerMemory, Catalog.layerMemory)
+const services = () => Layer.merge(memory, Fitter.layerNative({ threads: 2 }))
+
+/** The native fitter, except that under a budget every other spectrum is "too slow". */
+const slowEveryOther = Layer.sync(Fitter.Fitter, () => {
+  const native = Fitter.makeNative({ threads: 1 })
+  return {
+    version: native.version,
+    decomposeBatch: (spectra, n, params, options) =>
+      Effect.map(native.decomposeBatch(spectra, n, params, options), (results) =>
+        options.timeoutMs > 0 ? results.map((d, i) => (i % 2 === 0 ? { ...d, status: "timeout" as const, components: [] } : d)) : results
+      )
+  }
+})
+
+const putCube = (key: string, bytes: Uint8Array) => Effect.flatMap(BlobStore.BlobStore, (s) => s.put(key, bytes))
+
+const runCube = (opts: { nx: number; ny: number; chunk: number; blankPixels?: number[] }, pipeline = Pipeline.standard) =>
+  Effect.gen(function* () {
+    yield* putCube("cubes/t.fits", cubeFits({ nx: opts.nx, ny: opts.ny, seed: 7, blankPixels: opts.blankPixels }))
+    const input = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", chunk_size: opts.chunk, params: { beta: 3.5 } })
+    yield* Pipeline.start(pipeline, input)
+    const run = yield* Pipeline.drive(pipeline, input.runId, { pollMs: 5 })
+    return { input, run }
+  })
+
+const tableRows = (survey: string) =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore.BlobStore
+    const rows = []
+    for (const key of yield* store.list(`decompositions/survey=${survey}/`)) rows.push(...(yield* ResultParquet.decodeRows(yield* store.get(key))))
+    return rows
+  })
+
+describe("Pipeline on memory services", () => {
+  it.live("decomposes every spectrum exactly once and publishes the survey partition", () =>
+    Effect.gen(function* () {
+      const { run } = yield* runCube({ nx: 7, ny: 5, chunk: 8, blankPixels: [3] })
+      expect(run.status).toBe("COMPLETED")
+      expect(run.jobsTotal).toBe(5)
+      expect(run.jobsCompleted).toBe(5)
+      expect(run.spectraDone).toBe(35)
+      const rows = yield* tableRows("test")
+      expect(rows.length).toBe(35)
+      expect(new Set(rows.map((r) => `${r.x},${r.y}`)).size).toBe(35)
+      const blank = rows.find((r) => r.x === 3 && r.y === 0)!
+      expect(blank.rms).toBeNull()
+      expect(blank.n_components).toBe(0)
+      const lit = rows.filter((r) => r.rms !== null)
+      expect(lit.every((r) => r.n_components >= 1 && r.component_means.length === r.n_components)).toBe(true)
+      const parts = yield* Effect.flatMap(Catalog.Catalog, (c) => c.partitions("phspectra", "decompositions"))
+      expect(parts.map((p) => p.values.survey)).toEqual(["test"])
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("starting the same run again returns it without new rows", () =>
+    Effect.gen(function* () {
+      const first = yield* runCube({ nx: 4, ny: 3, chunk: 5 })
+      const again = yield* runCube({ nx: 4, ny: 3, chunk: 5 })
+      expect(again.input.runId).toBe(first.input.runId)
+      expect((yield* tableRows("test")).length).toBe(12)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a different parameter gives a different run id", () =>
+    Effect.gen(function* () {
+      yield* putCube("cubes/t.fits", cubeFits({ nx: 2, ny: 2 }))
+      const a = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", params: { beta: 3.5 } })
+      const b = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", params: { beta: 4 } })
+      expect(a.runId).not.toBe(b.runId)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("rejects unknown parameters, listing the valid ones, and creates nothing", () =>
+    Effect.gen(function* () {
+      yield* putCube("cubes/t.fits", cubeFits({ nx: 2, ny: 2 }))
+      const err = yield* Effect.flip(Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", params: { betta: 3 } }))
+      expect(err._tag).toBe("InvalidInput")
+      expect(err.message).toMatch(/betta/)
+      expect(err.message).toMatch(/snr_min/)
+      expect(yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns())).toEqual([])
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("an all-blank cube is refused and leaves no run or payload behind", () =>
+    Effect.gen(function* () {
+      yield* putCube("cubes/t.fits", cubeFits({ nx: 3, ny: 2, allBlank: true }))
+      const input = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test" })
+      const err = yield* Effect.flip(Pipeline.start(Pipeline.standard, input))
+      expect(err._tag).toBe("InvalidInput")
+      expect(err.message).toMatch(/blank/)
+      expect(yield* Effect.flatMap(RunTable.RunTable, (t) => t.getRun(input.runId))).toEqual(Option.none())
+      expect(yield* Effect.flatMap(BlobStore.BlobStore, (s) => s.list("chunks/"))).toEqual([])
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a redelivered fit message changes nothing already done", () =>
+    Effect.gen(function* () {
+      const { input, run } = yield* runCube({ nx: 4, ny: 2, chunk: 4 })
+      const store = yield* BlobStore.BlobStore
+      const before = yield* store.get("chunks/" + input.runId + "/chunk-0000000.parquet")
+      const task = { runId: input.runId, survey: "test", start: 0, count: 4, nx: 4, nChannels: 128, params: input.params, payloadKey: `chunks/${input.runId}/chunk-0000000.f32`, outputKey: `chunks/${input.runId}/chunk-0000000.parquet` }
+      const handled = yield* Pipeline.handleFit(Pipeline.standard, JSON.stringify(task), 1000)
+      expect(handled._tag).toBe("Done")
+      const after = yield* Effect.flatMap(RunTable.RunTable, (t) => t.getRun(input.runId))
+      expect(Option.getOrThrow(after).jobsCompleted).toBe(run.jobsCompleted)
+      expect(Option.getOrThrow(after).spectraDone).toBe(run.spectraDone)
+      expect(yield* store.get("chunks/" + input.runId + "/chunk-0000000.parquet")).toEqual(before)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("spectra over budget are deferred, refitted by slow-fit, and counted once", () =>
+    Effect.gen(function* () {
+      yield* putCube("cubes/t.fits", cubeFits({ nx: 5, ny: 2, seed: 3 }))
+      const input = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", chunk_size: 4 })
+      yield* Pipeline.start(Pipeline.standard, input)
+      const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(run.status).toBe("COMPLETED")
+      expect(run.spectraDeferred).toBe(5)
+      expect(run.slowPending).toBe(0)
+      expect(run.spectraDone).toBe(10)
+      const rows = yield* tableRows("test")
+      expect(rows.length).toBe(10)
+      expect(rows.every((r) => r.n_components >= 1)).toBe(true)
+      expect(yield* Effect.flatMap(WorkQueue.WorkQueue, (q) => q.depth("slow"))).toEqual({ visible: 0, inFlight: 0, deadLetters: 0 })
+    }).pipe(Effect.provide(Layer.merge(memory, slowEveryOther)))
+  )
+})
+
+describe("Replay", () => {
+  it.live("a finished run replays identically", () =>
+    Effect.gen(function* () {
+      const { input } = yield* runCube({ nx: 5, ny: 3, chunk: 4 })
+      const report = yield* Pipeline.replay(Pipeline.standard, input.runId)
+      const entries = yield* Effect.flatMap(Journal.Journal, (j) => j.entries(input.runId))
+      expect(report.steps).toBe(entries.length)
+      expect(report.steps).toBeGreaterThan(10)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a catalog stage changed to call a different step order fails with NondeterminismError", () =>
+    Effect.gen(function* () {
+      const { input } = yield* runCube({ nx: 4, ny: 2, chunk: 4 })
+      const probe = Step.make({ name: "probe", input: RunRef, output: Schema.Struct({}), run: () => Effect.succeed({}) })
+      const changed: Pipeline.Pipeline = {
+        ...Pipeline.standard,
+        catalog: Stage.make({
+          ...Pipeline.standard.catalog,
+          run: (i) => Effect.zipRight(Step.run(probe, i), Pipeline.standard.catalog.run(i))
+        })
+      }
+      const err = yield* Effect.flip(Pipeline.replay(changed, input.runId))
+      expect(err._tag).toBe("NondeterminismError")
+      if (err._tag === "NondeterminismError") {
+        expect(err.stage).toBe("catalog")
+        expect(err.step).toBe("probe")
+        expect(err.seq).toBe(0)
+      }
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a fit stage that stops early fails verification naming the missing step", () =>
+    Effect.gen(function* () {
+      const { input } = yield* runCube({ nx: 4, ny: 2, chunk: 4 })
+      const truncated: Pipeline.Pipeline = {
+        ...Pipeline.standard,
+        fit: Stage.make({
+          ...Pipeline.standard.fit,
+          run: (task) => Effect.succeed({ start: task.start, rows: task.count, deferred: [], runSettled: false })
+        })
+      }
+      const err = yield* Effect.flip(Pipeline.replay(truncated, input.runId))
+      expect(err._tag).toBe("NondeterminismError")
+      if (err._tag === "NondeterminismError") {
+        expect(err.stage).toBe("fit")
+        expect(err.step).toBe("fit-chunk")
+      }
+    }).pipe(Effect.provide(services()))
+  )
+})

@@ -1,0 +1,281 @@
+import { DuckDBInstance } from "@duckdb/node-api"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Schema } from "effect"
+import { parquetWriteBuffer } from "hyparquet-writer"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { decodeRows, encodeRows, PARQUET_SCHEMA, ROW_GROUP_ROWS } from "../src/ResultParquet.js"
+import { DecompositionRow, RESULT_COLUMNS } from "../src/ResultSchema.js"
+
+const row = (x: number, y: number, n: number, over: Partial<DecompositionRow> = {}): DecompositionRow => {
+  const k = Math.max(n, 0)
+  return {
+    x,
+    y,
+    beta: 3.5,
+    rms: 0.25 + x / 100,
+    min_persistence: k === 0 ? null : 1.5,
+    n_components: n,
+    component_amplitudes: Array.from({ length: k }, (_, i) => 1 + i + x),
+    component_means: Array.from({ length: k }, (_, i) => 100.5 + i * 10),
+    component_stddevs: Array.from({ length: k }, (_, i) => 2.25 + i),
+    nan_channels: 0,
+    run_id: "run-abc",
+    ...over
+  }
+}
+
+/** A 20 × 10 field with 0-4 components per spectrum, one deferred and one blank spectrum. */
+const field: ReadonlyArray<DecompositionRow> = Array.from({ length: 200 }, (_, i) => {
+  const x = i % 20
+  const y = Math.floor(i / 20)
+  if (i === 7) return row(x, y, -1, { min_persistence: null })
+  if (i === 8) return row(x, y, 0, { rms: null, nan_channels: 424 })
+  return row(x, y, i % 5)
+})
+
+let dir: string
+let db: DuckDBInstance
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "phs-parquet-"))
+  db = await DuckDBInstance.create(":memory:")
+})
+afterAll(() => {
+  db.closeSync()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const write = (name: string, bytes: Uint8Array) => {
+  const path = join(dir, name)
+  mkdirSync(join(path, ".."), { recursive: true })
+  writeFileSync(path, bytes)
+  return path
+}
+
+const query = (sql: string) =>
+  Effect.promise(async () => {
+    const connection = await db.connect()
+    try {
+      return (await connection.runAndReadAll(sql)).getRowObjectsJS()
+    } finally {
+      connection.closeSync()
+    }
+  })
+
+describe("ResultSchema", () => {
+  it("lists the result columns in file order with their Glue and DuckDB types", () => {
+    expect(RESULT_COLUMNS.map((c) => [c.name, c.glue, c.duckdb, c.nullable])).toEqual([
+      ["x", "int", "INTEGER", false],
+      ["y", "int", "INTEGER", false],
+      ["beta", "double", "DOUBLE", false],
+      ["rms", "double", "DOUBLE", true],
+      ["min_persistence", "double", "DOUBLE", true],
+      ["n_components", "int", "INTEGER", false],
+      ["component_amplitudes", "array<double>", "DOUBLE[]", false],
+      ["component_means", "array<double>", "DOUBLE[]", false],
+      ["component_stddevs", "array<double>", "DOUBLE[]", false],
+      ["nan_channels", "int", "INTEGER", false],
+      ["run_id", "string", "VARCHAR", false]
+    ])
+    expect(RESULT_COLUMNS.every((c) => c.doc.length > 0)).toBe(true)
+  })
+
+  it("DecompositionRow accepts a deferred row and refuses impossible values", () => {
+    const decode = Schema.decodeUnknownEither(DecompositionRow)
+    expect(Either.isRight(decode(row(0, 0, -1)))).toBe(true)
+    expect(Either.isLeft(decode(row(0, 0, -2)))).toBe(true)
+    expect(Either.isLeft(decode(row(-1, 0, 1)))).toBe(true)
+    expect(Either.isLeft(decode(row(0.5, 0, 1)))).toBe(true)
+    expect(Either.isLeft(decode(row(2 ** 31, 0, 1)))).toBe(true)
+    expect(Either.isLeft(decode({ ...row(0, 0, 1), run_id: undefined }))).toBe(true)
+  })
+})
+
+describe("ResultParquet with DuckDB", () => {
+  it.effect("DuckDB reads every column with the declared type, in order", () =>
+    Effect.gen(function*() {
+      const path = write("types.parquet", encodeRows(field))
+      const described = yield* query(`DESCRIBE SELECT * FROM read_parquet('${path}')`)
+      expect(described.map((r) => [r.column_name, r.column_type])).toEqual(RESULT_COLUMNS.map((c) => [c.name, c.duckdb]))
+    }))
+
+  it.effect("writes lists as three-level LIST groups of required doubles", () =>
+    Effect.gen(function*() {
+      const path = write("lists.parquet", encodeRows(field))
+      const schema = yield* query(
+        `SELECT name, repetition_type, converted_type, type FROM parquet_schema('${path}')`
+      )
+      for (const name of ["component_amplitudes", "component_means", "component_stddevs"]) {
+        const at = schema.findIndex((r) => r.name === name)
+        expect(schema.slice(at, at + 3)).toEqual([
+          { name, repetition_type: "OPTIONAL", converted_type: "LIST", type: null },
+          { name: "list", repetition_type: "REPEATED", converted_type: null, type: null },
+          { name: "element", repetition_type: "REQUIRED", converted_type: null, type: "DOUBLE" }
+        ])
+      }
+      expect(schema.find((r) => r.name === "run_id")?.converted_type).toBe("UTF8")
+    }))
+
+  it.effect("compresses every column chunk with Snappy and names phs as the writer", () =>
+    Effect.gen(function*() {
+      const path = write("snappy.parquet", encodeRows(field))
+      const codecs = yield* query(`SELECT DISTINCT compression FROM parquet_metadata('${path}')`)
+      expect(codecs).toEqual([{ compression: "SNAPPY" }])
+      const [meta] = yield* query(`SELECT created_by, num_rows FROM parquet_file_metadata('${path}')`)
+      expect(meta).toEqual({ created_by: "phs", num_rows: 200n })
+    }))
+
+  it.effect("keeps a null rms null and an empty list empty (not null)", () =>
+    Effect.gen(function*() {
+      const path = write("nulls.parquet", encodeRows(field))
+      const rows = yield* query(
+        `SELECT x, y, rms, min_persistence, len(component_means) AS n, component_means IS NULL AS list_null
+         FROM read_parquet('${path}') WHERE y = 0 AND x IN (0, 7, 8) ORDER BY x`
+      )
+      expect(rows).toEqual([
+        { x: 0, y: 0, rms: 0.25, min_persistence: null, n: 0n, list_null: false },
+        { x: 7, y: 0, rms: 0.32, min_persistence: null, n: 0n, list_null: false },
+        { x: 8, y: 0, rms: null, min_persistence: null, n: 0n, list_null: false }
+      ])
+    }))
+
+  it.effect("list lengths equal n_components (len, array_length), and are 0 for a deferred spectrum", () =>
+    Effect.gen(function*() {
+      const path = write("cardinality.parquet", encodeRows(field))
+      const [check] = yield* query(
+        `SELECT count(*) AS rows,
+                count(*) FILTER (WHERE len(component_amplitudes) = greatest(n_components, 0)
+                                   AND array_length(component_means) = greatest(n_components, 0)
+                                   AND len(component_stddevs) = greatest(n_components, 0)) AS consistent,
+                sum(n_components) FILTER (WHERE n_components >= 0) AS components,
+                count(*) FILTER (WHERE n_components = -1) AS deferred
+         FROM read_parquet('${path}')`
+      )
+      expect(check).toEqual({ rows: 200n, consistent: 200n, components: 395n, deferred: 1n })
+      const [first] = yield* query(
+        `SELECT component_amplitudes, component_means, component_stddevs FROM read_parquet('${path}') WHERE x = 4 AND y = 0`
+      )
+      expect(first).toEqual({
+        component_amplitudes: [5, 6, 7, 8],
+        component_means: [100.5, 110.5, 120.5, 130.5],
+        component_stddevs: [2.25, 3.25, 4.25, 5.25]
+      })
+    }))
+
+  it.effect("a Hive-partitioned directory gets a survey column from the path", () =>
+    Effect.gen(function*() {
+      write("table/survey=a/run-1.parquet", encodeRows(field.slice(0, 50)))
+      write("table/survey=b/run-1.parquet", encodeRows(field.slice(0, 30)))
+      write("table/survey=b/run-2.parquet", encodeRows(field.slice(30, 40).map((r) => ({ ...r, run_id: "run-2" }))))
+      const counts = yield* query(
+        `SELECT survey, count(*) AS n, count(DISTINCT run_id) AS runs
+         FROM read_parquet('${join(dir, "table")}/*/*.parquet', hive_partitioning = true)
+         GROUP BY survey ORDER BY survey`
+      )
+      expect(counts).toEqual([{ survey: "a", n: 50n, runs: 1n }, { survey: "b", n: 40n, runs: 2n }])
+      const described = yield* query(
+        `DESCRIBE SELECT * FROM read_parquet('${join(dir, "table")}/*/*.parquet', hive_partitioning = true)`
+      )
+      expect(described.map((r) => r.column_name)).toEqual([...RESULT_COLUMNS.map((c) => c.name), "survey"])
+    }))
+
+  it.effect("zero rows give a valid file with the full schema", () =>
+    Effect.gen(function*() {
+      const bytes = encodeRows([])
+      const path = write("empty.parquet", bytes)
+      expect(yield* query(`SELECT count(*) AS n FROM read_parquet('${path}')`)).toEqual([{ n: 0n }])
+      const described = yield* query(`DESCRIBE SELECT * FROM read_parquet('${path}')`)
+      expect(described.map((r) => r.column_type)).toEqual(RESULT_COLUMNS.map((c) => c.duckdb))
+      expect(yield* decodeRows(bytes)).toEqual([])
+    }))
+
+  it.effect(`splits large files into row groups of ${ROW_GROUP_ROWS.toLocaleString("en-US")} rows`, () =>
+    Effect.gen(function*() {
+      const rows = Array.from({ length: 250_000 }, (_, i) => row(i % 500, Math.floor(i / 500), i % 3))
+      const path = write("large.parquet", encodeRows(rows))
+      const groups = yield* query(
+        `SELECT row_group_id, any_value(row_group_num_rows) AS n FROM parquet_metadata('${path}') GROUP BY 1 ORDER BY 1`
+      )
+      expect(groups.map((g) => g.n)).toEqual([100_000n, 100_000n, 50_000n])
+      const [last] = yield* query(`SELECT x, y, n_components FROM read_parquet('${path}') WHERE x = 499 AND y = 499`)
+      expect(last).toEqual({ x: 499, y: 499, n_components: 249_999 % 3 })
+    }))
+})
+
+describe("ResultParquet round trip", () => {
+  it.effect("decodeRows(encodeRows(rows)) gives the rows back, in order", () =>
+    Effect.gen(function*() {
+      expect(yield* decodeRows(encodeRows(field))).toEqual(field)
+    }))
+
+  it.effect.prop(
+    "any valid rows survive the round trip, NaN and ±Infinity included",
+    [Schema.Array(DecompositionRow)],
+    ([rows]) =>
+      Effect.gen(function*() {
+        const decoded = yield* decodeRows(encodeRows(rows))
+        expect(decoded).toEqual(rows)
+        decoded.forEach((r, i) => expect(Object.is(r.beta, rows[i].beta)).toBe(true))
+      }),
+    { fastCheck: { numRuns: 50 } }
+  )
+
+  it("encodes the same rows to the same bytes", () => {
+    const a = encodeRows(field)
+    const b = encodeRows(field.map((r) => ({ ...r, component_means: [...r.component_means] })))
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true)
+  })
+
+  it.effect("re-encoding decoded rows reproduces the file byte for byte", () =>
+    Effect.gen(function*() {
+      const bytes = encodeRows(field)
+      const again = encodeRows(yield* decodeRows(bytes))
+      expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true)
+    }))
+
+  it.effect("decodes a file held in a view of a larger buffer", () =>
+    Effect.gen(function*() {
+      const bytes = encodeRows(field.slice(0, 3))
+      const padded = new Uint8Array(bytes.length + 8)
+      padded.set(bytes, 4)
+      expect(yield* decodeRows(padded.subarray(4, 4 + bytes.length))).toEqual(field.slice(0, 3))
+    }))
+
+  it("derives its Parquet schema from RESULT_COLUMNS", () => {
+    const topLevel = PARQUET_SCHEMA.filter((e) => e.name !== "list" && e.name !== "element").slice(1)
+    expect(topLevel.map((e) => e.name)).toEqual(RESULT_COLUMNS.map((c) => c.name))
+    expect(PARQUET_SCHEMA[0].num_children).toBe(RESULT_COLUMNS.length)
+  })
+})
+
+describe("ResultParquet.decodeRows refuses", () => {
+  const reason = (bytes: Uint8Array) =>
+    Effect.map(Effect.flip(decodeRows(bytes)), (e) => {
+      expect(e._tag).toBe("ResultDecodeError")
+      expect(e.retryable).toBe(false)
+      return e.reason
+    })
+
+  it.effect("bytes that are not Parquet", () =>
+    Effect.gen(function*() {
+      expect(yield* reason(new TextEncoder().encode("definitely not a parquet file"))).toMatch(
+        /^not a readable Parquet file: /
+      )
+    }))
+
+  it.effect("a Parquet file with other columns", () =>
+    Effect.gen(function*() {
+      const other = new Uint8Array(parquetWriteBuffer({ columnData: [{ name: "x", data: [1], type: "INT32" }] }))
+      expect(yield* reason(other)).toBe(
+        `columns (x) are not the result columns (${RESULT_COLUMNS.map((c) => c.name).join(", ")})`
+      )
+    }))
+
+  it.effect("a row outside the row schema", () =>
+    Effect.gen(function*() {
+      const bad = encodeRows([row(0, 0, 1), row(1, 0, -3)])
+      expect(yield* reason(bad)).toMatch(/^invalid result row: [\s\S]*n_components[\s\S]*-3/)
+    }))
+})

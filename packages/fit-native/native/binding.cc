@@ -1,0 +1,322 @@
+// The Node-API boundary: argument checks, conversion to plain structs, and results as compact
+// typed arrays (the TypeScript wrapper builds the objects). Every failure becomes a JS error;
+// no C++ exception or pointer crosses this line.
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "batch.h"
+#include "decompose.h"
+#include "lm.h"
+#include "noise.h"
+#include "persistence.h"
+
+namespace {
+
+using phs::Component;
+using phs::Decomposition;
+using phs::FitParams;
+
+constexpr int kMetaFields = 5;  // status, rms, minPersistence, evaluations, blankChannels
+
+Napi::Value throw_type(Napi::Env env, const std::string& message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value throw_error(Napi::Env env, const std::string& message) {
+  Napi::Error::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// A Float32Array or Float64Array, copied into doubles.
+bool read_spectrum(const Napi::Value& v, std::vector<double>& out) {
+  if (!v.IsTypedArray()) return false;
+  const Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  const std::size_t n = ta.ElementLength();
+  out.resize(n);
+  if (ta.TypedArrayType() == napi_float32_array) {
+    const float* p = ta.As<Napi::Float32Array>().Data();
+    for (std::size_t i = 0; i < n; ++i) out[i] = p[i];
+    return true;
+  }
+  if (ta.TypedArrayType() == napi_float64_array) {
+    const double* p = ta.As<Napi::Float64Array>().Data();
+    if (n) std::memcpy(out.data(), p, n * sizeof(double));
+    return true;
+  }
+  return false;
+}
+
+// Params arrive validated by the wrapper as a Float64Array of the six values in order.
+bool read_params(const Napi::Value& v, FitParams& p) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    return false;
+  const Napi::Float64Array a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() != 6) return false;
+  for (std::size_t i = 0; i < 6; ++i)
+    if (!std::isfinite(a[i])) return false;
+  p.beta = a[0];
+  p.snr_min = a[1];
+  p.mf_snr_min = a[2];
+  p.f_sep = a[3];
+  p.neg_thresh = a[4];
+  p.max_refine_iter = static_cast<int>(a[5]);
+  return p.beta > 0.0 && p.max_refine_iter >= 0;
+}
+
+Napi::Float64Array components_array(Napi::Env env, const std::vector<Component>& comps) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, 3 * comps.size());
+  for (std::size_t k = 0; k < comps.size(); ++k) {
+    a[3 * k] = comps[k].amplitude;
+    a[3 * k + 1] = comps[k].mean;
+    a[3 * k + 2] = comps[k].stddev;
+  }
+  return a;
+}
+
+bool read_components(const Napi::Value& v, std::vector<Component>& out) {
+  std::vector<double> flat;
+  if (!read_spectrum(v, flat) || flat.size() % 3 != 0) return false;
+  out.resize(flat.size() / 3);
+  for (std::size_t k = 0; k < out.size(); ++k)
+    out[k] = Component{flat[3 * k], flat[3 * k + 1], flat[3 * k + 2]};
+  return true;
+}
+
+// decompose(spectrum, params, timeoutMs) -> { meta: Float64Array(5), components: Float64Array }
+Napi::Value Decompose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<double> spectrum;
+  FitParams params;
+  if (info.Length() < 3 || !read_spectrum(info[0], spectrum))
+    return throw_type(env, "decompose: spectrum must be a Float32Array or Float64Array");
+  if (!read_params(info[1], params)) return throw_type(env, "decompose: invalid parameters");
+  if (!info[2].IsNumber()) return throw_type(env, "decompose: timeoutMs must be a number");
+  try {
+    phs::DecomposeOptions options;
+    options.deadline = phs::Deadline::in_ms(info[2].As<Napi::Number>().DoubleValue());
+    phs::DecomposeWorkspace ws;
+    Decomposition d;
+    phs::decompose(spectrum.data(), static_cast<int>(spectrum.size()), params, options, ws, d);
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields);
+    meta[0] = static_cast<double>(d.status);
+    meta[1] = d.rms;
+    meta[2] = d.min_persistence;
+    meta[3] = d.evaluations;
+    meta[4] = d.blank_channels;
+    out.Set("meta", meta);
+    out.Set("components", components_array(env, d.components));
+    return out;
+  } catch (const std::exception& e) {
+    return throw_error(env, std::string("decompose failed: ") + e.what());
+  }
+}
+
+class BatchWorker : public Napi::AsyncWorker {
+ public:
+  BatchWorker(Napi::Env env, std::vector<float> cube, int n_spectra, int n_channels,
+              FitParams params, phs::BatchOptions options)
+      : Napi::AsyncWorker(env, "phs:decomposeBatch"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        cube_(std::move(cube)),
+        n_spectra_(n_spectra),
+        n_channels_(n_channels),
+        params_(params),
+        options_(options) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    const std::string error =
+        phs::decompose_batch(cube_.data(), n_spectra_, n_channels_, params_, options_, results_);
+    if (!error.empty()) SetError("decomposeBatch failed: " + error);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    std::size_t total = 0;
+    for (const Decomposition& d : results_) total += d.components.size();
+    Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields * results_.size());
+    Napi::Uint32Array offsets = Napi::Uint32Array::New(env, results_.size() + 1);
+    Napi::Float64Array comps = Napi::Float64Array::New(env, 3 * total);
+    double* m = meta.Data();
+    uint32_t* o = offsets.Data();
+    double* c = comps.Data();
+    std::size_t at = 0;
+    for (std::size_t s = 0; s < results_.size(); ++s) {
+      const Decomposition& d = results_[s];
+      m[kMetaFields * s] = static_cast<double>(d.status);
+      m[kMetaFields * s + 1] = d.rms;
+      m[kMetaFields * s + 2] = d.min_persistence;
+      m[kMetaFields * s + 3] = d.evaluations;
+      m[kMetaFields * s + 4] = d.blank_channels;
+      o[s] = static_cast<uint32_t>(at);
+      for (const Component& k : d.components) {
+        c[3 * at] = k.amplitude;
+        c[3 * at + 1] = k.mean;
+        c[3 * at + 2] = k.stddev;
+        ++at;
+      }
+    }
+    o[results_.size()] = static_cast<uint32_t>(at);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("meta", meta);
+    out.Set("offsets", offsets);
+    out.Set("components", comps);
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<float> cube_;
+  int n_spectra_;
+  int n_channels_;
+  FitParams params_;
+  phs::BatchOptions options_;
+  std::vector<Decomposition> results_;
+};
+
+// decomposeBatch(cube: Float32Array, nChannels, params, threads, timeoutMs)
+//   -> Promise<{ meta: Float64Array(5 n), offsets: Uint32Array(n + 1), components }>
+Napi::Value DecomposeBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    return throw_type(env, "decomposeBatch: cube must be a Float32Array");
+  if (!info[1].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber())
+    return throw_type(env, "decomposeBatch: nChannels, threads and timeoutMs must be numbers");
+  FitParams params;
+  if (!read_params(info[2], params)) return throw_type(env, "decomposeBatch: invalid parameters");
+  const Napi::Float32Array cube = info[0].As<Napi::Float32Array>();
+  const double channels = info[1].As<Napi::Number>().DoubleValue();
+  const double threads = info[3].As<Napi::Number>().DoubleValue();
+  const std::size_t length = cube.ElementLength();
+  if (!(channels >= 1.0) || channels != std::floor(channels) || channels > 1e9 ||
+      length % static_cast<std::size_t>(channels) != 0)
+    return throw_type(env, "decomposeBatch: cube length must be a multiple of nChannels");
+  if (!(threads >= 1.0) || threads > 1024.0)
+    return throw_type(env, "decomposeBatch: threads must be in [1, 1024]");
+  const std::size_t n_spectra = length / static_cast<std::size_t>(channels);
+  if (n_spectra > 0x7fffffff) return throw_type(env, "decomposeBatch: too many spectra");
+  try {
+    std::vector<float> copy(cube.Data(), cube.Data() + length);
+    phs::BatchOptions options;
+    options.threads = static_cast<int>(threads);
+    options.timeout_ms = info[4].As<Napi::Number>().DoubleValue();
+    auto* worker = new BatchWorker(env, std::move(copy), static_cast<int>(n_spectra),
+                                   static_cast<int>(channels), params, options);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  } catch (const std::exception& e) {
+    return throw_error(env, std::string("decomposeBatch failed: ") + e.what());
+  }
+}
+
+// Debug exports: the individual steps, for tests.
+Napi::Value Noise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<double> f, scratch;
+  if (info.Length() < 1 || !read_spectrum(info[0], f))
+    return throw_type(env, "noise: expected a Float32Array or Float64Array");
+  const phs::NoiseEstimate e = phs::estimate_noise(f.data(), f.size(), scratch);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rms", e.rms);
+  out.Set("sigmaMad", e.sigma_mad);
+  out.Set("channelsUsed", e.channels_used);
+  out.Set("fallback", e.fallback);
+  return out;
+}
+
+Napi::Value Peaks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<double> f;
+  if (info.Length() < 2 || !read_spectrum(info[0], f) || !info[1].IsNumber())
+    return throw_type(env, "peaks: expected (Float64Array, threshold)");
+  phs::PersistenceWorkspace ws;
+  std::vector<phs::Peak> peaks;
+  phs::find_peaks(f.data(), f.size(), info[1].As<Napi::Number>().DoubleValue(), ws, peaks);
+  std::vector<int> identity(f.size());
+  for (std::size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int>(i);
+  Napi::Array out = Napi::Array::New(env, peaks.size());
+  for (std::size_t k = 0; k < peaks.size(); ++k) {
+    const phs::Peak& p = peaks[k];
+    const Component g = phs::initial_guess(p, identity.data());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", p.index);
+    o.Set("birth", p.birth);
+    o.Set("death", p.death);
+    o.Set("persistence", p.persistence);
+    o.Set("saddle", p.saddle);
+    o.Set("stddevGuess", g.stddev);
+    out.Set(static_cast<uint32_t>(k), o);
+  }
+  return out;
+}
+
+const char* status_name(phs::LmStatus s) {
+  switch (s) {
+    case phs::LmStatus::kGradientTolerance: return "gradient_tolerance";
+    case phs::LmStatus::kFunctionTolerance: return "function_tolerance";
+    case phs::LmStatus::kParameterTolerance: return "parameter_tolerance";
+    case phs::LmStatus::kMaxEvaluations: return "max_evaluations";
+    case phs::LmStatus::kDeadline: return "deadline";
+    case phs::LmStatus::kNumericalFailure: return "numerical_failure";
+    case phs::LmStatus::kNoParameters: return "no_parameters";
+  }
+  return "unknown";
+}
+
+Napi::Value Fit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<double> f;
+  std::vector<Component> comps;
+  if (info.Length() < 3 || !read_spectrum(info[0], f) || !read_components(info[1], comps) ||
+      !info[2].IsNumber())
+    return throw_type(env, "fit: expected (Float64Array, Float64Array of A, mean, sd, maxEvaluations)");
+  std::vector<unsigned char> weight(f.size(), 1);
+  bool blank = false;
+  for (std::size_t i = 0; i < f.size(); ++i)
+    if (!std::isfinite(f[i])) {
+      weight[i] = 0;
+      f[i] = 0.0;
+      blank = true;
+    }
+  phs::FitProblem pb;
+  pb.y = f.data();
+  pb.weight = blank ? weight.data() : nullptr;
+  pb.n = static_cast<int>(f.size());
+  phs::LmOptions opt;
+  opt.max_evaluations = static_cast<int>(info[2].As<Napi::Number>().DoubleValue());
+  phs::LmWorkspace ws;
+  const phs::LmSummary s = phs::fit_lm(pb, comps, opt, ws);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("components", components_array(env, comps));
+  out.Set("status", status_name(s.status));
+  out.Set("evaluations", s.evaluations);
+  out.Set("iterations", s.iterations);
+  out.Set("initialCost", s.initial_cost);
+  out.Set("finalCost", s.final_cost);
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("decompose", Napi::Function::New(env, Decompose, "decompose"));
+  exports.Set("decomposeBatch", Napi::Function::New(env, DecomposeBatch, "decomposeBatch"));
+  exports.Set("noise", Napi::Function::New(env, Noise, "noise"));
+  exports.Set("peaks", Napi::Function::New(env, Peaks, "peaks"));
+  exports.Set("fit", Napi::Function::New(env, Fit, "fit"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(phs_fit, Init)

@@ -1,0 +1,51 @@
+// The whole decomposition of one spectrum: blank channels, scaling, noise, peaks, first
+// fit, validation, refinement. Plain structs in and out; no exceptions, no shared state.
+#ifndef PHS_FIT_DECOMPOSE_H_
+#define PHS_FIT_DECOMPOSE_H_
+
+#include <vector>
+
+#include "gaussian.h"
+#include "refine.h"
+
+namespace phs {
+
+enum class DecomposeStatus { kOk = 0, kBlank = 1, kTimeout = 2 };
+
+struct DecomposeOptions {
+  FitBudget budget;
+  // Spectra with fewer non-blank channels than this are not fitted (status ok, no
+  // components, rms still estimated).
+  int min_channels = 10;
+  // The most peaks one solve takes; more are fitted in batches by persistence, each
+  // against the residual of the previous, then jointly.
+  int batch_components = 16;
+  // The most components kept at all (the least persistent peaks beyond are ignored).
+  int max_components = 64;
+  // Deadline for this spectrum (default: none).
+  Deadline deadline;
+};
+
+struct Decomposition {
+  DecomposeStatus status = DecomposeStatus::kOk;
+  double rms = 0.0;              // NaN when blank
+  double min_persistence = 0.0;  // beta * rms; NaN when blank
+  std::vector<Component> components;  // sorted by mean; empty unless status ok
+  int evaluations = 0;           // model evaluations over all fits
+  int blank_channels = 0;        // non-finite input channels (NaN, +-Inf)
+};
+
+// Reusable storage for one worker thread.
+struct DecomposeWorkspace {
+  RefineWorkspace refine;
+  std::vector<double> scaled, noise_scratch;
+  std::vector<unsigned char> weight;
+};
+
+template <typename T>
+void decompose(const T* spectrum, int n, const FitParams& params, const DecomposeOptions& options,
+               DecomposeWorkspace& ws, Decomposition& out);
+
+}  // namespace phs
+
+#endif  // PHS_FIT_DECOMPOSE_H_

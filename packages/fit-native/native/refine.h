@@ -1,0 +1,78 @@
+// Steps 4 and 5: validation of fitted components and AICc-gated refinement.
+#ifndef PHS_FIT_REFINE_H_
+#define PHS_FIT_REFINE_H_
+
+#include <vector>
+
+#include "gaussian.h"
+#include "lm.h"
+#include "persistence.h"
+
+namespace phs {
+
+// The algorithm's parameters (ALGORITHM.md); defaults are the published ones.
+struct FitParams {
+  double beta = 3.5;          // persistence threshold in units of rms
+  double snr_min = 1.5;       // minimum amplitude / rms
+  double mf_snr_min = 5.0;    // minimum matched-filter SNR (A / rms) sqrt(stddev) pi^(1/4)
+  double f_sep = 1.2;         // blended when |mu_i - mu_j| < f_sep min(FWHM_i, FWHM_j)
+  double neg_thresh = 5.0;    // a residual dip below -neg_thresh rms triggers a split
+  int max_refine_iter = 3;    // refinement iterations at most
+};
+
+// Evaluation caps of the solver: the first fit, and every later refit.
+struct FitBudget {
+  int first_fit_evaluations = 10000;
+  int refit_evaluations = 5000;
+};
+
+// Reusable storage for validation and refinement (one per worker thread).
+struct RefineWorkspace {
+  LmWorkspace lm;
+  PersistenceWorkspace persistence;
+  std::vector<Peak> peaks;
+  std::vector<double> residual;  // residual of the accepted components
+  std::vector<double> trial;     // residual of the latest refit
+  std::vector<double> compact, smooth, curvature;
+  std::vector<Component> candidate, found;
+  std::vector<int> position;     // channel of each non-blank sample, in order
+};
+
+// Everything a refit needs: the data, the noise, the parameters, and the running totals.
+struct RefineContext {
+  FitProblem problem;      // the (scaled) spectrum with blank channels at weight 0
+  int valid_channels = 0;  // N of the AICc: channels with weight 1
+  double rms = 0.0;
+  FitParams params;
+  FitBudget budget;
+  LmOptions lm;            // tolerances and deadline; max_evaluations is set per fit
+  int evaluations = 0;     // model evaluations so far (all fits)
+  bool timed_out = false;  // set once the deadline stopped a fit
+};
+
+// True when the component survives validation (ALGORITHM.md step 4).
+bool passes_validation(const Component& c, double rms, int n_channels, const FitParams& params);
+
+// AICc = N ln(RSS / N) + 2k + (2k^2 + 2k) / (N - k - 1), k = 3 components; +inf for N <= k + 1.
+double aicc(double rss, int n, int components);
+
+// The first blended pair (i < j in list order), or false when none.
+bool first_blended_pair(const std::vector<Component>& comps, double f_sep, int& i, int& j);
+
+// Fits `comps` with the given evaluation cap and returns the residual sum of squares
+// (the residual itself is left in ws.trial).
+double refit(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
+             int max_evaluations);
+
+// Step 4: drops the components that fail validation; refits the rest when any was dropped.
+// Returns the RSS of the result; ws.residual holds its residual on return.
+double validate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
+                double rss);
+
+// Step 5 (plus shoulder seeding): improves comps while AICc drops. `rss` is the RSS of comps
+// and ws.residual its residual on entry.
+void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps, double rss);
+
+}  // namespace phs
+
+#endif  // PHS_FIT_REFINE_H_

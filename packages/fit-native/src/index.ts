@@ -1,0 +1,366 @@
+/**
+ * @phs/fit-native — Gaussian decomposition of spectra (persistent-homology peaks + bounded
+ * Levenberg–Marquardt + AICc-gated refinement) in a C++17 Node-API addon.
+ *
+ * @since 0.1.0
+ */
+import { availableParallelism } from "node:os"
+import { createRequire } from "node:module"
+
+/**
+ * The algorithm's parameters (see ALGORITHM.md).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FitParams = {
+  /** persistence threshold in units of rms (default 3.5) */
+  readonly beta: number
+  /** minimum amplitude / rms for a component to survive (default 1.5) */
+  readonly snr_min: number
+  /** minimum matched-filter SNR (A / rms) · sqrt(σ) · π^¼ (default 5.0) */
+  readonly mf_snr_min: number
+  /** blended when |μi − μj| < f_sep · min(FWHMi, FWHMj) (default 1.2) */
+  readonly f_sep: number
+  /** a residual dip below −neg_thresh · rms triggers a split (default 5.0) */
+  readonly neg_thresh: number
+  /** refinement iterations at most (integer, default 3) */
+  readonly max_refine_iter: number
+}
+
+/**
+ * One Gaussian A · exp(−(i − mean)² / (2 stddev²)); mean and stddev in channels (0-based).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Component = { amplitude: number; mean: number; stddev: number }
+
+/**
+ * "ok": fitted; "blank": no finite channel at all; "timeout": over the per-spectrum budget
+ * (no components — defer it and refit without a budget).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DecompositionStatus = "ok" | "blank" | "timeout"
+
+/**
+ * The result for one spectrum.
+ *
+ * - `rms`: the noise estimate in the data's units; null when the spectrum is blank.
+ * - `minPersistence`: beta · rms; NaN when the spectrum is blank.
+ * - `components`: sorted by mean; empty for "blank" and "timeout", and for spectra with
+ *   fewer than 10 finite channels (those are not fitted, status "ok").
+ * - `evaluations`: model evaluations over all fits.
+ * - `nanChannels`: non-finite input channels (NaN and ±Infinity are both treated as blank:
+ *   zero weight in the fit, excluded from the noise and peak searches).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Decomposition = {
+  rms: number | null
+  minPersistence: number
+  components: Component[]
+  status: DecompositionStatus
+  evaluations: number
+  nanChannels: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BatchOptions = {
+  /** worker threads (integer ≥ 1; default os.availableParallelism()) */
+  threads?: number
+  /** per-spectrum budget in ms (default 5000; 0 or Infinity: no budget) */
+  timeoutMs?: number
+}
+
+/**
+ * The version of the native decomposer: package version + algorithm revision.
+ *
+ * @since 0.1.0
+ */
+export const NATIVE_VERSION = "0.1.0+alg.1"
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_PARAMS: FitParams = Object.freeze({
+  beta: 3.5,
+  snr_min: 1.5,
+  mf_snr_min: 5.0,
+  f_sep: 1.2,
+  neg_thresh: 5.0,
+  max_refine_iter: 3
+})
+
+/**
+ * A parameter's valid range: min ≤ value ≤ max (min excluded when `minExclusive`), and an
+ * integer when `integer`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ParamRange = {
+  readonly min: number
+  readonly max: number
+  readonly minExclusive: boolean
+  readonly integer: boolean
+}
+
+/**
+ * The documented valid ranges of every parameter.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const PARAM_RANGES: { readonly [K in keyof FitParams]: ParamRange } = Object.freeze({
+  beta: { min: 0, max: 100, minExclusive: true, integer: false },
+  snr_min: { min: 0, max: 100, minExclusive: false, integer: false },
+  mf_snr_min: { min: 0, max: 1000, minExclusive: false, integer: false },
+  f_sep: { min: 0, max: 10, minExclusive: false, integer: false },
+  neg_thresh: { min: 0, max: 1000, minExclusive: true, integer: false },
+  max_refine_iter: { min: 0, max: 20, minExclusive: false, integer: true }
+})
+
+const PARAM_NAMES = Object.keys(DEFAULT_PARAMS) as ReadonlyArray<keyof FitParams>
+
+const describeRange = (name: keyof FitParams): string => {
+  const r = PARAM_RANGES[name]
+  return `${name} ${r.integer ? "integer " : ""}${r.minExclusive ? "(" : "["}${r.min}, ${r.max}]`
+}
+
+/**
+ * Invalid parameters: unknown names, wrong types, non-finite or out-of-range values.
+ * `problems` lists each one; the message also lists every valid name and range.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidFitParams extends Error {
+  readonly _tag = "InvalidFitParams"
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(
+      `invalid fit parameters: ${problems.join("; ")}. ` +
+        `Valid parameters: ${PARAM_NAMES.map(describeRange).join(", ")}`
+    )
+    this.name = "InvalidFitParams"
+    this.problems = problems
+  }
+}
+
+/**
+ * Checks `input` (any subset of the parameters) and returns the complete parameters with
+ * defaults filled in, or throws {@link InvalidFitParams}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validateParams = (input: Record<string, unknown> = {}): FitParams => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new InvalidFitParams(["parameters must be an object"])
+  }
+  const problems: string[] = []
+  const out: Record<string, number> = { ...DEFAULT_PARAMS }
+  for (const [name, value] of Object.entries(input)) {
+    if (!(PARAM_NAMES as ReadonlyArray<string>).includes(name)) {
+      problems.push(`unknown parameter "${name}"`)
+      continue
+    }
+    if (value === undefined) continue
+    const key = name as keyof FitParams
+    const r = PARAM_RANGES[key]
+    if (typeof value !== "number") {
+      problems.push(`${name} must be a number, got ${value === null ? "null" : typeof value}`)
+    } else if (!Number.isFinite(value)) {
+      problems.push(`${name} must be finite, got ${value}`)
+    } else if (r.integer && !Number.isInteger(value)) {
+      problems.push(`${name} must be an integer, got ${value}`)
+    } else if (value > r.max || value < r.min || (r.minExclusive && value === r.min)) {
+      problems.push(`${name} = ${value} is out of range (${describeRange(key)})`)
+    } else {
+      out[name] = value
+    }
+  }
+  if (problems.length > 0) throw new InvalidFitParams(problems)
+  return out as FitParams
+}
+
+type NativeResult = { meta: Float64Array; components: Float64Array }
+type NativeBatchResult = { meta: Float64Array; offsets: Uint32Array; components: Float64Array }
+type NativeAddon = {
+  decompose(spectrum: Float32Array | Float64Array, params: Float64Array, timeoutMs: number): NativeResult
+  decomposeBatch(
+    cube: Float32Array,
+    nChannels: number,
+    params: Float64Array,
+    threads: number,
+    timeoutMs: number
+  ): Promise<NativeBatchResult>
+  noise(spectrum: Float32Array | Float64Array): NoiseEstimate
+  peaks(spectrum: Float32Array | Float64Array, threshold: number): Peak[]
+  fit(spectrum: Float32Array | Float64Array, components: Float64Array, maxEvaluations: number): NativeFit
+}
+
+const addon = createRequire(import.meta.url)("../build/Release/phs_fit.node") as NativeAddon
+
+const STATUS: ReadonlyArray<DecompositionStatus> = ["ok", "blank", "timeout"]
+const META = 5
+
+const paramsArray = (p: FitParams): Float64Array =>
+  Float64Array.of(p.beta, p.snr_min, p.mf_snr_min, p.f_sep, p.neg_thresh, p.max_refine_iter)
+
+const componentsOf = (flat: Float64Array, from: number, to: number): Component[] => {
+  const out: Component[] = new Array(to - from)
+  for (let k = from; k < to; k++) {
+    out[k - from] = { amplitude: flat[3 * k], mean: flat[3 * k + 1], stddev: flat[3 * k + 2] }
+  }
+  return out
+}
+
+const decompositionOf = (meta: Float64Array, at: number, components: Component[]): Decomposition => {
+  const rms = meta[META * at + 1]
+  return {
+    rms: Number.isNaN(rms) ? null : rms,
+    minPersistence: meta[META * at + 2],
+    components,
+    status: STATUS[meta[META * at]],
+    evaluations: meta[META * at + 3],
+    nanChannels: meta[META * at + 4]
+  }
+}
+
+const checkTimeout = (timeoutMs: number): number => {
+  if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new RangeError(`timeoutMs must be >= 0 or Infinity, got ${String(timeoutMs)}`)
+  }
+  return timeoutMs === Infinity ? 0 : timeoutMs
+}
+
+/**
+ * Decomposes one spectrum synchronously (no time budget unless `timeoutMs` is given).
+ * Throws {@link InvalidFitParams} for bad parameters.
+ *
+ * @since 0.1.0
+ * @category decomposition
+ */
+export const decompose = (
+  spectrum: Float32Array | Float64Array,
+  params: Partial<FitParams> = {},
+  options: { timeoutMs?: number } = {}
+): Decomposition => {
+  if (!(spectrum instanceof Float32Array) && !(spectrum instanceof Float64Array)) {
+    throw new TypeError("spectrum must be a Float32Array or Float64Array")
+  }
+  const p = validateParams(params)
+  const r = addon.decompose(spectrum, paramsArray(p), checkTimeout(options.timeoutMs ?? 0))
+  return decompositionOf(r.meta, 0, componentsOf(r.components, 0, r.components.length / 3))
+}
+
+/**
+ * Decomposes every spectrum of a spectrum-major cube [nSpectra][nChannels] on a native
+ * thread pool without blocking the event loop; results in input order. The cube is copied,
+ * so the caller may reuse it at once. A spectrum over `timeoutMs` comes back with status
+ * "timeout". Rejects with {@link InvalidFitParams} for bad parameters.
+ *
+ * @since 0.1.0
+ * @category decomposition
+ */
+export const decomposeBatch = async (
+  cube: Float32Array,
+  nChannels: number,
+  params: Partial<FitParams> = {},
+  options: BatchOptions = {}
+): Promise<Decomposition[]> => {
+  if (!(cube instanceof Float32Array)) throw new TypeError("cube must be a Float32Array")
+  if (!Number.isInteger(nChannels) || nChannels < 1 || cube.length % nChannels !== 0) {
+    throw new RangeError(`nChannels must be a positive integer dividing the cube length (${cube.length}), got ${nChannels}`)
+  }
+  const p = validateParams(params)
+  const threads = options.threads ?? availableParallelism()
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`)
+  }
+  const timeoutMs = checkTimeout(options.timeoutMs ?? 5000)
+  const n = cube.length / nChannels
+  if (n === 0) return []
+  const r = await addon.decomposeBatch(cube, nChannels, paramsArray(p), threads, timeoutMs)
+  const out: Decomposition[] = new Array(n)
+  for (let s = 0; s < n; s++) {
+    out[s] = decompositionOf(r.meta, s, componentsOf(r.components, r.offsets[s], r.offsets[s + 1]))
+  }
+  return out
+}
+
+/**
+ * The noise estimate of step 1 (debug export).
+ *
+ * @since 0.1.0
+ * @category internal
+ */
+export type NoiseEstimate = { rms: number; sigmaMad: number; channelsUsed: number; fallback: boolean }
+
+/**
+ * A persistent peak of step 2 (debug export); `saddle` is −1 for the global maximum.
+ *
+ * @since 0.1.0
+ * @category internal
+ */
+export type Peak = {
+  index: number
+  birth: number
+  death: number
+  persistence: number
+  saddle: number
+  stddevGuess: number
+}
+
+/**
+ * The outcome of one solver run (debug export); `status` says why it stopped.
+ *
+ * @since 0.1.0
+ * @category internal
+ */
+export type FitResult = {
+  components: Component[]
+  status:
+    | "gradient_tolerance"
+    | "function_tolerance"
+    | "parameter_tolerance"
+    | "max_evaluations"
+    | "deadline"
+    | "numerical_failure"
+    | "no_parameters"
+  evaluations: number
+  iterations: number
+  initialCost: number
+  finalCost: number
+}
+
+type NativeFit = Omit<FitResult, "components"> & { components: Float64Array }
+
+/**
+ * The individual algorithm steps, exposed for tests. Not a stable API.
+ *
+ * @since 0.1.0
+ * @category internal
+ */
+export const __internal = {
+  /** step 1 on finite data */
+  noise: (spectrum: ArrayLike<number>): NoiseEstimate => addon.noise(Float64Array.from(spectrum)),
+  /** step 2: peaks with persistence > threshold, most persistent first */
+  peaks: (spectrum: ArrayLike<number>, threshold: number): Peak[] =>
+    addon.peaks(Float64Array.from(spectrum), threshold),
+  /** step 3: one bounded LM solve from `initial` (non-finite channels get zero weight) */
+  fit: (spectrum: ArrayLike<number>, initial: ReadonlyArray<Component>, maxEvaluations = 10000): FitResult => {
+    const flat = Float64Array.from(initial.flatMap((c) => [c.amplitude, c.mean, c.stddev]))
+    const r = addon.fit(Float64Array.from(spectrum), flat, maxEvaluations)
+    return { ...r, components: componentsOf(r.components, 0, r.components.length / 3) }
+  }
+}
