@@ -1,1 +1,1 @@
-export {}
+export { classify, VERSION } from "./main.js"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "noise.h"
 #include "persistence.h"
@@ -107,6 +108,13 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   ctx.params = params;
   ctx.budget = options.budget;
   ctx.lm.deadline = options.deadline;
+  // DEV knobs
+  if (const char* e = std::getenv("PHS_VC")) ctx.validate_candidates = std::atoi(e) != 0;
+  if (const char* e = std::getenv("PHS_SPLIT")) ctx.split_all = std::atoi(e) != 0;
+  if (const char* e = std::getenv("PHS_SO")) ctx.split_offset = std::atof(e);
+  if (const char* e = std::getenv("PHS_SW")) ctx.split_width = std::atof(e);
+  if (const char* e = std::getenv("PHS_SA")) ctx.split_amp = std::atof(e);
+  if (const char* e = std::getenv("PHS_SM")) ctx.split_margin = std::atof(e);
 
   // 3. First fit; 4. validation; 5. refinement.
   double rss = first_fit(ctx, rw, comps, std::max(1, options.batch_components));

@@ -28,12 +28,28 @@ void residual_peaks(const RefineContext& ctx, RefineWorkspace& ws,
 
 // Tries `candidate`: refits it and, when AICc drops, makes it current.
 bool try_candidate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
-                   std::vector<Component>& candidate, double& rss, double& current_aicc) {
+                   std::vector<Component>& candidate, double& rss, double& current_aicc,
+                   double margin = 0.0) {
   if (candidate.size() > kMaxComponents) candidate.resize(kMaxComponents);
-  const double r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
+  double r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
   if (ctx.timed_out) return false;
+  if (ctx.validate_candidates) {
+    // Drop what fails validation (refitting the rest) before comparing.
+    const std::size_t before = candidate.size();
+    candidate.erase(std::remove_if(candidate.begin(), candidate.end(),
+                                   [&](const Component& c) {
+                                     return !passes_validation(c, ctx.rms, ctx.problem.n,
+                                                               ctx.params);
+                                   }),
+                    candidate.end());
+    if (candidate.empty()) return false;
+    if (candidate.size() != before) {
+      r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
+      if (ctx.timed_out) return false;
+    }
+  }
   const double a = aicc(r, ctx.valid_channels, static_cast<int>(candidate.size()));
-  if (!(a < current_aicc)) return false;
+  if (!(a < current_aicc - margin)) return false;
   comps.swap(candidate);
   ws.residual.swap(ws.trial);
   rss = r;
@@ -118,7 +134,7 @@ void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& com
   const FitParams& prm = ctx.params;
   int bi = 0, bj = 0;
   residual_peaks(ctx, ws, ws.found);
-  if (ws.found.empty() && !first_blended_pair(comps, prm.f_sep, bi, bj)) return;
+  if (!ctx.split_all && ws.found.empty() && !first_blended_pair(comps, prm.f_sep, bi, bj)) return;
 
   double current = aicc(rss, ctx.valid_channels, static_cast<int>(comps.size()));
   for (int iter = 0; iter < prm.max_refine_iter && !ctx.timed_out; ++iter) {
@@ -169,6 +185,22 @@ void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& com
                                        (a.mean * wa + b.mean * wb) / wt,
                                        (a.stddev * wa + b.stddev * wb) / wt});
       changed |= try_candidate(ctx, ws, comps, ws.candidate, rss, current);
+      if (ctx.timed_out) return;
+    }
+
+    // 4. Beyond the reference: split each component in turn (blends hide from persistence).
+    if (ctx.split_all) {
+      for (std::size_t c = 0; c < comps.size() && !ctx.timed_out; ++c) {
+        const Component b = comps[c];
+        ws.candidate = comps;
+        const double off = ctx.split_offset * b.stddev;
+        ws.candidate[c] = Component{ctx.split_amp * b.amplitude, b.mean - off, ctx.split_width * b.stddev};
+        ws.candidate.push_back(Component{ctx.split_amp * b.amplitude, b.mean + off, ctx.split_width * b.stddev});
+        if (try_candidate(ctx, ws, comps, ws.candidate, rss, current, ctx.split_margin)) {
+          changed = true;
+          break;
+        }
+      }
       if (ctx.timed_out) return;
     }
 

@@ -48,6 +48,10 @@ struct RefineContext {
   LmOptions lm;            // tolerances and deadline; max_evaluations is set per fit
   int evaluations = 0;     // model evaluations so far (all fits)
   bool timed_out = false;  // set once the deadline stopped a fit
+  // experimental knobs
+  bool validate_candidates = true;
+  bool split_all = true;
+  double split_offset = 0.6, split_width = 0.6, split_amp = 0.6, split_margin = 0.0;
 };
 
 // True when the component survives validation (ALGORITHM.md step 4).

@@ -1,0 +1,57 @@
+/**
+ * The local runtime as the CLI uses it: a workdir (SQLite + blobs), the native fitter, and
+ * a lock so that one process at a time drives the work in a workdir.
+ */
+import { Errors, Fitter } from "@phs/core"
+import { RuntimeLocal } from "@phs/runtime-local"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** Where runs live when `--workdir` is not given. */
+export const defaultWorkdir = (): string => process.env.PHS_WORKDIR ?? ".phs"
+
+/** Every service a stage needs, for a workdir. */
+export const layer = (workdir: string) =>
+  Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }))
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Holds `<workdir>/driver.lock` while the effect runs. A lock left by a dead process (a
+ * crash, SIGKILL) is taken over; a live holder is an error naming its pid.
+ * Returns whether a dead holder was found (its in-flight work can be recovered at once).
+ */
+export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolean) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.try({
+      try: () => {
+        fs.mkdirSync(workdir, { recursive: true })
+        const file = path.join(workdir, "driver.lock")
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            fs.writeFileSync(file, String(process.pid), { flag: "wx" })
+            return { file, tookOver: attempt > 0 }
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+            const holder = Number(fs.readFileSync(file, "utf8").trim())
+            if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder))
+              throw new Error(`another phs process (pid ${holder}) is driving runs in ${workdir}; wait for it or stop it`)
+            fs.rmSync(file, { force: true })
+          }
+        }
+        throw new Error(`could not take ${file}`)
+      },
+      catch: (e) => new Errors.InvalidInput({ reason: e instanceof Error ? e.message : String(e) })
+    }),
+    ({ tookOver }) => body(tookOver),
+    ({ file }) => Effect.sync(() => fs.rmSync(file, { force: true }))
+  )

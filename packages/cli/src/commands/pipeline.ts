@@ -1,0 +1,148 @@
+/**
+ * `phs pipeline CUBE.fits`: validate the cube and parameters, put the cube in the workdir,
+ * and drive split → fit → slow-fit → catalog with a live progress bar.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { BlobStore, Errors, Fits, Keys, Params, Pipeline } from "@phs/core"
+import { Effect, Fiber, HashMap, Option } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Local from "../Local.js"
+import { line } from "../Output.js"
+import * as Progress from "../Progress.js"
+import { json, workdir } from "./shared.js"
+
+const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
+const survey = Options.text("survey").pipe(
+  Options.withDescription("survey name (a-z, 0-9, _ -); default: from the file name"),
+  Options.optional
+)
+const param = Options.keyValueMap("param").pipe(
+  Options.withDescription(`decomposition parameter k=v, repeatable: ${Params.describeParams()}`),
+  Options.optional
+)
+const chunkSize = Options.integer("chunk-size").pipe(
+  Options.withDescription("spectra per chunk"),
+  Options.withDefault(Params.DEFAULT_CHUNK_SIZE)
+)
+const concurrency = Options.integer("concurrency").pipe(
+  Options.withDescription("chunks fitted at once (default: number of cores)"),
+  Options.withDefault(os.availableParallelism())
+)
+
+/** A survey name from a file name: "GRS_L23.fits" → "grs_l23". */
+export const surveyFromFile = (file: string): string =>
+  path
+    .basename(file)
+    .replace(/\.fits?(\.gz)?$/i, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .slice(0, 63) || "survey"
+
+/** `--param` values are numbers; anything else is a usage error. */
+export const parseParams = (raw: Option.Option<HashMap.HashMap<string, string>>) =>
+  Effect.gen(function* () {
+    const out: Record<string, number> = {}
+    if (Option.isNone(raw)) return out
+    for (const [k, v] of HashMap.toEntries(raw.value)) {
+      const n = Number(v)
+      if (v.trim() === "" || !Number.isFinite(n))
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: `--param ${k}=${v}: the value must be a number` }))
+      out[k] = n
+    }
+    return out
+  })
+
+/** Checks the header from the user's file before anything is created. */
+const checkCube = (file: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => fs.openSync(file, "r")),
+    (fd) => {
+      const size = fs.fstatSync(fd).size
+      const src: Fits.ByteSource<never> = {
+        size,
+        read: (offset, length) =>
+          Effect.sync(() => {
+            const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
+            fs.readSync(fd, buf, 0, buf.length, offset)
+            return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
+          })
+      }
+      return Fits.readHeader(src)
+    },
+    (fd) => Effect.sync(() => fs.closeSync(fd))
+  ).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` })))
+
+const sha256File = (file: string) =>
+  Effect.promise(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const h = crypto.createHash("sha256")
+        fs.createReadStream(file).on("data", (d) => h.update(d)).on("end", () => resolve(h.digest("hex"))).on("error", reject)
+      })
+  )
+
+/** Puts the cube in the blob store (once per content) and returns its key. */
+const importCube = (file: string, surveyName: string) =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore.BlobStore
+    const digest = yield* sha256File(file)
+    const key = Keys.cube(surveyName, digest)
+    if (Option.isNone(yield* store.size(key))) yield* store.put(key, new Uint8Array(fs.readFileSync(file)))
+    return key
+  })
+
+/** Drives a run to its end with the progress bar; shared by `pipeline` and `resume`. */
+export const driveWithProgress = (runId: string, options: { readonly concurrency: number; readonly quiet: boolean }) =>
+  Effect.gen(function* () {
+    const progress = options.quiet ? Option.none() : Option.some(yield* Effect.fork(Progress.watch(runId, { tty: process.stderr.isTTY === true })))
+    const run = yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: options.concurrency })
+    if (Option.isSome(progress)) yield* Fiber.interrupt(progress.value)
+    return run
+  })
+
+export const pipeline = Command.make(
+  "pipeline",
+  { cube, survey, param, chunkSize, concurrency, workdir, json },
+  (o) =>
+    Effect.gen(function* () {
+      const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
+      const params = yield* parseParams(o.param)
+      yield* Params.resolve(params)
+      yield* checkCube(o.cube)
+      const started = Date.now()
+      const run = yield* Local.withDriverLock(o.workdir, () =>
+        Effect.gen(function* () {
+          const cubeKey = yield* importCube(o.cube, surveyName)
+          const manifest = { cube_key: cubeKey, survey: surveyName, params, chunk_size: o.chunkSize }
+          const input = yield* Pipeline.prepare(manifest)
+          const store = yield* BlobStore.BlobStore
+          yield* store.put(`manifests/${input.runId}.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 2)))
+          yield* Pipeline.start(Pipeline.standard, input)
+          return yield* driveWithProgress(input.runId, { concurrency: o.concurrency, quiet: o.json })
+        })
+      ).pipe(Effect.provide(Local.layer(o.workdir)))
+      yield* report(run, o.workdir, (Date.now() - started) / 1000, o.json)
+      yield* Pipeline.ensureCompleted(run)
+    })
+).pipe(Command.withDescription("decompose every spectrum of a cube into Gaussian components"))
+
+/** The end-of-run summary. */
+export const report = (run: import("@phs/core").RunTable.RunRecord, dir: string, seconds: number, asJson: boolean) =>
+  Effect.sync(() => {
+    const where = path.join(dir, "blobs", Keys.surveyPartition(run.survey))
+    if (asJson) {
+      line(JSON.stringify({ ...run, seconds, results: where }))
+      return
+    }
+    line(`run ${run.runId}: ${run.status}${run.reason ? ` (${run.reason})` : ""}`)
+    line(`  ${run.spectraDone.toLocaleString("en-US")} of ${run.nSpectra.toLocaleString("en-US")} spectra in ${seconds.toFixed(1)} s` +
+      ` (${(run.spectraDone / Math.max(seconds, 1e-3)).toFixed(0)}/s); ${run.spectraDeferred} went through the slow fit; ${run.jobsFailed} chunk(s) failed`)
+    if (run.status === "COMPLETED") {
+      line(`  results: ${where} (table phspectra.decompositions, survey=${run.survey})`)
+      line(`  try: phs query "SELECT n_components, count(*) FROM decompositions WHERE run_id = '${run.runId}' GROUP BY 1 ORDER BY 1"`)
+    }
+  })

@@ -1,0 +1,138 @@
+/**
+ * What every BlobStore does, stated as tests. A runtime runs the suite against its layer:
+ * `blobStoreConformance("fs", () => BlobStoreFs.layer({ root }))`. The layer is built anew
+ * for each test, so each test starts from an empty store.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { BlobStore } from "../../src/index.js"
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+const text = (b: Uint8Array): string => new TextDecoder().decode(b)
+
+export const blobStoreConformance = (name: string, layer: () => Layer.Layer<BlobStore.BlobStore, unknown>) =>
+  describe(`BlobStore conformance: ${name}`, () => {
+    const withStore = <A, E>(f: (store: BlobStore.BlobStore) => Effect.Effect<A, E>) => () =>
+      Effect.flatMap(BlobStore.BlobStore, f).pipe(Effect.provide(layer()))
+
+    it.effect("get returns the bytes that put stored", withStore((store) =>
+      Effect.gen(function* () {
+        const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+        yield* store.put("chunks/run-a/chunk-0000000.bin", all)
+        expect(yield* store.get("chunks/run-a/chunk-0000000.bin")).toEqual(all)
+      })))
+
+    it.effect("put replaces an existing blob", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("manifests/a.json", bytes("first version, longer"))
+        yield* store.put("manifests/a.json", bytes("second"))
+        expect(text(yield* store.get("manifests/a.json"))).toBe("second")
+      })))
+
+    it.effect("the store keeps its own copy: changing the bytes after put or get changes nothing", withStore((store) =>
+      Effect.gen(function* () {
+        const given = bytes("abc")
+        yield* store.put("k", given)
+        given[0] = 0x7a
+        const got = yield* store.get("k")
+        got[1] = 0x7a
+        expect(text(yield* store.get("k"))).toBe("abc")
+      })))
+
+    it.effect("an empty blob exists and has size 0", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("empty", new Uint8Array(0))
+        expect((yield* store.get("empty")).length).toBe(0)
+        expect(yield* store.size("empty")).toEqual(Option.some(0))
+      })))
+
+    it.effect("get of a missing key fails with BlobNotFound naming the key", withStore((store) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(store.get("cubes/missing.fits"))
+        expect(error._tag).toBe("BlobNotFound")
+        expect(error).toMatchObject({ key: "cubes/missing.fits" })
+      })))
+
+    it.effect("getRange returns length bytes from offset", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("cubes/grs.fits", bytes("0123456789"))
+        expect(text(yield* store.getRange("cubes/grs.fits", 0, 3))).toBe("012")
+        expect(text(yield* store.getRange("cubes/grs.fits", 4, 4))).toBe("4567")
+      })))
+
+    it.effect("getRange returns fewer bytes only at the end of the blob", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("cubes/grs.fits", bytes("0123456789"))
+        expect(text(yield* store.getRange("cubes/grs.fits", 7, 10))).toBe("789")
+        expect((yield* store.getRange("cubes/grs.fits", 10, 5)).length).toBe(0)
+      })))
+
+    it.effect("getRange of a missing key fails with BlobNotFound", withStore((store) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(store.getRange("cubes/missing.fits", 0, 10))
+        expect(error._tag).toBe("BlobNotFound")
+      })))
+
+    it.effect("size is the byte length, or none for a missing key", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("a/b", new Uint8Array(1234))
+        expect(yield* store.size("a/b")).toEqual(Option.some(1234))
+        expect(yield* store.size("a/c")).toEqual(Option.none())
+      })))
+
+    it.effect("list returns the keys under a prefix, sorted", withStore((store) =>
+      Effect.gen(function* () {
+        for (const key of [
+          "chunks/run-b/chunk-0000500.bin",
+          "chunks/run-a/chunk-0000500.bin",
+          "chunks/run-a/chunk-0000000.bin",
+          "chunks/run-a/x/nested.bin",
+          "chunksmith/other.bin",
+          "cubes/grs.fits"
+        ])
+          yield* store.put(key, bytes(key))
+        expect(yield* store.list("chunks/run-a/")).toEqual([
+          "chunks/run-a/chunk-0000000.bin",
+          "chunks/run-a/chunk-0000500.bin",
+          "chunks/run-a/x/nested.bin"
+        ])
+        expect(yield* store.list("chunks/run-a/chunk-00005")).toEqual(["chunks/run-a/chunk-0000500.bin"])
+        expect(yield* store.list("chunks")).toEqual([
+          "chunks/run-a/chunk-0000000.bin",
+          "chunks/run-a/chunk-0000500.bin",
+          "chunks/run-a/x/nested.bin",
+          "chunks/run-b/chunk-0000500.bin",
+          "chunksmith/other.bin"
+        ])
+        expect((yield* store.list("")).length).toBe(6)
+      })))
+
+    it.effect("list of a prefix with no keys is empty", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("cubes/grs.fits", bytes("x"))
+        expect(yield* store.list("decompositions/")).toEqual([])
+        expect(yield* store.list("cubes/grs.fits/")).toEqual([])
+      })))
+
+    it.effect("remove deletes a blob", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("a/b", bytes("x"))
+        yield* store.remove("a/b")
+        expect(yield* store.size("a/b")).toEqual(Option.none())
+        expect(yield* store.list("a/")).toEqual([])
+        expect((yield* Effect.flip(store.get("a/b")))._tag).toBe("BlobNotFound")
+      })))
+
+    it.effect("removing a missing blob is not an error", withStore((store) => store.remove("never/was")))
+
+    it.effect("keys that could escape their prefix are refused and nothing is written", withStore((store) =>
+      Effect.gen(function* () {
+        for (const key of ["../x", "/abs", "a/../../x", "a//b", "a/./b", "a\\b", "", "a/\u0000b"]) {
+          const putError = yield* Effect.flip(store.put(key, bytes("x")))
+          expect(putError).toMatchObject({ _tag: "StorageError", retryable: false })
+          expect((yield* Effect.flip(store.get(key)))._tag).toBe("StorageError")
+          expect((yield* Effect.flip(store.getRange(key, 0, 1)))._tag).toBe("StorageError")
+        }
+        expect(yield* store.list("")).toEqual([])
+      })))
+  })

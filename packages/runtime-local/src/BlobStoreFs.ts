@@ -1,0 +1,189 @@
+/**
+ * Blobs as files: key `a/b/c` is the file `<root>/a/b/c`. A put writes a hidden temporary
+ * file beside the target, syncs it and renames it over the target, so a reader sees the
+ * old blob or the new one, never a part. Keys that could leave the root are refused.
+ *
+ * @since 0.1.0
+ */
+import { BlobStore, Errors } from "@phs/core"
+import { Effect, Layer, Option } from "effect"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The directory holding the blobs; created if missing. */
+  readonly root: string
+}
+
+/** Temporary files of unfinished puts: `.<name>.<16 hex>.tmp`. */
+const TEMP = /^\..+\.[0-9a-f]{16}\.tmp$/
+
+const RETRYABLE = new Set(["EBUSY", "EAGAIN", "EMFILE", "ENFILE"])
+/** Codes meaning "no blob at this key": the path is missing, or runs through a file, or is a directory. */
+const ABSENT = new Set(["ENOENT", "ENOTDIR", "EISDIR"])
+
+const codeOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined
+
+const isAbsent = (error: unknown): boolean => ABSENT.has(codeOf(error) ?? "")
+
+const fsError = (operation: string, key: string, error: unknown): Errors.StorageError =>
+  Errors.storageError(operation, error, { key, retryable: RETRYABLE.has(codeOf(error) ?? "") })
+
+const readError = (operation: string, key: string, error: unknown): Errors.BlobNotFound | Errors.StorageError =>
+  isAbsent(error) ? new Errors.BlobNotFound({ key }) : fsError(operation, key, error)
+
+const unsafe = (operation: string, key: string) =>
+  new Errors.StorageError({ operation, key, reason: "unsafe key", retryable: false })
+
+const asBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
+/** Best effort: makes a rename durable by syncing its directory (not possible everywhere). */
+const syncDir = async (dir: string): Promise<void> => {
+  const handle = await fs.promises.open(dir, "r").catch(() => undefined)
+  if (handle === undefined) return
+  await handle.sync().catch(() => undefined)
+  await handle.close()
+}
+
+const writeAtomically = async (file: string, bytes: Uint8Array): Promise<void> => {
+  const dir = path.dirname(file)
+  await fs.promises.mkdir(dir, { recursive: true })
+  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
+  try {
+    const handle = await fs.promises.open(temp, "wx")
+    try {
+      await handle.writeFile(bytes)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await fs.promises.rename(temp, file)
+  } catch (error) {
+    await fs.promises.rm(temp, { force: true }).catch(() => undefined)
+    throw error
+  }
+  await syncDir(dir)
+}
+
+const readRange = async (file: string, offset: number, length: number): Promise<Uint8Array> => {
+  const handle = await fs.promises.open(file, "r")
+  try {
+    const buffer = Buffer.alloc(length)
+    let filled = 0
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled)
+      if (bytesRead === 0) break
+      filled += bytesRead
+    }
+    return asBytes(buffer.subarray(0, filled))
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Every blob key under `dir` (relative to the root, `/`-separated); a missing dir has none. */
+const walk = async (root: string, dir: string): Promise<Array<string>> => {
+  const entries = await fs.promises.readdir(path.join(root, dir), { withFileTypes: true }).catch((error: unknown) => {
+    if (isAbsent(error)) return []
+    throw error
+  })
+  const keys: Array<string> = []
+  for (const e of entries) {
+    const key = dir === "" ? e.name : `${dir}/${e.name}`
+    if (e.isDirectory()) keys.push(...(await walk(root, key)))
+    else if (e.isFile() && !TEMP.test(e.name)) keys.push(key)
+  }
+  return keys
+}
+
+/**
+ * A blob store rooted at a directory.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Errors.StorageError> =>
+  Effect.gen(function* () {
+    const root = path.resolve(options.root)
+    yield* Effect.tryPromise({
+      try: () => fs.promises.mkdir(root, { recursive: true }),
+      catch: (error) => fsError("open blob store", root, error)
+    })
+
+    /** The file of a key, or a refusal when the key could resolve outside the root. */
+    const fileOf = (operation: string, key: string): Effect.Effect<string, Errors.StorageError> => {
+      if (!BlobStore.isSafeKey(key)) return Effect.fail(unsafe(operation, key))
+      const file = path.resolve(root, key)
+      return file.startsWith(root + path.sep) ? Effect.succeed(file) : Effect.fail(unsafe(operation, key))
+    }
+
+    const read = <A>(operation: string, key: string, f: (file: string) => Promise<A>) =>
+      Effect.flatMap(fileOf(operation, key), (file) =>
+        Effect.tryPromise({ try: () => f(file), catch: (error) => readError(operation, key, error) })
+      )
+
+    return BlobStore.BlobStore.of({
+      get: (key) => read("get", key, async (file) => asBytes(await fs.promises.readFile(file))),
+
+      getRange: (key, offset, length) =>
+        Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0
+          ? read("getRange", key, (file) => readRange(file, offset, length))
+          : Effect.fail(
+              new Errors.StorageError({ operation: "getRange", key, reason: `invalid range ${offset}+${length}`, retryable: false })
+            ),
+
+      size: (key) =>
+        Effect.flatMap(fileOf("size", key), (file) =>
+          Effect.tryPromise({
+            try: async () => {
+              const stat = await fs.promises.stat(file).catch((error: unknown) => {
+                if (isAbsent(error)) return undefined
+                throw error
+              })
+              return stat !== undefined && stat.isFile() ? Option.some(stat.size) : Option.none()
+            },
+            catch: (error) => fsError("size", key, error)
+          })
+        ),
+
+      put: (key, bytes) =>
+        Effect.flatMap(fileOf("put", key), (file) =>
+          Effect.tryPromise({ try: () => writeAtomically(file, bytes), catch: (error) => fsError("put", key, error) })
+        ),
+
+      list: (prefix) => {
+        const slash = prefix.lastIndexOf("/")
+        const dir = slash < 0 ? "" : prefix.slice(0, slash)
+        // No safe key starts with a prefix whose directory part is unsafe: nothing to walk.
+        if (dir !== "" && !BlobStore.isSafeKey(dir)) return Effect.succeed([])
+        return Effect.tryPromise({
+          try: async () => (await walk(root, dir)).filter((k) => k.startsWith(prefix)).sort(),
+          catch: (error) => fsError("list", prefix, error)
+        })
+      },
+
+      remove: (key) =>
+        Effect.flatMap(fileOf("remove", key), (file) =>
+          Effect.tryPromise({
+            try: () =>
+              fs.promises.unlink(file).catch((error: unknown) => {
+                if (!isAbsent(error)) throw error
+              }),
+            catch: (error) => fsError("remove", key, error)
+          })
+        )
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<BlobStore.BlobStore, Errors.StorageError> =>
+  Layer.effect(BlobStore.BlobStore, make(options))

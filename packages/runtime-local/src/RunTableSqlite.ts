@@ -1,0 +1,292 @@
+/**
+ * The run table in SQLite: tables `runs` (one row per run, indexed by survey and creation
+ * time) and `chunks` (one row per chunk). Every conditional write (claim, complete, fail,
+ * settle, transition) reads and writes in one immediate transaction, so two processes
+ * racing on a chunk see exactly one of them win.
+ *
+ * @since 0.1.0
+ */
+import { Errors, RunTable } from "@phs/core"
+import { Clock, Effect, Layer, Option } from "effect"
+import { Sqlite } from "./Sqlite.js"
+
+interface RunRow {
+  readonly run_id: string
+  readonly survey: string
+  readonly cube_key: string
+  readonly created_at: number
+  readonly updated_at: number
+  readonly params: string
+  readonly code_version: string
+  readonly nx: number
+  readonly ny: number
+  readonly n_channels: number
+  readonly chunk_size: number
+  readonly n_spectra: number
+  readonly jobs_total: number
+  readonly jobs_completed: number
+  readonly jobs_failed: number
+  readonly spectra_done: number
+  readonly spectra_deferred: number
+  readonly slow_pending: number
+  readonly status: RunTable.RunStatus
+  readonly reason: string | null
+}
+
+interface ChunkRow {
+  readonly run_id: string
+  readonly start: number
+  readonly count: number
+  readonly status: RunTable.ChunkStatus
+  readonly lease_until: number | null
+  readonly attempts: number
+  readonly started_at: number | null
+  readonly finished_at: number | null
+  readonly output_key: string | null
+  readonly deferred: number
+  readonly error: string | null
+}
+
+const toRun = (r: RunRow): RunTable.RunRecord => ({
+  runId: r.run_id,
+  survey: r.survey,
+  cubeKey: r.cube_key,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  params: JSON.parse(r.params) as Record<string, number>,
+  codeVersion: r.code_version,
+  nx: r.nx,
+  ny: r.ny,
+  nChannels: r.n_channels,
+  chunkSize: r.chunk_size,
+  nSpectra: r.n_spectra,
+  jobsTotal: r.jobs_total,
+  jobsCompleted: r.jobs_completed,
+  jobsFailed: r.jobs_failed,
+  spectraDone: r.spectra_done,
+  spectraDeferred: r.spectra_deferred,
+  slowPending: r.slow_pending,
+  status: r.status,
+  reason: r.reason
+})
+
+const toChunk = (c: ChunkRow): RunTable.ChunkRecord => ({
+  runId: c.run_id,
+  start: c.start,
+  count: c.count,
+  status: c.status,
+  leaseUntil: c.lease_until,
+  attempts: c.attempts,
+  startedAt: c.started_at,
+  finishedAt: c.finished_at,
+  outputKey: c.output_key,
+  deferred: c.deferred,
+  error: c.error
+})
+
+/** What a transaction found, before it becomes a success or a typed failure. */
+type Found<A> = { readonly _tag: "Ok"; readonly value: A } | { readonly _tag: "NotFound"; readonly runId: string }
+
+const ok = <A>(value: A): Found<A> => ({ _tag: "Ok", value })
+const notFound = (runId: string): Found<never> => ({ _tag: "NotFound", runId })
+const unwrap = <A, E>(self: Effect.Effect<Found<A>, E>): Effect.Effect<A, E | Errors.RunNotFound> =>
+  Effect.flatMap(self, (found) => (found._tag === "Ok" ? Effect.succeed(found.value) : Effect.fail(new Errors.RunNotFound({ runId: found.runId }))))
+
+const settled = (c: ChunkRow | undefined): boolean => c === undefined || c.status === "COMPLETED" || c.status === "FAILED"
+
+/**
+ * A run table over the shared SQLite connection.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite> = Effect.gen(function* () {
+  const sql = yield* Sqlite
+  const s = yield* sql.use("prepare run table", (db) => ({
+    insertRun: db.prepare(
+      `INSERT INTO runs (run_id, survey, cube_key, created_at, updated_at, params, code_version, nx, ny, n_channels,
+         chunk_size, n_spectra, jobs_total, jobs_completed, jobs_failed, spectra_done, spectra_deferred, slow_pending, status, reason)
+       VALUES (@run_id, @survey, @cube_key, @created_at, @updated_at, @params, @code_version, @nx, @ny, @n_channels,
+         @chunk_size, @n_spectra, @jobs_total, @jobs_completed, @jobs_failed, @spectra_done, @spectra_deferred, @slow_pending, @status, @reason)
+       ON CONFLICT (run_id) DO NOTHING`
+    ),
+    insertChunk: db.prepare(
+      `INSERT INTO chunks (run_id, start, count, status, lease_until, attempts, started_at, finished_at, output_key, deferred, error)
+       VALUES (@run_id, @start, @count, @status, @lease_until, @attempts, @started_at, @finished_at, @output_key, @deferred, @error)
+       ON CONFLICT (run_id, start) DO NOTHING`
+    ),
+    getRun: db.prepare<[string], RunRow>(`SELECT * FROM runs WHERE run_id = ?`),
+    listRuns: db.prepare<[number], RunRow>(`SELECT * FROM runs ORDER BY created_at DESC, run_id ASC LIMIT ?`),
+    listSurveyRuns: db.prepare<[string, number], RunRow>(
+      `SELECT * FROM runs WHERE survey = ? ORDER BY created_at DESC, run_id ASC LIMIT ?`
+    ),
+    getChunk: db.prepare<[string, number], ChunkRow>(`SELECT * FROM chunks WHERE run_id = ? AND start = ?`),
+    listChunks: db.prepare<[string], ChunkRow>(`SELECT * FROM chunks WHERE run_id = ? ORDER BY start`),
+    claim: db.prepare(
+      `UPDATE chunks SET status = 'IN_PROGRESS', lease_until = ?, attempts = attempts + 1, started_at = ?
+       WHERE run_id = ? AND start = ?`
+    ),
+    complete: db.prepare(
+      `UPDATE chunks SET status = 'COMPLETED', lease_until = NULL, finished_at = ?, output_key = ?, deferred = ?, error = NULL
+       WHERE run_id = ? AND start = ?`
+    ),
+    addCompleted: db.prepare(
+      `UPDATE runs SET jobs_completed = jobs_completed + 1, spectra_done = spectra_done + ?,
+         spectra_deferred = spectra_deferred + ?, slow_pending = slow_pending + ?, updated_at = ?
+       WHERE run_id = ?`
+    ),
+    fail: db.prepare(
+      `UPDATE chunks SET status = 'FAILED', lease_until = NULL, finished_at = ?, error = ? WHERE run_id = ? AND start = ?`
+    ),
+    addFailed: db.prepare(`UPDATE runs SET jobs_failed = jobs_failed + 1, updated_at = ? WHERE run_id = ?`),
+    noteError: db.prepare(`UPDATE chunks SET error = ? WHERE run_id = ? AND start = ?`),
+    clearDeferred: db.prepare(`UPDATE chunks SET deferred = 0 WHERE run_id = ? AND start = ?`),
+    addSettled: db.prepare(
+      `UPDATE runs SET slow_pending = slow_pending - ?, spectra_done = spectra_done + ?, updated_at = ? WHERE run_id = ?`
+    ),
+    setStatus: db.prepare(`UPDATE runs SET status = ?, reason = COALESCE(?, reason), updated_at = ? WHERE run_id = ?`),
+    deleteChunks: db.prepare(`DELETE FROM chunks WHERE run_id = ?`),
+    deleteRun: db.prepare(`DELETE FROM runs WHERE run_id = ?`)
+  }))
+
+  const runRow = (runId: string): RunRow | undefined => s.getRun.get(runId)
+  const storedRun = (runId: string): RunTable.RunRecord => toRun(runRow(runId)!)
+
+  /** A conditional write in one transaction: `apply` runs when the run exists and says whether it wrote. */
+  const conditional = (
+    operation: string,
+    runId: string,
+    apply: (run: RunRow, now: number) => boolean
+  ): Effect.Effect<RunTable.Applied, Errors.StorageError | Errors.RunNotFound> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      unwrap(
+        sql.transaction(operation, (): Found<RunTable.Applied> => {
+          const run = runRow(runId)
+          if (run === undefined) return notFound(runId)
+          const applied = apply(run, now)
+          return ok({ applied, run: applied ? storedRun(runId) : toRun(run) })
+        })
+      )
+    )
+
+  /** A conditional write on one chunk of an existing run. */
+  const onChunk = (operation: string, runId: string, start: number, apply: (chunk: ChunkRow | undefined, now: number) => boolean) =>
+    conditional(operation, runId, (_, now) => apply(s.getChunk.get(runId, start), now))
+
+  return RunTable.RunTable.of({
+    createRun: (run, chunks) =>
+      sql.transaction("createRun", () => {
+        const inserted = s.insertRun.run({
+          run_id: run.runId,
+          survey: run.survey,
+          cube_key: run.cubeKey,
+          created_at: run.createdAt,
+          updated_at: run.updatedAt,
+          params: JSON.stringify(run.params),
+          code_version: run.codeVersion,
+          nx: run.nx,
+          ny: run.ny,
+          n_channels: run.nChannels,
+          chunk_size: run.chunkSize,
+          n_spectra: run.nSpectra,
+          jobs_total: run.jobsTotal,
+          jobs_completed: run.jobsCompleted,
+          jobs_failed: run.jobsFailed,
+          spectra_done: run.spectraDone,
+          spectra_deferred: run.spectraDeferred,
+          slow_pending: run.slowPending,
+          status: run.status,
+          reason: run.reason
+        })
+        if (inserted.changes === 0) return storedRun(run.runId)
+        for (const c of chunks)
+          s.insertChunk.run({
+            run_id: run.runId,
+            start: c.start,
+            count: c.count,
+            status: c.status,
+            lease_until: c.leaseUntil,
+            attempts: c.attempts,
+            started_at: c.startedAt,
+            finished_at: c.finishedAt,
+            output_key: c.outputKey,
+            deferred: c.deferred,
+            error: c.error
+          })
+        return run
+      }),
+
+    getRun: (runId) => sql.use("getRun", () => Option.map(Option.fromNullable(runRow(runId)), toRun)),
+
+    listRuns: (options) =>
+      sql.use("listRuns", () => {
+        const limit = options?.limit ?? -1
+        const rows = options?.survey === undefined ? s.listRuns.all(limit) : s.listSurveyRuns.all(options.survey, limit)
+        return rows.map(toRun)
+      }),
+
+    listChunks: (runId) => sql.use("listChunks", () => s.listChunks.all(runId).map(toChunk)),
+
+    claimChunk: (runId, start, leaseMs) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        unwrap(
+          sql.transaction("claimChunk", (): Found<RunTable.ClaimOutcome> => {
+            if (runRow(runId) === undefined) return notFound(runId)
+            const c = s.getChunk.get(runId, start)
+            if (c === undefined) return notFound(`${runId} chunk ${start}`)
+            if (c.status === "COMPLETED" || c.status === "FAILED") return ok({ _tag: "Settled", status: c.status })
+            if (c.status === "IN_PROGRESS" && c.lease_until !== null && c.lease_until > now)
+              return ok({ _tag: "Busy", leaseUntil: c.lease_until })
+            s.claim.run(now + leaseMs, now, runId, start)
+            return ok({ _tag: "Claimed", attempt: c.attempts + 1 })
+          })
+        )
+      ),
+
+    completeChunk: (runId, start, result) =>
+      onChunk("completeChunk", runId, start, (c, now) => {
+        if (settled(c)) return false
+        s.complete.run(now, result.outputKey, result.deferred, runId, start)
+        s.addCompleted.run(result.spectra - result.deferred, result.deferred, result.deferred, now, runId)
+        return true
+      }),
+
+    failChunk: (runId, start, reason) =>
+      onChunk("failChunk", runId, start, (c, now) => {
+        if (settled(c)) return false
+        s.fail.run(now, RunTable.clipReason(reason), runId, start)
+        s.addFailed.run(now, runId)
+        return true
+      }),
+
+    noteChunkError: (runId, start, reason) =>
+      sql.use("noteChunkError", () => void s.noteError.run(RunTable.clipReason(reason), runId, start)),
+
+    settleSlow: (runId, start) =>
+      onChunk("settleSlow", runId, start, (c, now) => {
+        if (c === undefined || c.deferred === 0) return false
+        s.clearDeferred.run(runId, start)
+        s.addSettled.run(c.deferred, c.deferred, now, runId)
+        return true
+      }),
+
+    transition: (runId, from, to, reason) =>
+      conditional("transition", runId, (run, now) => {
+        if (!from.includes(run.status)) return false
+        s.setStatus.run(to, reason ?? null, now, runId)
+        return true
+      }),
+
+    deleteRun: (runId) =>
+      sql.transaction("deleteRun", () => {
+        s.deleteChunks.run(runId)
+        s.deleteRun.run(runId)
+      })
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<RunTable.RunTable, Errors.StorageError, Sqlite> = Layer.effect(RunTable.RunTable, make)
