@@ -9,11 +9,12 @@ export default defineConfig({
       "@phs/fit-native": src("fit-native"),
       "@phs/core": src("core"),
       "@phs/runtime-local": src("runtime-local"),
+      "@phs/runtime-lambda": src("runtime-lambda"),
       "@phs/cli": src("cli")
     }
   },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts", "infra/test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -2,7 +2,7 @@
  * The local runtime as the CLI uses it: a workdir (SQLite + blobs), the native fitter, and
  * a lock so that one process at a time drives the work in a workdir.
  */
-import { Errors, Fitter } from "@phs/core"
+import { Errors, Faults, Fitter } from "@phs/core"
 import { RuntimeLocal } from "@phs/runtime-local"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -12,9 +12,17 @@ import * as path from "node:path"
 /** Where runs live when `--workdir` is not given. */
 export const defaultWorkdir = (): string => process.env.PHS_WORKDIR ?? ".phs"
 
-/** Every service a stage needs, for a workdir. */
-export const layer = (workdir: string) =>
-  Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }))
+/**
+ * Every service a stage needs, for a workdir. With `PHS_FAULTS` set (tests only: a JSON
+ * fault plan, see core's Faults), the services fail as the plan says and an injected crash
+ * is a real SIGKILL of this process.
+ */
+export const layer = (workdir: string) => {
+  const base = Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }))
+  const plan = process.env.PHS_FAULTS
+  if (plan === undefined || plan === "") return base
+  return Layer.merge(base, Faults.layer(Faults.decodePlan(plan), Faults.killProcess).pipe(Layer.provide(base)))
+}
 
 const alive = (pid: number): boolean => {
   try {
@@ -26,9 +34,10 @@ const alive = (pid: number): boolean => {
 }
 
 /**
- * Holds `<workdir>/driver.lock` while the effect runs. A lock left by a dead process (a
- * crash, SIGKILL) is taken over; a live holder is an error naming its pid.
- * Returns whether a dead holder was found (its in-flight work can be recovered at once).
+ * Holds `<workdir>/driver.lock` while the effect runs: one driver per workdir. A lock left
+ * by a dead process (a crash, SIGKILL) is taken over; a live holder is an error naming its
+ * pid. Whoever holds the lock owns all in-flight work, so work abandoned by a dead driver
+ * is made claimable at once.
  */
 export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolean) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(
@@ -52,6 +61,6 @@ export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolea
       },
       catch: (e) => new Errors.InvalidInput({ reason: e instanceof Error ? e.message : String(e) })
     }),
-    ({ tookOver }) => body(tookOver),
+    ({ tookOver }) => Effect.zipRight(RuntimeLocal.recoverAbandoned({ workdir }), body(tookOver)),
     ({ file }) => Effect.sync(() => fs.rmSync(file, { force: true }))
   )

@@ -69,10 +69,10 @@ export const makeMemory = (): BlobStore => {
     get: (key) => checked(key, "get", () => find(key).pipe(Effect.map((b) => b.slice()))),
     getRange: (key, offset, length) =>
       checked(key, "getRange", () => find(key).pipe(Effect.map((b) => b.slice(offset, offset + length)))),
-    size: (key) => Effect.sync(() => Option.fromNullable(blobs.get(key)?.length)),
+    size: (key) => checked(key, "size", () => Effect.sync(() => Option.fromNullable(blobs.get(key)?.length))),
     put: (key, bytes) => checked(key, "put", () => Effect.sync(() => void blobs.set(key, bytes.slice()))),
     list: (prefix) => Effect.sync(() => [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort()),
-    remove: (key) => Effect.sync(() => void blobs.delete(key))
+    remove: (key) => checked(key, "remove", () => Effect.sync(() => void blobs.delete(key)))
   }
 }
 

@@ -69,7 +69,10 @@ export const keyOf = (c: Omit<StepCall, "seq">): string => `${c.runId}/${c.stage
  * @category models
  */
 export const compareEntries = (a: JournalEntry, b: JournalEntry): number =>
-  a.stage.localeCompare(b.stage) || a.scope.localeCompare(b.scope) || a.seq - b.seq
+  byCodeUnits(a.stage, b.stage) || byCodeUnits(a.scope, b.scope) || a.seq - b.seq
+
+/** Locale-independent string order, the same on every machine. */
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
  * An in-memory journal, for tests.
@@ -153,7 +156,7 @@ export const makeReplay = (recorded: ReadonlyArray<JournalEntry>): Effect.Effect
     }
     const verifyComplete = Effect.gen(function* () {
       const done = yield* Ref.get(consumed)
-      for (const [k, list] of [...byScope.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const [k, list] of [...byScope.entries()].sort(([a], [b]) => byCodeUnits(a, b))) {
         const n = done.get(k) ?? 0
         if (n < list.length) {
           const next = list[n]

@@ -57,7 +57,7 @@ export interface QueueDepth {
  * @since 0.1.0
  * @category constants
  */
-export const maxReceives: Record<QueueName, number> = { fit: 3, slow: 2 }
+export const maxReceives: Readonly<Record<QueueName, number>> = { fit: 3, slow: 2 }
 
 /**
  * @since 0.1.0
@@ -126,7 +126,7 @@ export const makeMemory = (): WorkQueue => {
           }
           m.receiveCount++
           m.visibleAt = now + visibilityMs
-          m.receipt = `${m.id}#${m.receiveCount}`
+          m.receipt = `${m.id}#${++counter}`
           out.push({ id: m.id, receipt: m.receipt, body: m.body, receiveCount: m.receiveCount })
         }
         return out

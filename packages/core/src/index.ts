@@ -8,6 +8,7 @@
 export * as BlobStore from "./BlobStore.js"
 export * as Catalog from "./Catalog.js"
 export * as Errors from "./Errors.js"
+export * as Faults from "./Faults.js"
 export * as Fits from "./Fits.js"
 export * as FitsWriter from "./FitsWriter.js"
 export * as Fitter from "./Fitter.js"

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "noise.h"
 #include "persistence.h"
@@ -89,13 +88,14 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
 
   // 2. Peaks over the non-blank channels (rw.compact still holds them).
   find_peaks(rw.compact.data(), valid, params.beta * rms, rw.persistence, rw.peaks);
-  if (rw.peaks.empty()) return;
+  if (rw.peaks.empty() && !options.refine.refine_without_peaks) return;
   std::vector<Component> comps;
   const std::size_t keep = std::min(rw.peaks.size(), static_cast<std::size_t>(options.max_components));
   comps.reserve(keep);
   for (std::size_t k = 0; k < keep; ++k) {
     Component c = initial_guess(rw.peaks[k], rw.position.data());
     c.amplitude = std::max(c.amplitude, 1e-10);
+    if (options.prefilter_guesses && !passes_validation(c, rms, n, params)) continue;
     comps.push_back(c);
   }
 
@@ -108,19 +108,20 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   ctx.params = params;
   ctx.budget = options.budget;
   ctx.lm.deadline = options.deadline;
-  // DEV knobs
-  if (const char* e = std::getenv("PHS_VC")) ctx.validate_candidates = std::atoi(e) != 0;
-  if (const char* e = std::getenv("PHS_SPLIT")) ctx.split_all = std::atoi(e) != 0;
-  if (const char* e = std::getenv("PHS_SO")) ctx.split_offset = std::atof(e);
-  if (const char* e = std::getenv("PHS_SW")) ctx.split_width = std::atof(e);
-  if (const char* e = std::getenv("PHS_SA")) ctx.split_amp = std::atof(e);
-  if (const char* e = std::getenv("PHS_SM")) ctx.split_margin = std::atof(e);
+  ctx.options = options.refine;
 
   // 3. First fit; 4. validation; 5. refinement.
-  double rss = first_fit(ctx, rw, comps, std::max(1, options.batch_components));
-  rw.residual.swap(rw.trial);
-  if (!ctx.timed_out) rss = validate(ctx, rw, comps, rss);
-  if (!ctx.timed_out && !comps.empty()) refine(ctx, rw, comps, rss);
+  double rss = 0.0;
+  if (comps.empty()) {
+    rw.residual.resize(n);
+    rss = residual_of(ctx.problem, comps, ctx.lm.window_sigmas, rw.residual.data());
+  } else {
+    rss = first_fit(ctx, rw, comps, std::max(1, options.batch_components));
+    rw.residual.swap(rw.trial);
+    if (!ctx.timed_out) rss = validate(ctx, rw, comps, rss);
+  }
+  if (!ctx.timed_out && (options.refine.refine_without_peaks || !comps.empty()))
+    refine(ctx, rw, comps, rss);
 
   out.evaluations = ctx.evaluations;
   if (ctx.timed_out || options.deadline.expired()) {

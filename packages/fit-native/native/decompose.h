@@ -22,6 +22,11 @@ struct DecomposeOptions {
   int batch_components = 16;
   // The most components kept at all (the least persistent peaks beyond are ignored).
   int max_components = 64;
+  // Peaks whose initial guess already fails validation are not fitted (beyond the
+  // reference: in noisy spectra persistence keeps many noise peaks that validation would
+  // drop after an expensive joint fit; faint real lines come back through refinement).
+  bool prefilter_guesses = true;
+  RefineOptions refine;
   // Deadline for this spectrum (default: none).
   Deadline deadline;
 };

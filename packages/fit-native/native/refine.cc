@@ -26,27 +26,26 @@ void residual_peaks(const RefineContext& ctx, RefineWorkspace& ws,
   }
 }
 
-// Tries `candidate`: refits it and, when AICc drops, makes it current.
+// Tries `candidate`: refits and validates it and, when AICc drops by more than `margin`,
+// makes it current.
 bool try_candidate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
                    std::vector<Component>& candidate, double& rss, double& current_aicc,
                    double margin = 0.0) {
   if (candidate.size() > kMaxComponents) candidate.resize(kMaxComponents);
   double r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
   if (ctx.timed_out) return false;
-  if (ctx.validate_candidates) {
-    // Drop what fails validation (refitting the rest) before comparing.
-    const std::size_t before = candidate.size();
-    candidate.erase(std::remove_if(candidate.begin(), candidate.end(),
-                                   [&](const Component& c) {
-                                     return !passes_validation(c, ctx.rms, ctx.problem.n,
-                                                               ctx.params);
-                                   }),
-                    candidate.end());
-    if (candidate.empty()) return false;
-    if (candidate.size() != before) {
-      r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
-      if (ctx.timed_out) return false;
-    }
+  // Drop what fails validation (refitting the rest) before comparing.
+  const std::size_t before = candidate.size();
+  candidate.erase(std::remove_if(candidate.begin(), candidate.end(),
+                                 [&](const Component& c) {
+                                   return !passes_validation(c, ctx.rms, ctx.problem.n,
+                                                             ctx.params);
+                                 }),
+                  candidate.end());
+  if (candidate.empty()) return false;
+  if (candidate.size() != before) {
+    r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
+    if (ctx.timed_out) return false;
   }
   const double a = aicc(r, ctx.valid_channels, static_cast<int>(candidate.size()));
   if (!(a < current_aicc - margin)) return false;
@@ -65,6 +64,47 @@ int deepest_channel(const RefineContext& ctx, const RefineWorkspace& ws) {
     if (best < 0 || ws.residual[i] < ws.residual[best]) best = i;
   }
   return best;
+}
+
+
+// The strongest matched-filter response of the residual over a grid of widths: the
+// least-squares amplitude A = (r . g) / (g . g) at each channel and width, scored by the
+// matched-filter SNR (r . g) / (rms |g|) (which equals (A / rms) sqrt(sigma) pi^(1/4) for an
+// unbounded Gaussian). Returns false when no response reaches min_snr.
+bool matched_filter_peak(const RefineContext& ctx, const RefineWorkspace& ws, double min_snr,
+                         Component& out) {
+  static constexpr double kWidths[] = {1.0, 1.5, 2.0, 3.0, 4.5, 6.5, 9.0, 13.0, 18.0};
+  const int n = ctx.problem.n;
+  const unsigned char* w = ctx.problem.weight;
+  const double* r = ws.residual.data();
+  double best = min_snr;
+  bool found = false;
+  for (double s : kWidths) {
+    const int half = static_cast<int>(std::ceil(4.0 * s));
+    const double inv = 0.5 / (s * s);
+    double kernel[80];
+    if (half >= 80) continue;
+    for (int d = 0; d <= half; ++d) kernel[d] = std::exp(-d * d * inv);
+    for (int i = 0; i < n; ++i) {
+      if (w && !w[i]) continue;
+      double rg = 0.0, gg = 0.0;
+      const int lo = std::max(0, i - half), hi = std::min(n - 1, i + half);
+      for (int j = lo; j <= hi; ++j) {
+        if (w && !w[j]) continue;
+        const double g = kernel[j > i ? j - i : i - j];
+        rg += r[j] * g;
+        gg += g * g;
+      }
+      if (!(rg > 0.0) || !(gg > 0.0)) continue;
+      const double snr = rg / (ctx.rms * std::sqrt(gg));
+      if (snr > best) {
+        best = snr;
+        found = true;
+        out = Component{rg / gg, static_cast<double>(i), s};
+      }
+    }
+  }
+  return found;
 }
 
 }  // namespace
@@ -132,9 +172,13 @@ double validate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>&
 
 void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps, double rss) {
   const FitParams& prm = ctx.params;
+  const RefineOptions& opt = ctx.options;
   int bi = 0, bj = 0;
+  // The reference's early exit; splits and matched-filter seeding always get their chance.
   residual_peaks(ctx, ws, ws.found);
-  if (!ctx.split_all && ws.found.empty() && !first_blended_pair(comps, prm.f_sep, bi, bj)) return;
+  if (!opt.split_components && !opt.matched_filter_seeding && ws.found.empty() &&
+      !first_blended_pair(comps, prm.f_sep, bi, bj))
+    return;
 
   double current = aicc(rss, ctx.valid_channels, static_cast<int>(comps.size()));
   for (int iter = 0; iter < prm.max_refine_iter && !ctx.timed_out; ++iter) {
@@ -188,19 +232,31 @@ void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& com
       if (ctx.timed_out) return;
     }
 
-    // 4. Beyond the reference: split each component in turn (blends hide from persistence).
-    if (ctx.split_all) {
-      for (std::size_t c = 0; c < comps.size() && !ctx.timed_out; ++c) {
+    // 4. Beyond the reference: split a component in two (the first split kept ends the step).
+    if (opt.split_components) {
+      for (std::size_t c = 0; c < comps.size(); ++c) {
         const Component b = comps[c];
+        const double off = opt.split_offset * b.stddev;
+        const Component half{opt.split_amplitude * b.amplitude, b.mean - off,
+                             opt.split_width * b.stddev};
         ws.candidate = comps;
-        const double off = ctx.split_offset * b.stddev;
-        ws.candidate[c] = Component{ctx.split_amp * b.amplitude, b.mean - off, ctx.split_width * b.stddev};
-        ws.candidate.push_back(Component{ctx.split_amp * b.amplitude, b.mean + off, ctx.split_width * b.stddev});
-        if (try_candidate(ctx, ws, comps, ws.candidate, rss, current, ctx.split_margin)) {
+        ws.candidate[c] = half;
+        ws.candidate.push_back(Component{half.amplitude, b.mean + off, half.stddev});
+        if (try_candidate(ctx, ws, comps, ws.candidate, rss, current, opt.split_aicc_margin)) {
           changed = true;
           break;
         }
+        if (ctx.timed_out) return;
       }
+    }
+
+    // 5. Beyond the reference: the residual's strongest matched-filter response.
+    Component seed;
+    if (opt.matched_filter_seeding && ctx.rms > 0.0 &&
+        matched_filter_peak(ctx, ws, prm.mf_snr_min, seed)) {
+      ws.candidate = comps;
+      ws.candidate.push_back(seed);
+      changed |= try_candidate(ctx, ws, comps, ws.candidate, rss, current);
       if (ctx.timed_out) return;
     }
 

@@ -26,6 +26,25 @@ struct FitBudget {
   int refit_evaluations = 5000;
 };
 
+// How refinement goes beyond the reference (ALGORITHM.md, "Beyond the reference").
+struct RefineOptions {
+  // Try replacing each component by two (a blend persistence cannot see), seeded at
+  // mean -+ split_offset sigma with split_width sigma and split_amplitude A each.
+  bool split_components = true;
+  double split_offset = 0.6;
+  double split_width = 0.6;
+  double split_amplitude = 0.6;
+  // A split is kept only when AICc drops by more than this (a split of a single line
+  // always fits some noise; 6 keeps spurious splits rare).
+  double split_aicc_margin = 6.0;
+  // Seed a component at the residual's strongest matched-filter response when its
+  // matched-filter SNR reaches mf_snr_min (finds faint and shoulder lines that
+  // persistence on the raw residual misses).
+  bool matched_filter_seeding = true;
+  // Refine even when the first pass found no peak (a faint line may still be found).
+  bool refine_without_peaks = true;
+};
+
 // Reusable storage for validation and refinement (one per worker thread).
 struct RefineWorkspace {
   LmWorkspace lm;
@@ -48,10 +67,7 @@ struct RefineContext {
   LmOptions lm;            // tolerances and deadline; max_evaluations is set per fit
   int evaluations = 0;     // model evaluations so far (all fits)
   bool timed_out = false;  // set once the deadline stopped a fit
-  // experimental knobs
-  bool validate_candidates = true;
-  bool split_all = true;
-  double split_offset = 0.6, split_width = 0.6, split_amp = 0.6, split_margin = 0.0;
+  RefineOptions options;
 };
 
 // True when the component survives validation (ALGORITHM.md step 4).
@@ -73,8 +89,9 @@ double refit(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& co
 double validate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
                 double rss);
 
-// Step 5 (plus shoulder seeding): improves comps while AICc drops. `rss` is the RSS of comps
-// and ws.residual its residual on entry.
+// Step 5 (plus splits and matched-filter seeding): improves comps while AICc drops. Every
+// candidate is refitted and validated (failing components dropped and the rest refitted)
+// before its AICc is compared. `rss` is the RSS of comps and ws.residual its residual.
 void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps, double rss);
 
 }  // namespace phs

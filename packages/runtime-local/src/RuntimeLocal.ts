@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { BlobStore, Catalog, Errors, Journal, RunTable, WorkQueue } from "@phs/core"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as path from "node:path"
 import * as BlobStoreFs from "./BlobStoreFs.js"
 import * as CatalogSqlite from "./CatalogSqlite.js"
@@ -52,4 +52,23 @@ export const layer = (options: Options): Layer.Layer<Services, Errors.StorageErr
   Layer.mergeAll(RunTableSqlite.layer, JournalSqlite.layer, WorkQueueSqlite.layer, CatalogSqlite.layer).pipe(
     Layer.provide(Sqlite.layer(options)),
     Layer.merge(BlobStoreFs.layer({ root: blobRoot(options.workdir) }))
+  )
+
+/**
+ * After the process that drove a workdir died (crash, SIGKILL, power cut), its in-flight
+ * work belongs to no one: make its queue messages visible and its chunk leases expired now,
+ * instead of waiting out their timeouts. Only for the caller that holds the workdir's
+ * driver lock, so nothing alive is robbed.
+ *
+ * @since 0.1.0
+ * @category recovery
+ */
+export const recoverAbandoned = (options: Options): Effect.Effect<{ readonly messages: number; readonly leases: number }, Errors.StorageError> =>
+  Effect.scoped(
+    Effect.flatMap(Sqlite.make(options), (sql) =>
+      sql.transaction("recoverAbandoned", (db) => ({
+        messages: db.prepare("UPDATE queue_messages SET visible_at = 0 WHERE receipt IS NOT NULL AND visible_at > 0").run().changes,
+        leases: db.prepare("UPDATE chunks SET lease_until = 0 WHERE status = 'IN_PROGRESS'").run().changes
+      }))
+    )
   )

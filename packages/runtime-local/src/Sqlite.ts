@@ -8,7 +8,7 @@
  */
 import { Errors } from "@phs/core"
 import Database from "better-sqlite3"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -196,7 +196,7 @@ const open = (file: string, busyTimeoutMs: number): Database.Database => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options) =>
+export const make = (options: Options): Effect.Effect<Sqlite, Errors.StorageError, Scope.Scope> =>
   Effect.gen(function* () {
     const file = path.join(options.workdir, FILE_NAME)
     const db = yield* Effect.acquireRelease(

@@ -1,11 +1,11 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { RuntimeLocal } from "../src/index.js"
 
 /** A fresh directory, removed with the scope. */
-export const tempDir: Effect.Effect<string, never, import("effect").Scope.Scope> = Effect.acquireRelease(
+export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "phs-runtime-local-"))),
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )

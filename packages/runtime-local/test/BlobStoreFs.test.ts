@@ -1,0 +1,123 @@
+/**
+ * The file-system blob store beyond the conformance suite: where files go, atomic
+ * replacement under a concurrent reader, and keys that must not leave the root.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { BlobStore } from "@phs/core"
+import { Context, Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { BlobStoreFs } from "../src/index.js"
+import { connect, tempDir } from "./helpers.js"
+
+/** A store rooted at `<tmp>/root`, and the tmp directory around it. */
+const rooted = Effect.gen(function* () {
+  const dir = yield* tempDir
+  const root = path.join(dir, "root")
+  return { dir, root, store: yield* BlobStoreFs.make({ root }) }
+})
+
+const filled = (size: number, value: number) => new Uint8Array(size).fill(value)
+
+describe("BlobStoreFs", () => {
+  it.scoped("a blob is the file <root>/<key>", () =>
+    Effect.gen(function* () {
+      const { root, store } = yield* rooted
+      yield* store.put("decompositions/survey=grs/run-a.parquet", new Uint8Array([1, 2, 3]))
+      expect([...fs.readFileSync(path.join(root, "decompositions", "survey=grs", "run-a.parquet"))]).toEqual([1, 2, 3])
+      fs.writeFileSync(path.join(root, "cubes.fits"), "made by hand")
+      expect(new TextDecoder().decode(yield* store.get("cubes.fits"))).toBe("made by hand")
+    }))
+
+  it.scoped("the local runtime keeps blobs under <workdir>/blobs beside phs.sqlite", () =>
+    Effect.gen(function* () {
+      const workdir = path.join(yield* tempDir, "work")
+      const store = Context.get(yield* connect(workdir), BlobStore.BlobStore)
+      yield* store.put("manifests/a.json", new TextEncoder().encode("{}"))
+      expect(fs.readFileSync(path.join(workdir, "blobs", "manifests", "a.json"), "utf8")).toBe("{}")
+      expect(fs.existsSync(path.join(workdir, "phs.sqlite"))).toBe(true)
+    }))
+
+  it.scoped("a reader polling while a large blob is rewritten sees the old or the new bytes, never a part", () =>
+    Effect.gen(function* () {
+      const { root, store } = yield* rooted
+      const versions = [filled(2 << 20, 0x41), filled(3 << 20, 0x42)]
+      yield* store.put("big.bin", versions[0])
+      const file = path.join(root, "big.bin")
+      let done = false
+      let reads = 0
+      const whole = (b: Uint8Array) =>
+        (b.length === versions[0].length && b.every((x) => x === 0x41)) || (b.length === versions[1].length && b.every((x) => x === 0x42))
+      const writer = Effect.gen(function* () {
+        for (let i = 1; i <= 20; i++) yield* store.put("big.bin", versions[i % 2])
+        done = true
+      })
+      const reader = Effect.gen(function* () {
+        while (!done) {
+          expect(whole(yield* store.get("big.bin"))).toBe(true)
+          expect(whole(fs.readFileSync(file))).toBe(true)
+          reads++
+          yield* Effect.yieldNow()
+        }
+      })
+      yield* Effect.all([writer, reader], { concurrency: 2 })
+      expect(reads).toBeGreaterThan(0)
+      expect(yield* store.size("big.bin")).toEqual(Option.some(versions[0].length))
+      expect(fs.readdirSync(root)).toEqual(["big.bin"])
+    }))
+
+  it.scoped("keys that would leave the root are refused and nothing is written outside it", () =>
+    Effect.gen(function* () {
+      const { dir, root, store } = yield* rooted
+      for (const key of ["../outside", "../root-sibling/x", "/tmp/abs", "a/../../outside"]) {
+        const attempts: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+          store.put(key, new Uint8Array([1])),
+          store.get(key),
+          store.size(key),
+          store.remove(key)
+        ]
+        for (const attempt of attempts)
+          expect(yield* Effect.flip(attempt)).toMatchObject({ _tag: "StorageError", reason: "unsafe key", retryable: false })
+      }
+      expect(fs.readdirSync(dir)).toEqual(["root"])
+      expect(fs.readdirSync(root)).toEqual([])
+      expect(yield* store.list("../")).toEqual([])
+    }))
+
+  it.scoped("list skips the temporary files of unfinished puts", () =>
+    Effect.gen(function* () {
+      const { root, store } = yield* rooted
+      yield* store.put("chunks/a.bin", new Uint8Array([1]))
+      fs.writeFileSync(path.join(root, "chunks", ".b.bin.0123456789abcdef.tmp"), "half")
+      expect(yield* store.list("chunks/")).toEqual(["chunks/a.bin"])
+    }))
+
+  it.scoped("a key that names a directory is not a blob", () =>
+    Effect.gen(function* () {
+      const { store } = yield* rooted
+      yield* store.put("chunks/run-a/chunk-0000000.bin", new Uint8Array([1]))
+      expect((yield* Effect.flip(store.get("chunks/run-a")))._tag).toBe("BlobNotFound")
+      expect((yield* Effect.flip(store.getRange("chunks", 0, 1)))._tag).toBe("BlobNotFound")
+      expect(yield* store.size("chunks/run-a")).toEqual(Option.none())
+      yield* store.remove("chunks/run-a")
+      expect(yield* store.list("chunks/")).toEqual(["chunks/run-a/chunk-0000000.bin"])
+    }))
+
+  it.scoped("a put that cannot be written fails as a fatal StorageError and leaves no temporary file", () =>
+    Effect.gen(function* () {
+      const { root, store } = yield* rooted
+      yield* store.put("a/b", new Uint8Array([1]))
+      const error = yield* Effect.flip(store.put("a", new Uint8Array([2])))
+      expect(error).toMatchObject({ _tag: "StorageError", operation: "put", key: "a", retryable: false })
+      expect(fs.readdirSync(root)).toEqual(["a"])
+      expect(fs.readdirSync(path.join(root, "a"))).toEqual(["b"])
+    }))
+
+  it.scoped("a negative range is refused", () =>
+    Effect.gen(function* () {
+      const { store } = yield* rooted
+      yield* store.put("k", new Uint8Array(10))
+      expect((yield* Effect.flip(store.getRange("k", -1, 5)))._tag).toBe("StorageError")
+      expect((yield* Effect.flip(store.getRange("k", 0, -5)))._tag).toBe("StorageError")
+    }))
+})

@@ -1,0 +1,42 @@
+/**
+ * Runs the built `phs` executable as a user would, in a child process.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const PHS = fileURLToPath(new URL("../../packages/cli/bin/phs.js", import.meta.url))
+
+export interface Result {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `phs args…` to completion. */
+export const phs = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}): Result => {
+  const r = spawnSync(process.execPath, [PHS, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    encoding: "utf8",
+    timeout: 180_000
+  })
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Starts `phs args…`; the caller may kill it. */
+export const phsAsync = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}) => {
+  const child = spawn(process.execPath, [PHS, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d) => (stdout += d))
+  child.stderr.on("data", (d) => (stderr += d))
+  const done = new Promise<Result>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })))
+  return { child, done }
+}
+
+/** A fresh temporary directory. */
+export const tempDir = (prefix = "phs-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
