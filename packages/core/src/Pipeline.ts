@@ -399,3 +399,19 @@ export const splitInputOf = (run: RunRecord): SplitInput => ({
  */
 export const ensureCompleted = (run: RunRecord): Effect.Effect<RunRecord, RunFailed> =>
   run.status === "FAILED" ? Effect.fail(new RunFailed({ runId: run.runId, reason: run.reason ?? "unknown" })) : Effect.succeed(run)
+
+/**
+ * What starting a run can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartError = Effect.Effect.Error<ReturnType<typeof start>> | Effect.Effect.Error<ReturnType<typeof prepare>>
+
+/**
+ * What driving a run can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DriveError = Effect.Effect.Error<ReturnType<typeof drive>>

@@ -3,10 +3,9 @@
  * and drive split → fit → slow-fit → catalog with a live progress bar.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { BlobStore, Errors, Fits, Keys, Params, Pipeline } from "@phs/core"
+import { Errors, Keys, Params, Pipeline } from "@phs/core"
+import { LocalRun } from "@phs/runtime-local"
 import { Effect, Fiber, HashMap, Option } from "effect"
-import * as crypto from "node:crypto"
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Local from "../Local.js"
@@ -56,45 +55,6 @@ export const parseParams = (raw: Option.Option<HashMap.HashMap<string, string>>)
     return out
   })
 
-/** Checks the header from the user's file before anything is created. */
-const checkCube = (file: string) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => fs.openSync(file, "r")),
-    (fd) => {
-      const size = fs.fstatSync(fd).size
-      const src: Fits.ByteSource<never> = {
-        size,
-        read: (offset, length) =>
-          Effect.sync(() => {
-            const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
-            fs.readSync(fd, buf, 0, buf.length, offset)
-            return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
-          })
-      }
-      return Fits.readHeader(src)
-    },
-    (fd) => Effect.sync(() => fs.closeSync(fd))
-  ).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` })))
-
-const sha256File = (file: string) =>
-  Effect.promise(
-    () =>
-      new Promise<string>((resolve, reject) => {
-        const h = crypto.createHash("sha256")
-        fs.createReadStream(file).on("data", (d) => h.update(d)).on("end", () => resolve(h.digest("hex"))).on("error", reject)
-      })
-  )
-
-/** Puts the cube in the blob store (once per content) and returns its key. */
-const importCube = (file: string, surveyName: string) =>
-  Effect.gen(function* () {
-    const store = yield* BlobStore.BlobStore
-    const digest = yield* sha256File(file)
-    const key = Keys.cube(surveyName, digest)
-    if (Option.isNone(yield* store.size(key))) yield* store.put(key, new Uint8Array(fs.readFileSync(file)))
-    return key
-  })
-
 /** Drives a run to its end with the progress bar; shared by `pipeline` and `resume`. */
 export const driveWithProgress = (runId: string, options: { readonly concurrency: number; readonly quiet: boolean }) =>
   Effect.gen(function* () {
@@ -112,17 +72,12 @@ export const pipeline = Command.make(
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
-      yield* checkCube(o.cube)
+      yield* LocalRun.checkCube(o.cube)
       const started = Date.now()
       const run = yield* Local.withDriverLock(o.workdir, () =>
         Effect.gen(function* () {
-          const cubeKey = yield* importCube(o.cube, surveyName)
-          const manifest = { cube_key: cubeKey, survey: surveyName, params, chunk_size: o.chunkSize }
-          const input = yield* Pipeline.prepare(manifest)
-          const store = yield* BlobStore.BlobStore
-          yield* store.put(`manifests/${input.runId}.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 2)))
-          yield* Pipeline.start(Pipeline.standard, input)
-          return yield* driveWithProgress(input.runId, { concurrency: o.concurrency, quiet: o.json })
+          const runId = yield* LocalRun.submit(Pipeline.standard, { cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize })
+          return yield* driveWithProgress(runId, { concurrency: o.concurrency, quiet: o.json })
         })
       ).pipe(Effect.provide(Local.layer(o.workdir)))
       yield* report(run, o.workdir, (Date.now() - started) / 1000, o.json)
@@ -135,7 +90,7 @@ export const report = (run: import("@phs/core").RunTable.RunRecord, dir: string,
   Effect.sync(() => {
     const where = path.join(dir, "blobs", Keys.surveyPartition(run.survey))
     if (asJson) {
-      line(JSON.stringify({ ...run, seconds, results: where }))
+      line(JSON.stringify({ ...run, seconds, results: where, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }))
       return
     }
     line(`run ${run.runId}: ${run.status}${run.reason ? ` (${run.reason})` : ""}`)

@@ -1,0 +1,115 @@
+/**
+ * Running a cube from the local file system: check its header, put it in the workdir's
+ * blob store (once per content), start the run and drive it to its end. The `phs pipeline`
+ * command and programs that compose their own pipeline (see examples/) both use this.
+ *
+ * @since 0.1.0
+ */
+import { BlobStore, Errors, Fits, Keys, Pipeline, type RunTable } from "@phs/core"
+import { Effect, Option } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/**
+ * Reads and validates a cube's header straight from a file; a bad cube is `InvalidInput`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.InvalidInput> =>
+  Effect.acquireUseRelease(
+    Effect.try({
+      try: () => fs.openSync(file, "r"),
+      catch: (e) => new Errors.InvalidInput({ reason: `cannot open ${file}: ${(e as Error).message}` })
+    }),
+    (fd) => {
+      const size = fs.fstatSync(fd).size
+      const src: Fits.ByteSource<never> = {
+        size,
+        read: (offset, length) =>
+          Effect.sync(() => {
+            const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
+            fs.readSync(fd, buf, 0, buf.length, offset)
+            return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
+          })
+      }
+      return Fits.readHeader(src).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` })))
+    },
+    (fd) => Effect.sync(() => fs.closeSync(fd))
+  )
+
+const sha256File = (file: string) =>
+  Effect.async<string, Errors.InvalidInput>((resume) => {
+    const h = crypto.createHash("sha256")
+    fs.createReadStream(file)
+      .on("data", (d) => h.update(d))
+      .on("end", () => resume(Effect.succeed(h.digest("hex"))))
+      .on("error", (e) => resume(Effect.fail(new Errors.InvalidInput({ reason: `cannot read ${file}: ${e.message}` }))))
+  })
+
+/**
+ * Puts a cube file in the blob store under `cubes/{survey}-{sha}.fits` (once per content)
+ * and returns its key.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const importCube = (
+  file: string,
+  survey: string
+): Effect.Effect<string, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore.BlobStore
+    const key = Keys.cube(survey, yield* sha256File(file))
+    if (Option.isNone(yield* store.size(key))) yield* store.put(key, new Uint8Array(fs.readFileSync(file)))
+    return key
+  })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Submission {
+  readonly cube: string
+  readonly survey: string
+  readonly params?: Readonly<Record<string, number>>
+  readonly chunkSize?: number
+}
+
+/**
+ * Checks, imports and starts a run (split included); returns its run id. Starting the same
+ * cube, survey and parameters again returns the same run.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const submit = (
+  pipeline: Pipeline.Pipeline,
+  s: Submission
+): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
+  Effect.gen(function* () {
+    yield* checkCube(s.cube)
+    const cubeKey = yield* importCube(s.cube, s.survey)
+    const manifest = { cube_key: cubeKey, survey: s.survey, params: s.params ?? {}, ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }) }
+    const input = yield* Pipeline.prepare(manifest)
+    const store = yield* BlobStore.BlobStore
+    yield* store.put(`manifests/${input.runId}.json`, new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
+    yield* Pipeline.start(pipeline, input)
+    return input.runId
+  })
+
+/**
+ * Submits a cube and drives its run to the end on this machine.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const run = (
+  pipeline: Pipeline.Pipeline,
+  s: Submission,
+  options: Pipeline.DriveOptions = {}
+): Effect.Effect<RunTable.RunRecord, Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
+  Effect.flatMap(submit(pipeline, s), (runId) => Pipeline.drive(pipeline, runId, options))
+
+
