@@ -1,5 +1,6 @@
-// Validation and AICc-gated refinement: residual peaks, dip splits, blended merges, and
-// shoulder seeding. Every change is refitted and kept only when AICc drops.
+// Validation and AICc-gated refinement: residual peaks, dip splits, blended merges (the
+// reference), then component splits and matched-filter seeding (beyond it). Every change is
+// refitted and validated, and kept only when AICc drops.
 #include "refine.h"
 
 #include <algorithm>
@@ -66,7 +67,6 @@ int deepest_channel(const RefineContext& ctx, const RefineWorkspace& ws) {
   return best;
 }
 
-
 // The strongest matched-filter response of the residual over a grid of widths: the
 // least-squares amplitude A = (r . g) / (g . g) at each channel and width, scored by the
 // matched-filter SNR (r . g) / (rms |g|) (which equals (A / rms) sqrt(sigma) pi^(1/4) for an
@@ -74,16 +74,16 @@ int deepest_channel(const RefineContext& ctx, const RefineWorkspace& ws) {
 bool matched_filter_peak(const RefineContext& ctx, const RefineWorkspace& ws, double min_snr,
                          Component& out) {
   static constexpr double kWidths[] = {1.0, 1.5, 2.0, 3.0, 4.5, 6.5, 9.0, 13.0, 18.0};
+  constexpr int kMaxHalf = 72;  // 4 x the widest
   const int n = ctx.problem.n;
   const unsigned char* w = ctx.problem.weight;
   const double* r = ws.residual.data();
   double best = min_snr;
   bool found = false;
   for (double s : kWidths) {
-    const int half = static_cast<int>(std::ceil(4.0 * s));
+    const int half = std::min(kMaxHalf, static_cast<int>(std::ceil(4.0 * s)));
     const double inv = 0.5 / (s * s);
-    double kernel[80];
-    if (half >= 80) continue;
+    double kernel[kMaxHalf + 1];
     for (int d = 0; d <= half; ++d) kernel[d] = std::exp(-d * d * inv);
     for (int i = 0; i < n; ++i) {
       if (w && !w[i]) continue;

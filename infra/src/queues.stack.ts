@@ -1,0 +1,96 @@
+/**
+ * Queues: the work between the stages. `fit` carries one message per chunk (splitter →
+ * worker), `slow` the spectra that blew their time budget (worker → slow worker), `catalog`
+ * one message per settled run; each has its own dead-letter queue. `splitFailures` holds the
+ * manifest events the splitter failed on after its retries.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Stack, type StackProps } from "aws-cdk-lib"
+import * as sqs from "aws-cdk-lib/aws-sqs"
+import { NagSuppressions } from "cdk-nag"
+import type { Construct } from "constructs"
+
+/**
+ * A work queue and the dead-letter queue its poison messages end in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface QueueWithDlq {
+  readonly queue: sqs.IQueue
+  readonly deadLetterQueue: sqs.IQueue
+  /** A consumer's timeout must not exceed it. */
+  readonly visibilityTimeout: Duration
+  /** Receives before a message moves to the dead-letter queue. */
+  readonly maxReceiveCount: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PipelineQueues {
+  readonly fit: QueueWithDlq
+  readonly slow: QueueWithDlq
+  readonly catalog: QueueWithDlq
+  /** The splitter's asynchronous on-failure destination: manifest events it gave up on. */
+  readonly splitFailures: sqs.IQueue
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface QueuesStackProps extends StackProps {
+  /** How long a dead letter is kept for inspection and redrive. Default 14 days. */
+  readonly deadLetterRetention?: Duration
+}
+
+/**
+ * @since 0.1.0
+ * @category stacks
+ */
+export class QueuesStack extends Stack {
+  readonly queues: PipelineQueues
+
+  constructor(scope: Construct, id: string, props: QueuesStackProps = {}) {
+    super(scope, id, props)
+    const deadLetterRetention = props.deadLetterRetention ?? Duration.days(14)
+    const secure = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true } as const
+
+    const withDlq = (name: string, visibilityTimeout: Duration, maxReceiveCount: number): QueueWithDlq => {
+      const deadLetterQueue = new sqs.Queue(this, `${name}Dlq`, { ...secure, retentionPeriod: deadLetterRetention })
+      const queue = new sqs.Queue(this, name, {
+        ...secure,
+        visibilityTimeout,
+        retentionPeriod: Duration.days(4),
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount }
+      })
+      return { queue, deadLetterQueue, visibilityTimeout, maxReceiveCount }
+    }
+
+    // Every consumer runs up to Lambda's 15-minute maximum; a visibility timeout of 16 minutes
+    // keeps a message hidden for the whole invocation (Lambda rejects a shorter one).
+    const consumerWindow = Duration.minutes(16)
+
+    const splitFailures = new sqs.Queue(this, "SplitFailures", { ...secure, retentionPeriod: deadLetterRetention })
+    NagSuppressions.addResourceSuppressions(splitFailures, [
+      {
+        id: "AwsSolutions-SQS3",
+        reason:
+          "This queue is itself a dead-letter destination: the splitter's asynchronous on-failure destination for manifest events that failed all retries. Nothing consumes it automatically."
+      }
+    ])
+
+    this.queues = {
+      // Two redeliveries after the first attempt: a chunk's steps are journaled, so a retry
+      // resumes where the failed attempt stopped.
+      fit: withDlq("Fit", consumerWindow, 3),
+      // One retry: a spectrum that fails twice without a time budget will fail again.
+      slow: withDlq("Slow", consumerWindow, 2),
+      catalog: withDlq("Catalog", consumerWindow, 3),
+      splitFailures
+    }
+  }
+}
