@@ -5,14 +5,17 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
+import { exportCommand } from "./commands/export.js"
 import { pipeline } from "./commands/pipeline.js"
-import { replay, resume, runs, status } from "./commands/runs.js"
+import { plot } from "./commands/plot.js"
+import { query } from "./commands/query.js"
+import { redrive, replay, resume, runs, status } from "./commands/runs.js"
 
 export const VERSION = "0.1.0"
 
 const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),
-  Command.withSubcommands([pipeline, runs, status, resume, replay])
+  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, exportCommand])
 )
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })

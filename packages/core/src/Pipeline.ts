@@ -191,13 +191,23 @@ export const handleSlow = (pipeline: Pipeline, body: string) =>
   })
 
 /**
- * Runs catalog and the appended stages for a settled run. Idempotent.
+ * Runs catalog and the appended stages for a settled run. Idempotent. A run with failed
+ * chunks ends FAILED with the first chunk's error and is not cataloged; that decision is a
+ * conditional status change, not a journaled step, so a redrive (which reopens the chunks)
+ * can still catalog the run later.
  *
  * @since 0.1.0
  * @category engine
  */
 export const finishRun = (pipeline: Pipeline, runId: string) =>
   Effect.gen(function* () {
+    const table = yield* RunTable
+    const failed = (yield* table.listChunks(runId)).filter((c) => c.status === "FAILED")
+    if (failed.length > 0) {
+      const reason = `${failed.length} chunk(s) failed; first at spectrum ${failed[0].start}: ${failed[0].error ?? "unknown error"}`
+      yield* table.transition(runId, ["RUNNING", "CATALOGING"], "FAILED", reason)
+      return yield* getRun(runId)
+    }
     const out = yield* Stage.execute(pipeline.catalog, { runId, scope: "run" }, { runId })
     if (out.status !== "COMPLETED") return yield* getRun(runId)
     for (const stage of pipeline.after) {

@@ -123,7 +123,7 @@ export interface RunTable {
   ) => Effect.Effect<Applied, StorageError | RunNotFound>
   /** If the chunk is not yet settled: FAILED with the reason (cut to 1 KB), jobsFailed + 1. */
   readonly failChunk: (runId: string, start: number, reason: string) => Effect.Effect<Applied, StorageError | RunNotFound>
-  /** Records an attempt's error on a chunk that stays claimable. */
+  /** Records a failed attempt's error and drops its lease, so the next delivery can claim at once. */
   readonly noteChunkError: (runId: string, start: number, reason: string) => Effect.Effect<void, StorageError>
   /** If the chunk still has deferred spectra: deferred → 0, slowPending − n, spectraDone + n. */
   readonly settleSlow: (runId: string, start: number) => Effect.Effect<Applied, StorageError | RunNotFound>
@@ -134,6 +134,11 @@ export interface RunTable {
     to: RunStatus,
     reason?: string
   ) => Effect.Effect<Applied, StorageError | RunNotFound>
+  /**
+   * Puts every FAILED chunk back to PENDING (attempts and last error kept), takes them off
+   * jobsFailed, and a FAILED run back to RUNNING — in one transaction. For a redrive.
+   */
+  readonly reopenFailed: (runId: string) => Effect.Effect<Applied & { readonly reopened: number }, StorageError | RunNotFound>
   /** Removes a run and its chunks (only used to undo a run that never became visible). */
   readonly deleteRun: (runId: string) => Effect.Effect<void, StorageError>
 }
@@ -240,7 +245,7 @@ export const makeMemory = (): RunTable => {
     noteChunkError: (runId, start, reason) =>
       Effect.sync(() => {
         const c = chunk(runId, start)
-        if (c !== undefined) setChunk({ ...c, error: clipReason(reason) })
+        if (c !== undefined) setChunk({ ...c, error: clipReason(reason), leaseUntil: c.status === "IN_PROGRESS" ? null : c.leaseUntil })
       }),
     settleSlow: (runId, start) =>
       Effect.gen(function* () {
@@ -257,6 +262,19 @@ export const makeMemory = (): RunTable => {
         const now = yield* Clock.currentTimeMillis
         if (!from.includes(r.status)) return { applied: false, run: r }
         return { applied: true, run: update(runId, now, { status: to, reason: reason ?? r.reason }) }
+      }),
+    reopenFailed: (runId) =>
+      Effect.gen(function* () {
+        const r = yield* run(runId)
+        const now = yield* Clock.currentTimeMillis
+        const failed = [...(chunks.get(runId)?.values() ?? [])].filter((c) => c.status === "FAILED")
+        if (failed.length === 0) return { applied: false, run: r, reopened: 0 }
+        for (const c of failed) setChunk({ ...c, status: "PENDING", leaseUntil: null, finishedAt: null })
+        const next = update(runId, now, {
+          jobsFailed: r.jobsFailed - failed.length,
+          ...(r.status === "FAILED" ? { status: "RUNNING" as const, reason: null } : {})
+        })
+        return { applied: true, run: next, reopened: failed.length }
       }),
     deleteRun: (runId) =>
       Effect.sync(() => {

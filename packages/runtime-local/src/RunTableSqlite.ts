@@ -139,13 +139,22 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
       `UPDATE chunks SET status = 'FAILED', lease_until = NULL, finished_at = ?, error = ? WHERE run_id = ? AND start = ?`
     ),
     addFailed: db.prepare(`UPDATE runs SET jobs_failed = jobs_failed + 1, updated_at = ? WHERE run_id = ?`),
-    noteError: db.prepare(`UPDATE chunks SET error = ? WHERE run_id = ? AND start = ?`),
+    noteError: db.prepare(
+      `UPDATE chunks SET error = ?, lease_until = CASE status WHEN 'IN_PROGRESS' THEN NULL ELSE lease_until END WHERE run_id = ? AND start = ?`
+    ),
     clearDeferred: db.prepare(`UPDATE chunks SET deferred = 0 WHERE run_id = ? AND start = ?`),
     addSettled: db.prepare(
       `UPDATE runs SET slow_pending = slow_pending - ?, spectra_done = spectra_done + ?, updated_at = ? WHERE run_id = ?`
     ),
     setStatus: db.prepare(`UPDATE runs SET status = ?, reason = COALESCE(?, reason), updated_at = ? WHERE run_id = ?`),
     deleteChunks: db.prepare(`DELETE FROM chunks WHERE run_id = ?`),
+    reopenChunks: db.prepare(`UPDATE chunks SET status = 'PENDING', lease_until = NULL, finished_at = NULL WHERE run_id = ? AND status = 'FAILED'`),
+    reopenRun: db.prepare(
+      `UPDATE runs SET jobs_failed = jobs_failed - ?, updated_at = ?,
+         status = CASE status WHEN 'FAILED' THEN 'RUNNING' ELSE status END,
+         reason = CASE status WHEN 'FAILED' THEN NULL ELSE reason END
+       WHERE run_id = ?`
+    ),
     deleteRun: db.prepare(`DELETE FROM runs WHERE run_id = ?`)
   }))
 
@@ -276,6 +285,16 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
         s.setStatus.run(to, reason ?? null, now, runId)
         return true
       }),
+
+    reopenFailed: (runId) => {
+      let reopened = 0
+      return conditional("reopenFailed", runId, (_, now) => {
+        reopened = s.reopenChunks.run(runId).changes
+        if (reopened === 0) return false
+        s.reopenRun.run(reopened, now, runId)
+        return true
+      }).pipe(Effect.map((applied) => ({ ...applied, reopened })))
+    },
 
     deleteRun: (runId) =>
       sql.transaction("deleteRun", () => {

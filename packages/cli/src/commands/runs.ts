@@ -113,3 +113,17 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
     return yield* Effect.fail(new Errors.RunFailed({ runId: run.runId, reason: "replay diverged" }))
   }).pipe(Effect.provide(Local.layer(o.workdir)))
 ).pipe(Command.withDescription("re-execute a finished run against its journal and report identical or divergent"))
+
+export const redrive = Command.make("redrive", { runId, workdir, json }, (o) =>
+  Effect.gen(function* () {
+    const run = yield* findRun(o.runId)
+    const q = yield* WorkQueue.WorkQueue
+    const t = yield* RunTable.RunTable
+    const mine = (body: string) => body.includes(`"runId":"${run.runId}"`)
+    const moved = (yield* q.redrive("fit", mine)) + (yield* q.redrive("slow", mine))
+    // Chunks failed only because their message died can run again; the run is live again.
+    const reopened = moved > 0 ? (yield* t.reopenFailed(run.runId)).reopened : 0
+    if (o.json) return line(JSON.stringify({ runId: run.runId, redriven: moved, reopenedChunks: reopened }))
+    line(moved === 0 ? `run ${run.runId}: no dead letters` : `run ${run.runId}: ${moved} message(s) back on their queues, ${reopened} chunk(s) reopened; continue with phs resume ${run.runId}`)
+  }).pipe(Effect.provide(Local.layer(o.workdir)))
+).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues"))

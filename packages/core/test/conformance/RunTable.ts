@@ -215,6 +215,25 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         expect((yield* chunkAt(table, run.runId, 50)).error).toBe("FitError: singular matrix")
       })))
 
+    it.effect("reopenFailed puts failed chunks back to PENDING and a FAILED run back to RUNNING, once", withRun((table, run) =>
+      Effect.gen(function* () {
+        yield* table.claimChunk(run.runId, 25, LEASE)
+        yield* table.failChunk(run.runId, 25, "dead-lettered")
+        yield* table.failChunk(run.runId, 75, "dead-lettered")
+        yield* table.transition(run.runId, ["RUNNING"], "FAILED", "2 chunk(s) failed")
+        const reopened = yield* table.reopenFailed(run.runId)
+        expect(reopened.applied).toBe(true)
+        expect(reopened.reopened).toBe(2)
+        expect(reopened.run.jobsFailed).toBe(0)
+        expect(reopened.run.status).toBe("RUNNING")
+        expect(reopened.run.reason).toBeNull()
+        expect(yield* chunkAt(table, run.runId, 25)).toMatchObject({ status: "PENDING", attempts: 1, error: "dead-lettered" })
+        expect((yield* table.claimChunk(run.runId, 25, LEASE))._tag).toBe("Claimed")
+        const again = yield* table.reopenFailed(run.runId)
+        expect(again.applied).toBe(false)
+        expect(again.reopened).toBe(0)
+      })))
+
     it.effect("a completed chunk cannot fail", withRun((table, run) =>
       Effect.gen(function* () {
         yield* table.completeChunk(run.runId, 0, { outputKey: "k", spectra: 25, deferred: 0 })
@@ -234,12 +253,11 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         expect(cs[1].error!.length).toBeLessThanOrEqual(1024)
       })))
 
-    it.effect("noteChunkError records an attempt's error and leaves the chunk claimable", withRun((table, run) =>
+    it.effect("noteChunkError records an attempt's error and drops the lease: the next claim needs no wait", withRun((table, run) =>
       Effect.gen(function* () {
         yield* table.claimChunk(run.runId, 0, LEASE)
         yield* table.noteChunkError(run.runId, 0, "StepTimeout")
-        expect(yield* chunkAt(table, run.runId, 0)).toMatchObject({ status: "IN_PROGRESS", error: "StepTimeout" })
-        yield* TestClock.adjust(LEASE)
+        expect(yield* chunkAt(table, run.runId, 0)).toMatchObject({ status: "IN_PROGRESS", error: "StepTimeout", leaseUntil: null })
         expect(yield* table.claimChunk(run.runId, 0, LEASE)).toEqual({ _tag: "Claimed", attempt: 2 })
       })))
 
