@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Stack, type StackProps } from "aws-cdk-lib"
+import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib"
 import * as sqs from "aws-cdk-lib/aws-sqs"
 import { NagSuppressions } from "cdk-nag"
 import type { Construct } from "constructs"
@@ -92,5 +92,17 @@ export class QueuesStack extends Stack {
       catalog: withDlq("Catalog", consumerWindow, 3),
       splitFailures
     }
+
+    const { fit, slow, catalog } = this.queues
+    const urls: Record<string, sqs.IQueue> = {
+      FitQueueUrl: fit.queue,
+      FitDeadLetterQueueUrl: fit.deadLetterQueue,
+      SlowQueueUrl: slow.queue,
+      SlowDeadLetterQueueUrl: slow.deadLetterQueue,
+      CatalogQueueUrl: catalog.queue,
+      CatalogDeadLetterQueueUrl: catalog.deadLetterQueue,
+      SplitFailuresQueueUrl: splitFailures
+    }
+    for (const [name, queue] of Object.entries(urls)) new CfnOutput(this, name, { value: queue.queueUrl })
   }
 }

@@ -6,7 +6,6 @@
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib"
 import * as s3 from "aws-cdk-lib/aws-s3"
-import { NagSuppressions } from "cdk-nag"
 import type { Construct } from "constructs"
 
 /**
@@ -29,9 +28,9 @@ export const PREFIXES = {
  * @category models
  */
 export interface StorageStackProps extends StackProps {
-  /** Days before `chunks/` and `athena-results/` objects expire. Default 7. */
+  /** Age at which `chunks/` and `athena-results/` objects expire. Default 7 days. */
   readonly scratchExpiration?: Duration
-  /** Days before server access logs expire. Default 90. */
+  /** Age at which server access logs expire. Default 90 days. */
   readonly accessLogExpiration?: Duration
   /** Keep old versions of overwritten objects (expired after 30 days). Default false. */
   readonly versioned?: boolean
@@ -63,13 +62,6 @@ export class StorageStack extends Stack {
       lifecycleRules: [{ id: "expire-access-logs", expiration: props.accessLogExpiration ?? Duration.days(90) }],
       removalPolicy
     })
-    NagSuppressions.addResourceSuppressions(accessLogBucket, [
-      {
-        id: "AwsSolutions-S1",
-        reason:
-          "This bucket is the server-access-log destination of the data bucket; logging its own accesses into itself would log every log delivery, recursively."
-      }
-    ])
 
     const bucket = new s3.Bucket(this, "Data", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -98,5 +90,6 @@ export class StorageStack extends Stack {
     this.accessLogBucket = accessLogBucket
 
     new CfnOutput(this, "BucketName", { value: bucket.bucketName, description: "phs data bucket (PHS_BUCKET)" })
+    new CfnOutput(this, "AccessLogBucketName", { value: accessLogBucket.bucketName })
   }
 }

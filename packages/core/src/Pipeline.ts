@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Fiber, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, type Either, Fiber, Option, Schedule, Schema } from "effect"
 import { BlobStore } from "./BlobStore.js"
 import { Catalog } from "./Catalog.js"
 import { InvalidInput, isRetryable, RunFailed, RunNotFound, StorageError } from "./Errors.js"
@@ -266,6 +266,13 @@ const work = <E, R>(queue: QueueName, msg: Message, leaseMs: number, maxTries: n
     )
     const result = yield* Effect.either(handle)
     yield* Fiber.interrupt(heartbeat)
+    return yield* settle(q, queue, msg, maxTries, result)
+  })
+
+/** Acks, releases or dead-letters a handled message. If that call itself fails transiently
+ * the message simply comes back later: handling it again changes nothing. */
+const settle = <E>(q: WorkQueue, queue: QueueName, msg: Message, maxTries: number, result: Either.Either<Handled, E>) =>
+  Effect.gen(function* () {
     if (result._tag === "Right") {
       if (result.right._tag === "Busy") yield* q.release(queue, msg.receipt, result.right.retryInMs)
       else yield* q.ack(queue, msg.receipt)
@@ -278,7 +285,7 @@ const work = <E, R>(queue: QueueName, msg: Message, leaseMs: number, maxTries: n
       yield* q.release(queue, msg.receipt, Math.min(30_000, 250 * 2 ** msg.receiveCount))
     }
     return Option.none<Handled>()
-  })
+  }).pipe(Effect.catchIf(isRetryable, () => Effect.succeed(Option.none<Handled>())))
 
 /**
  * Drives a run on this machine until it is COMPLETED or FAILED: work the `fit` queue, then
@@ -293,18 +300,17 @@ export const drive = (pipeline: Pipeline, runId: string, options: DriveOptions =
     const leaseMs = options.leaseMs ?? 60_000
     const pollMs = options.pollMs ?? 200
     const q = yield* WorkQueue
-    for (;;) {
+    /** One round: finish the run if it is settled, else work what is visible. */
+    const round = Effect.gen(function* () {
       const run = yield* getRun(runId)
-      if (run.status === "COMPLETED" || run.status === "FAILED") return run
-      if (run.status === "CATALOGING" || isSettled(run)) {
-        if (run.status !== "SPLITTING") return yield* finishRun(pipeline, runId)
-      }
+      if (run.status === "COMPLETED" || run.status === "FAILED") return Option.some(run)
+      if (run.status === "CATALOGING" || (run.status !== "SPLITTING" && isSettled(run))) return Option.some(yield* finishRun(pipeline, runId))
       const fits = yield* q.receive("fit", { max: concurrency, visibilityMs: leaseMs })
       const slows = fits.length > 0 ? [] : yield* q.receive("slow", { max: concurrency, visibilityMs: leaseMs })
       if (fits.length === 0 && slows.length === 0) {
         yield* sweepDeadLetters(runId)
         yield* Effect.sleep(Duration.millis(pollMs))
-        continue
+        return Option.none<RunRecord>()
       }
       yield* Effect.forEach(
         [
@@ -314,8 +320,21 @@ export const drive = (pipeline: Pipeline, runId: string, options: DriveOptions =
         (eff) => eff,
         { concurrency: "unbounded", discard: true }
       )
+      return Option.none<RunRecord>()
+    })
+    // A transient failure of the engine's own calls (a claim, a receive) costs a round, not the run.
+    const resilient = round.pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
+    for (;;) {
+      const finished = yield* resilient
+      if (Option.isSome(finished)) return finished.value
     }
   })
+
+/** Backoff for the engine's own calls: 100 ms doubling to 5 s, ten times. */
+const engineRetry = Schedule.exponential("100 millis").pipe(
+  Schedule.union(Schedule.spaced("5 seconds")),
+  Schedule.intersect(Schedule.recurs(10))
+)
 
 /**
  * A fit message that ended in the dead letters never completed its chunk: fail the chunk

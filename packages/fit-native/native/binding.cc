@@ -22,6 +22,7 @@ using phs::Decomposition;
 using phs::FitParams;
 
 constexpr int kMetaFields = 5;  // status, rms, minPersistence, evaluations, blankChannels
+constexpr std::size_t kMaxChannels = 65536;
 
 Napi::Value throw_type(Napi::Env env, const std::string& message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
@@ -95,27 +96,25 @@ Napi::Value Decompose(const Napi::CallbackInfo& info) {
   FitParams params;
   if (info.Length() < 3 || !read_spectrum(info[0], spectrum))
     return throw_type(env, "decompose: spectrum must be a Float32Array or Float64Array");
+  if (spectrum.size() > kMaxChannels)
+    return throw_type(env, "decompose: at most 65536 channels");
   if (!read_params(info[1], params)) return throw_type(env, "decompose: invalid parameters");
   if (!info[2].IsNumber()) return throw_type(env, "decompose: timeoutMs must be a number");
-  try {
-    phs::DecomposeOptions options;
-    options.deadline = phs::Deadline::in_ms(info[2].As<Napi::Number>().DoubleValue());
-    phs::DecomposeWorkspace ws;
-    Decomposition d;
-    phs::decompose(spectrum.data(), static_cast<int>(spectrum.size()), params, options, ws, d);
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields);
-    meta[0] = static_cast<double>(d.status);
-    meta[1] = d.rms;
-    meta[2] = d.min_persistence;
-    meta[3] = d.evaluations;
-    meta[4] = d.blank_channels;
-    out.Set("meta", meta);
-    out.Set("components", components_array(env, d.components));
-    return out;
-  } catch (const std::exception& e) {
-    return throw_error(env, std::string("decompose failed: ") + e.what());
-  }
+  phs::DecomposeOptions options;
+  options.deadline = phs::Deadline::in_ms(info[2].As<Napi::Number>().DoubleValue());
+  phs::DecomposeWorkspace ws;
+  Decomposition d;
+  phs::decompose(spectrum.data(), static_cast<int>(spectrum.size()), params, options, ws, d);
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields);
+  meta[0] = static_cast<double>(d.status);
+  meta[1] = d.rms;
+  meta[2] = d.min_persistence;
+  meta[3] = d.evaluations;
+  meta[4] = d.blank_channels;
+  out.Set("meta", meta);
+  out.Set("components", components_array(env, d.components));
+  return out;
 }
 
 class BatchWorker : public Napi::AsyncWorker {
@@ -199,26 +198,22 @@ Napi::Value DecomposeBatch(const Napi::CallbackInfo& info) {
   const double channels = info[1].As<Napi::Number>().DoubleValue();
   const double threads = info[3].As<Napi::Number>().DoubleValue();
   const std::size_t length = cube.ElementLength();
-  if (!(channels >= 1.0) || channels != std::floor(channels) || channels > 1e9 ||
+  if (!(channels >= 1.0) || channels != std::floor(channels) || channels > kMaxChannels ||
       length % static_cast<std::size_t>(channels) != 0)
     return throw_type(env, "decomposeBatch: cube length must be a multiple of nChannels");
   if (!(threads >= 1.0) || threads > 1024.0)
     return throw_type(env, "decomposeBatch: threads must be in [1, 1024]");
   const std::size_t n_spectra = length / static_cast<std::size_t>(channels);
   if (n_spectra > 0x7fffffff) return throw_type(env, "decomposeBatch: too many spectra");
-  try {
-    std::vector<float> copy(cube.Data(), cube.Data() + length);
-    phs::BatchOptions options;
-    options.threads = static_cast<int>(threads);
-    options.timeout_ms = info[4].As<Napi::Number>().DoubleValue();
-    auto* worker = new BatchWorker(env, std::move(copy), static_cast<int>(n_spectra),
-                                   static_cast<int>(channels), params, options);
-    Napi::Promise promise = worker->Promise();
-    worker->Queue();
-    return promise;
-  } catch (const std::exception& e) {
-    return throw_error(env, std::string("decomposeBatch failed: ") + e.what());
-  }
+  std::vector<float> copy(cube.Data(), cube.Data() + length);
+  phs::BatchOptions options;
+  options.threads = static_cast<int>(threads);
+  options.timeout_ms = info[4].As<Napi::Number>().DoubleValue();
+  auto* worker = new BatchWorker(env, std::move(copy), static_cast<int>(n_spectra),
+                                 static_cast<int>(channels), params, options);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // Debug exports: the individual steps, for tests.
@@ -308,12 +303,25 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Any C++ exception (e.g. std::bad_alloc) becomes a JS Error at this line.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const std::exception& e) {
+    return throw_error(info.Env(), std::string("phs_fit: ") + e.what());
+  } catch (...) {
+    return throw_error(info.Env(), "phs_fit: unknown native error");
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("decompose", Napi::Function::New(env, Decompose, "decompose"));
-  exports.Set("decomposeBatch", Napi::Function::New(env, DecomposeBatch, "decomposeBatch"));
-  exports.Set("noise", Napi::Function::New(env, Noise, "noise"));
-  exports.Set("peaks", Napi::Function::New(env, Peaks, "peaks"));
-  exports.Set("fit", Napi::Function::New(env, Fit, "fit"));
+  exports.Set("decompose", Napi::Function::New(env, guarded<Decompose>, "decompose"));
+  exports.Set("decomposeBatch",
+              Napi::Function::New(env, guarded<DecomposeBatch>, "decomposeBatch"));
+  exports.Set("noise", Napi::Function::New(env, guarded<Noise>, "noise"));
+  exports.Set("peaks", Napi::Function::New(env, guarded<Peaks>, "peaks"));
+  exports.Set("fit", Napi::Function::New(env, guarded<Fit>, "fit"));
   return exports;
 }
 

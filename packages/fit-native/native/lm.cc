@@ -172,8 +172,8 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
     ws.upper[3 * c] = HUGE_VAL;
     ws.lower[3 * c + 1] = 0.0;
     ws.upper[3 * c + 1] = n;
-    ws.lower[3 * c + 2] = Bounds::kMinStddev;
-    ws.upper[3 * c + 2] = std::max(Bounds::kMinStddev, 0.5 * n);
+    ws.lower[3 * c + 2] = kMinStddev;
+    ws.upper[3 * c + 2] = std::max(kMinStddev, 0.5 * n);
     ws.x[3 * c] = components[c].amplitude;
     ws.x[3 * c + 1] = components[c].mean;
     ws.x[3 * c + 2] = components[c].stddev;
@@ -183,7 +183,7 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
     if (!std::isfinite(v)) v = (j % 3 == 2) ? 1.0 : (j % 3 == 1 ? 0.5 * n : 0.0);
     ws.x[j] = std::min(std::max(v, ws.lower[j]), ws.upper[j]);
   }
-  const std::vector<Component> start = components;
+  ws.start.assign(components.begin(), components.end());
 
   double cost = evaluate(pb, ws.x.data(), k, opt.window_sigmas, ws.model.data(),
                          ws.residual.data(), ws.jac.data(), ws.lo.data(), ws.hi.data());
@@ -315,7 +315,7 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
   bool finite = std::isfinite(cost);
   for (int j = 0; j < p && finite; ++j) finite = std::isfinite(ws.x[j]);
   if (!finite) {
-    components = start;
+    components.assign(ws.start.begin(), ws.start.end());
     summary.status = LmStatus::kNumericalFailure;
     summary.final_cost = summary.initial_cost;
     return summary;

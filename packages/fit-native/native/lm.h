@@ -59,12 +59,11 @@ struct LmWorkspace {
   std::vector<double> model, residual, jac, jac_new, model_new, residual_new;
   std::vector<int> lo, hi, lo_new, hi_new;
   std::vector<unsigned char> free_param;
+  std::vector<Component> start;
 };
 
-// Bounds for a spectrum of n channels: A >= 0, 0 <= mean <= n, 0.3 <= stddev <= n / 2.
-struct Bounds {
-  static constexpr double kMinStddev = 0.3;
-};
+// Bounds for a spectrum of n channels: A >= 0, 0 <= mean <= n, kMinStddev <= stddev <= n / 2.
+constexpr double kMinStddev = 0.3;
 
 // Fits `components` (starting point, clamped into the bounds) to the problem; on return they
 // hold the solution (the starting point when the solve failed numerically).

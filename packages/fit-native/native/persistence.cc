@@ -27,7 +27,6 @@ void find_peaks(const double* f, std::size_t n, double min_persistence,
   std::stable_sort(ws.order.begin(), ws.order.end(), [f](int a, int b) { return f[a] > f[b]; });
   ws.parent.assign(n, -1);   // -1: not yet visited
   ws.peak_of.assign(n, -1);  // root -> index of the component's maximum
-  ws.visited.assign(n, 0);
 
   // Equal values are visited in index order, so of two equal maxima the lower index is elder.
   auto elder = [&](int a, int b) {  // a, b: peak indices; true when a is older than b
@@ -37,11 +36,10 @@ void find_peaks(const double* f, std::size_t n, double min_persistence,
 
   for (std::size_t k = 0; k < n; ++k) {
     const int i = ws.order[k];
-    ws.visited[i] = 1;
     ws.parent[i] = i;
     ws.peak_of[i] = i;
-    const bool left = i > 0 && ws.visited[i - 1];
-    const bool right = static_cast<std::size_t>(i) + 1 < n && ws.visited[i + 1];
+    const bool left = i > 0 && ws.parent[i - 1] >= 0;
+    const bool right = static_cast<std::size_t>(i) + 1 < n && ws.parent[i + 1] >= 0;
     if (!left && !right) continue;  // a birth
     if (left != right) {            // joins its one visited neighbour
       const int r = find_root(ws.parent, left ? i - 1 : i + 1);

@@ -22,7 +22,6 @@ struct PersistenceWorkspace {
   std::vector<int> order;
   std::vector<int> parent;
   std::vector<int> peak_of;
-  std::vector<unsigned char> visited;
 };
 
 // Peaks of f[0..n) with persistence > min_persistence, most persistent first (ties: lower

@@ -250,14 +250,19 @@ void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& com
       }
     }
 
-    // 5. Beyond the reference: the residual's strongest matched-filter response.
+    // 5. Beyond the reference: the residual's strongest matched-filter response, repeated
+    //    while it is kept (one line at a time, each against the new residual).
     Component seed;
-    if (opt.matched_filter_seeding && ctx.rms > 0.0 &&
-        matched_filter_peak(ctx, ws, prm.mf_snr_min, seed)) {
+    for (int added = 0; opt.matched_filter_seeding && ctx.rms > 0.0 &&
+                        added < opt.matched_filter_max_seeds &&
+                        matched_filter_peak(ctx, ws, prm.mf_snr_min, seed);
+         ++added) {
       ws.candidate = comps;
       ws.candidate.push_back(seed);
-      changed |= try_candidate(ctx, ws, comps, ws.candidate, rss, current);
+      const bool kept = try_candidate(ctx, ws, comps, ws.candidate, rss, current);
       if (ctx.timed_out) return;
+      if (!kept) break;
+      changed = true;
     }
 
     if (!changed) break;

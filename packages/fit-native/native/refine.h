@@ -41,6 +41,8 @@ struct RefineOptions {
   // matched-filter SNR reaches mf_snr_min (finds faint and shoulder lines that
   // persistence on the raw residual misses).
   bool matched_filter_seeding = true;
+  // Matched-filter seeds tried per refinement iteration at most (each kept one allows the next).
+  int matched_filter_max_seeds = 8;
   // Refine even when the first pass found no peak (a faint line may still be found).
   bool refine_without_peaks = true;
 };
@@ -52,7 +54,7 @@ struct RefineWorkspace {
   std::vector<Peak> peaks;
   std::vector<double> residual;  // residual of the accepted components
   std::vector<double> trial;     // residual of the latest refit
-  std::vector<double> compact, smooth, curvature;
+  std::vector<double> compact;   // non-blank samples of a spectrum or residual
   std::vector<Component> candidate, found;
   std::vector<int> position;     // channel of each non-blank sample, in order
 };

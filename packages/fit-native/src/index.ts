@@ -48,7 +48,8 @@ export type DecompositionStatus = "ok" | "blank" | "timeout"
 /**
  * The result for one spectrum.
  *
- * - `rms`: the noise estimate in the data's units; null when the spectrum is blank.
+ * - `rms`: the noise estimate in the data's units; null when the spectrum is blank (it is
+ *   still reported for "timeout", as the noise is estimated before any fit).
  * - `minPersistence`: beta · rms; NaN when the spectrum is blank.
  * - `components`: sorted by mean; empty for "blank" and "timeout", and for spectra with
  *   fewer than 10 finite channels (those are not fitted, status "ok").
@@ -211,6 +212,14 @@ type NativeAddon = {
 const addon = createRequire(import.meta.url)("../build/Release/phs_fit.node") as NativeAddon
 
 const STATUS: ReadonlyArray<DecompositionStatus> = ["ok", "blank", "timeout"]
+
+/**
+ * The most channels a spectrum may have.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_CHANNELS = 65536
 const META = 5
 
 const paramsArray = (p: FitParams): Float64Array =>
@@ -258,6 +267,7 @@ export const decompose = (
   if (!(spectrum instanceof Float32Array) && !(spectrum instanceof Float64Array)) {
     throw new TypeError("spectrum must be a Float32Array or Float64Array")
   }
+  if (spectrum.length > MAX_CHANNELS) throw new RangeError(`a spectrum has at most ${MAX_CHANNELS} channels`)
   const p = validateParams(params)
   const r = addon.decompose(spectrum, paramsArray(p), checkTimeout(options.timeoutMs ?? 0))
   return decompositionOf(r.meta, 0, componentsOf(r.components, 0, r.components.length / 3))
@@ -279,8 +289,10 @@ export const decomposeBatch = async (
   options: BatchOptions = {}
 ): Promise<Decomposition[]> => {
   if (!(cube instanceof Float32Array)) throw new TypeError("cube must be a Float32Array")
-  if (!Number.isInteger(nChannels) || nChannels < 1 || cube.length % nChannels !== 0) {
-    throw new RangeError(`nChannels must be a positive integer dividing the cube length (${cube.length}), got ${nChannels}`)
+  if (!Number.isInteger(nChannels) || nChannels < 1 || nChannels > MAX_CHANNELS || cube.length % nChannels !== 0) {
+    throw new RangeError(
+      `nChannels must be an integer in [1, ${MAX_CHANNELS}] dividing the cube length (${cube.length}), got ${nChannels}`
+    )
   }
   const p = validateParams(params)
   const threads = options.threads ?? availableParallelism()

@@ -50,6 +50,16 @@ describe("decomposeBatch", () => {
     expect((await decomposeBatch(mixed, N, {}, { threads: 2 })).slice(10).map(bits)).toEqual(one.slice(30, 40))
   })
 
+  it("runs concurrent batches independently", async () => {
+    const other = cube(40, 5)
+    const [a, b] = await Promise.all([
+      decomposeBatch(data, N, {}, { threads: 2 }),
+      decomposeBatch(other, N, { beta: 4 }, { threads: 2 })
+    ])
+    expect(a.map(bits)).toEqual((await decomposeBatch(data, N, {}, { threads: 1 })).map(bits))
+    expect(b.map(bits)).toEqual((await decomposeBatch(other, N, { beta: 4 }, { threads: 1 })).map(bits))
+  })
+
   it("passes the parameters through", async () => {
     const [a] = await decomposeBatch(data.subarray(0, N), N, { beta: 8, max_refine_iter: 0 }, { threads: 1 })
     expect(bits(a)).toBe(bits(decompose(data.subarray(0, N), { beta: 8, max_refine_iter: 0 })))

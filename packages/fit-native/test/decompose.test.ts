@@ -149,5 +149,6 @@ describe("blank and odd input", () => {
   it("rejects anything but a Float32Array or Float64Array", () => {
     expect(() => decompose([1, 2, 3] as never)).toThrow(TypeError)
     expect(() => decompose(new Int16Array(10) as never)).toThrow(TypeError)
+    expect(() => decompose(new Float32Array(65537))).toThrow(RangeError)
   })
 })

@@ -44,14 +44,27 @@ export const MACROS: ReadonlyArray<Macro> = [
     overloads: ["(a, sep) AS array_to_string(a, sep)", "(a, sep, nr) AS array_to_string(list_transform(a, e -> coalesce(CAST(e AS VARCHAR), nr)), sep)"]
   },
   { name: "arrays_overlap", athena: "arrays_overlap(a, b)", overloads: ["(a, b) AS list_has_any(a, b)"] },
-  { name: "array_union", athena: "array_union(a, b)", overloads: ["(a, b) AS list_distinct(list_concat(a, b))"] },
+  {
+    name: "array_union",
+    athena: "array_union(a, b)",
+    overloads: ["(a, b) AS list_filter(list_concat(a, b), (e, i) -> list_position(list_concat(a, b), e) = i)"],
+    note: "distinct elements in order of first appearance"
+  },
   { name: "sequence", athena: "sequence(start, stop[, step])", overloads: ["(a, b) AS generate_series(a, b)", "(a, b, s) AS generate_series(a, b, s)"] },
   {
     name: "slice",
     athena: "slice(array, start, length)",
     overloads: ["(a, s, n) AS CASE WHEN s > 0 THEN list_slice(a, s, s + n - 1) ELSE list_slice(a, len(a) + s + 1, len(a) + s + n) END"]
   },
-  { name: "zip", athena: "zip(a, b, …)", overloads: ["(a, b) AS list_zip(a, b)", "(a, b, c) AS list_zip(a, b, c)"] },
+  {
+    name: "zip",
+    athena: "zip(a, b[, c])",
+    overloads: [
+      "(a, b) AS list_transform(generate_series(1, greatest(len(a), len(b))), i -> {'field0': a[i], 'field1': b[i]})",
+      "(a, b, c) AS list_transform(generate_series(1, greatest(len(a), len(b), len(c))), i -> {'field0': a[i], 'field1': b[i], 'field2': c[i]})"
+    ],
+    note: "rows with fields field0, field1, …, padded with NULL"
+  },
   { name: "is_nan", athena: "is_nan(x)", overloads: ["(x) AS isnan(x)"] },
   { name: "is_finite", athena: "is_finite(x)", overloads: ["(x) AS isfinite(x)"] },
   { name: "is_infinite", athena: "is_infinite(x)", overloads: ["(x) AS isinf(x)"] },
@@ -63,7 +76,7 @@ export const MACROS: ReadonlyArray<Macro> = [
   {
     name: "width_bucket",
     athena: "width_bucket(x, bound1, bound2, n)",
-    overloads: ["(x, lo, hi, n) AS CASE WHEN x < lo THEN 0 WHEN x >= hi THEN n + 1 ELSE CAST(floor((x - lo) / (hi - lo) * n) AS BIGINT) + 1 END"],
+    overloads: ["(x, lo, hi, n) AS CASE WHEN x < lo THEN 0 WHEN x >= hi THEN n + 1 ELSE CAST(floor(CAST(x - lo AS DOUBLE) / (hi - lo) * n) AS BIGINT) + 1 END"],
     note: "bound1 < bound2"
   },
   { name: "regexp_like", athena: "regexp_like(s, pattern)", overloads: ["(s, p) AS regexp_matches(s, p)"] },
@@ -72,8 +85,7 @@ export const MACROS: ReadonlyArray<Macro> = [
     athena: "regexp_replace(s, pattern[, replacement])",
     overloads: [
       "(s, p) AS system.main.regexp_replace(s, p, '', 'g')",
-      "(s, p, r) AS system.main.regexp_replace(s, p, r, 'g')",
-      "(s, p, r, o) AS system.main.regexp_replace(s, p, r, o)"
+      "(s, p, r) AS system.main.regexp_replace(s, p, r, 'g')"
     ],
     note: "replaces every match, as Athena does; back-references are written \\1 (RE2), not $1"
   },
@@ -199,7 +211,7 @@ const callArguments = (tokens: ReadonlyArray<Token>, open: number): { close: num
       depth--
       if (depth === 0) {
         args.push(current.trim())
-        return { close: i, args: args.filter((a, k) => a !== "" || k < args.length - 1 || args.length > 1) }
+        return { close: i, args: args.length === 1 && args[0] === "" ? [] : args }
       }
     } else if (depth === 1 && isPunct(t, ",")) {
       args.push(current.trim())
@@ -282,8 +294,8 @@ export const LAMBDA_FUNCTION_NAMES: ReadonlyArray<string> = Object.keys(LAMBDA_F
  * Athena SQL → SQL DuckDB runs with the same meaning, for the constructs a macro cannot
  * provide: UNNEST of several arrays (with or without ORDINALITY) and the lambda functions
  * (transform, filter, reduce, any_match, all_match, none_match). Everything else is left
- * as written, strings, quoted identifiers and comments included; nested uses are rewritten
- * from the inside out.
+ * as written, strings, quoted identifiers and comments included. Uses nested in the
+ * arguments of a rewritten one are rewritten in a later pass.
  */
 export const rewrite = (sql: string): string => {
   for (let round = 0; round < 64; round++) {

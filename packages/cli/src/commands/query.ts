@@ -1,0 +1,96 @@
+/**
+ * `phs query "SQL"`, `phs query --named NAME`, `phs query --list`: Athena SQL over the
+ * result table `phspectra.decompositions`. The local target runs it with DuckDB over the
+ * workdir's Parquet files (query/LocalSql.ts); the SQL is the same text Athena runs.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Errors, NamedQueries } from "@phs/core"
+import { Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as Format from "../query/Format.js"
+import * as LocalSql from "../query/LocalSql.js"
+import type { QueryResult } from "../query/SqlEngine.js"
+import { workdir } from "./shared.js"
+
+/** Where a query runs. Only `local` so far; `aws` (Athena) plugs in behind SqlEngine. */
+export const TARGETS = ["local"] as const
+
+const sql = Args.text({ name: "sql" }).pipe(
+  Args.withDescription("Athena SQL over phspectra.decompositions (also reachable as decompositions)"),
+  Args.optional
+)
+const named = Options.text("named").pipe(
+  Options.withDescription(`run a named query: ${NamedQueries.NAMED_QUERIES.map((q) => q.name).join(", ")}`),
+  Options.optional
+)
+const list = Options.boolean("list").pipe(Options.withDescription("list the named queries"))
+const format = Options.choice("format", Format.FORMATS).pipe(
+  Options.withDescription("table (aligned, for people), csv (RFC 4180) or json (array of objects)"),
+  Options.withDefault("table" as const)
+)
+const target = Options.choice("target", TARGETS).pipe(
+  Options.withDescription("where the query runs: local = DuckDB over the workdir's Parquet files"),
+  Options.withDefault("local" as const)
+)
+
+const write = (result: QueryResult, f: Format.Format) =>
+  Effect.sync(() => {
+    const out = Format.render(result, f)
+    process.stdout.write(f === "csv" ? out : `${out}\n`)
+  })
+
+/** The SQL to run: exactly one of SQL, --named NAME and --list. */
+const chooseSql = (o: { sql: Option.Option<string>; named: Option.Option<string> }) =>
+  Effect.gen(function* () {
+    if (Option.isSome(o.sql) && Option.isSome(o.named)) {
+      return yield* Effect.fail(new Errors.InvalidInput({ reason: "give either SQL or --named NAME, not both" }))
+    }
+    if (Option.isSome(o.named)) {
+      const q = NamedQueries.find(o.named.value)
+      if (q === undefined) {
+        return yield* Effect.fail(
+          new Errors.InvalidInput({
+            reason: `no named query ${o.named.value}; the named queries are ${NamedQueries.NAMED_QUERIES.map((n) => n.name).join(", ")}`
+          })
+        )
+      }
+      return q.sql
+    }
+    if (Option.isSome(o.sql) && o.sql.value.trim() !== "") return o.sql.value
+    return yield* Effect.fail(
+      new Errors.InvalidInput({ reason: 'nothing to run: give SQL (phs query "SELECT …"), --named NAME or --list' })
+    )
+  })
+
+export const query = Command.make("query", { sql, named, list, format, target, workdir }, (o) =>
+  Effect.gen(function* () {
+    if (o.list) {
+      if (Option.isSome(o.sql) || Option.isSome(o.named)) {
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: "--list takes no SQL and no --named" }))
+      }
+      const columns = o.format === "table" ? ["name", "description"] : ["name", "description", "sql"]
+      const rows = NamedQueries.NAMED_QUERIES.map((q) => (o.format === "table" ? [q.name, q.description] : [q.name, q.description, q.sql]))
+      return yield* write({ columns, rows }, o.format)
+    }
+    const text = yield* chooseSql(o)
+    if (!fs.existsSync(o.workdir)) {
+      return yield* Effect.fail(
+        new Errors.InvalidInput({ reason: `no workdir ${o.workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` })
+      )
+    }
+    const result = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const local = yield* LocalSql.make(o.workdir)
+        if (local.files === 0) {
+          process.stderr.write(`phs: note: no results in ${o.workdir} yet, the table is empty (phs pipeline CUBE.fits makes some)\n`)
+        }
+        return yield* local.engine.run(text)
+      })
+    )
+    yield* write(result, o.format)
+  })
+).pipe(
+  Command.withDescription(
+    "run Athena SQL over the result table phspectra.decompositions (local: DuckDB over the workdir's Parquet files)"
+  )
+)

@@ -1,0 +1,87 @@
+/**
+ * Per-pixel quantities of a run, for `phs plot map` and `phs export --fits`.
+ */
+import type { ResultSchema, RunTable } from "@phs/core"
+
+type Row = ResultSchema.DecompositionRow
+
+const SQRT_2PI = Math.sqrt(2 * Math.PI)
+
+export interface MapValue {
+  readonly doc: string
+  /** Unit, given the cube's BUNIT (e.g. "K"). */
+  readonly unit: (bunit: string | undefined) => string | undefined
+  /** The value of a fitted, non-blank row; null when it has none (e.g. a centroid of no components). */
+  readonly of: (row: Row) => number | null
+  /** Whether a blank spectrum (rms NULL) still has a value (only nan_channels does). */
+  readonly definedWhenBlank?: boolean
+}
+
+const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+
+/** Integrated intensity of the components: Σ A·σ·√(2π), in cube units × channels. */
+export const integrated = (row: Row): number =>
+  sum(row.component_amplitudes.map((a, i) => a * row.component_stddevs[i] * SQRT_2PI))
+
+export const MAP_VALUES = {
+  n_components: { doc: "number of Gaussian components", unit: () => undefined, of: (r) => r.n_components },
+  rms: { doc: "noise rms of the spectrum", unit: (b) => b, of: (r) => r.rms },
+  min_persistence: { doc: "smallest persistence among the accepted peaks", unit: (b) => b, of: (r) => r.min_persistence },
+  nan_channels: { doc: "blank (NaN) channels of the spectrum", unit: () => undefined, of: (r) => r.nan_channels, definedWhenBlank: true },
+  amplitude_max: {
+    doc: "largest component amplitude (0 without components)",
+    unit: (b) => b,
+    of: (r) => (r.component_amplitudes.length === 0 ? 0 : Math.max(...r.component_amplitudes))
+  },
+  amplitude_sum: { doc: "sum of the component amplitudes", unit: (b) => b, of: (r) => sum(r.component_amplitudes) },
+  integrated: {
+    doc: "integrated intensity Σ A·σ·√(2π) of the components",
+    unit: (b) => (b === undefined ? "channel" : `${b} channel`),
+    of: integrated
+  },
+  centroid: {
+    doc: "intensity-weighted mean channel of the components Σ(A·σ·μ)/Σ(A·σ)",
+    unit: () => "channel",
+    of: (r) => {
+      const w = r.component_amplitudes.map((a, i) => a * r.component_stddevs[i])
+      const total = sum(w)
+      return r.component_amplitudes.length === 0 || total === 0 ? null : sum(w.map((x, i) => x * r.component_means[i])) / total
+    }
+  },
+  sigma_mean: {
+    doc: "mean component standard deviation",
+    unit: () => "channel",
+    of: (r) => (r.component_stddevs.length === 0 ? null : sum(r.component_stddevs) / r.component_stddevs.length)
+  },
+  snr_max: {
+    doc: "largest component amplitude over the rms",
+    unit: () => undefined,
+    of: (r) => (r.rms === null || r.rms === 0 ? null : (r.component_amplitudes.length === 0 ? 0 : Math.max(...r.component_amplitudes)) / r.rms)
+  }
+} satisfies Record<string, MapValue>
+
+export type MapValueName = keyof typeof MAP_VALUES
+export const MAP_VALUE_NAMES = Object.keys(MAP_VALUES) as ReadonlyArray<MapValueName>
+
+/**
+ * The value of one row: null for a deferred row (n_components −1), for a blank spectrum
+ * (rms NULL; except nan_channels) and where the quantity is undefined; NaN never leaks out.
+ */
+export const valueOf = (name: MapValueName, row: Row): number | null => {
+  const v: MapValue = MAP_VALUES[name]
+  if (row.n_components < 0) return null
+  if (row.rms === null && v.definedWhenBlank !== true) return null
+  const x = v.of(row)
+  return x === null || !Number.isFinite(x) ? null : x
+}
+
+/** The image of a quantity: `[y][x]` row-major (index y·nx + x), NaN where there is no value. */
+export const image = (run: Pick<RunTable.RunRecord, "nx" | "ny">, rows: ReadonlyArray<Row>, name: MapValueName): Float64Array => {
+  const out = new Float64Array(run.nx * run.ny).fill(Number.NaN)
+  for (const row of rows) {
+    if (row.x >= run.nx || row.y >= run.ny) continue
+    const v = valueOf(name, row)
+    out[row.y * run.nx + row.x] = v === null ? Number.NaN : v
+  }
+  return out
+}

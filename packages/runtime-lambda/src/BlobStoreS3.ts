@@ -1,0 +1,142 @@
+/**
+ * The blob store on S3: one bucket, the blob layout's keys as object keys. PutObject is
+ * atomic on S3 (a reader sees the old object or the new one), ranged reads are ranged GETs,
+ * listings are paginated and sorted. Keys failing `BlobStore.isSafeKey` are refused before
+ * any request.
+ *
+ * @since 0.1.0
+ */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client
+} from "@aws-sdk/client-s3"
+import { BlobStore, Errors } from "@phs/core"
+import { Effect, Layer, Option } from "effect"
+import { clientOptions, type AwsConfig } from "./AwsConfig.js"
+import { call, callStorage, errorName, httpStatus, toStorageError, type AwsCallError } from "./internal/aws.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly aws: AwsConfig
+  readonly bucket: string
+}
+
+/**
+ * An S3 client for `aws`: path-style addressing when an endpoint override is given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeClient = (aws: AwsConfig): S3Client =>
+  new S3Client({ ...clientOptions(aws), ...(aws.endpoint === undefined ? {} : { forcePathStyle: true }) })
+
+const isNotFound = (cause: unknown): boolean => {
+  const name = errorName(cause)
+  return name === "NoSuchKey" || name === "NotFound" || httpStatus(cause) === 404
+}
+
+const unsafe = (operation: string, key: string) =>
+  Effect.fail(new Errors.StorageError({ operation, key, reason: "unsafe key", retryable: false }))
+
+const notFoundOr = (key: string) => (e: AwsCallError) =>
+  isNotFound(e.cause) ? new Errors.BlobNotFound({ key }) : toStorageError(e)
+
+/**
+ * A blob store over an existing client.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (client: S3Client, bucket: string): BlobStore.BlobStore => {
+  const size = (key: string) =>
+    call("s3 head", (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), key).pipe(
+      Effect.map((out) => Option.some(out.ContentLength ?? 0)),
+      Effect.catchIf((e) => isNotFound(e.cause), () => Effect.succeed(Option.none<number>())),
+      Effect.mapError(toStorageError)
+    )
+  const read = (operation: string, key: string, range?: string) =>
+    call(
+      operation,
+      async (abortSignal) => {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }), { abortSignal })
+        const bytes = out.Body === undefined ? new Uint8Array(0) : await out.Body.transformToByteArray()
+        return { bytes, ranged: out.ContentRange !== undefined }
+      },
+      key
+    )
+  return {
+    get: (key) =>
+      isSafeKey(key) ? read("s3 get", key).pipe(Effect.map((r) => r.bytes), Effect.mapError(notFoundOr(key))) : unsafe("get", key),
+    getRange: (key, offset, length) => {
+      if (!isSafeKey(key)) return unsafe("getRange", key)
+      if (length <= 0)
+        return Effect.flatMap(size(key), (s) => (Option.isNone(s) ? Effect.fail(new Errors.BlobNotFound({ key })) : Effect.succeed(new Uint8Array(0))))
+      return read("s3 getRange", key, `bytes=${offset}-${offset + length - 1}`).pipe(
+        // A server that ignores Range sends the whole object: cut it here.
+        Effect.map((r) => (r.ranged ? r.bytes : r.bytes.slice(offset, offset + length))),
+        // 416: the range starts at or past the end of an existing object.
+        Effect.catchIf(
+          (e) => errorName(e.cause) === "InvalidRange" || httpStatus(e.cause) === 416,
+          () => Effect.succeed(new Uint8Array(0))
+        ),
+        Effect.mapError(notFoundOr(key))
+      )
+    },
+    size: (key) => (isSafeKey(key) ? size(key) : unsafe("size", key)),
+    put: (key, bytes) =>
+      isSafeKey(key)
+        ? callStorage(
+            "s3 put",
+            (abortSignal) =>
+              client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.length }), { abortSignal }),
+            key
+          ).pipe(Effect.asVoid)
+        : unsafe("put", key),
+    list: (prefix) =>
+      Effect.gen(function* () {
+        const keys: string[] = []
+        let token: string | undefined
+        do {
+          const page = yield* callStorage(
+            "s3 list",
+            (abortSignal) =>
+              client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal }),
+            prefix
+          )
+          for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key)
+          token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+        } while (token !== undefined)
+        return keys.sort()
+      }),
+    remove: (key) =>
+      isSafeKey(key)
+        ? callStorage("s3 delete", (abortSignal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), key).pipe(
+            Effect.asVoid
+          )
+        : unsafe("remove", key)
+  }
+}
+
+const isSafeKey = BlobStore.isSafeKey
+
+/**
+ * The blob store on `bucket`; the client is created with the layer and destroyed with it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<BlobStore.BlobStore> =>
+  Layer.scoped(
+    BlobStore.BlobStore,
+    Effect.map(
+      Effect.acquireRelease(Effect.sync(() => makeClient(options.aws)), (client) => Effect.sync(() => client.destroy())),
+      (client) => make(client, options.bucket)
+    )
+  )

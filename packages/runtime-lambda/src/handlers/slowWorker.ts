@@ -1,0 +1,59 @@
+/**
+ * The slow worker: an SQS batch of `slow` messages, each one `Pipeline.handleSlow` (the
+ * deferred spectra of a chunk, refitted with no per-spectrum budget). Answers with a
+ * partial batch response; a run that settles is sent to the catalog queue.
+ *
+ * @since 0.1.0
+ */
+import { Pipeline, RunTable, Tasks } from "@phs/core"
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda"
+import { Effect, Option, Schema } from "effect"
+import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
+
+/**
+ * A slow message given up on leaves spectra at `n_components = -1`, which the catalog's
+ * validation would refuse: the run fails now, saying which chunk (as the local runtime's
+ * dead-letter sweep does).
+ */
+const failRun = (body: string, reason: string) =>
+  Effect.gen(function* () {
+    const task = Option.getRight(Schema.decodeUnknownEither(Schema.parseJson(Tasks.SlowTask))(body))
+    if (Option.isNone(task)) return
+    const table = yield* RunTable.RunTable
+    yield* table
+      .transition(task.value.runId, ["RUNNING"], "FAILED", `slow fit of chunk ${task.value.start} dead-lettered: ${reason}`)
+      .pipe(Effect.catchTag("RunNotFound", () => Effect.void))
+  })
+
+/**
+ * The handler over a setup (tests pass their own runtime).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (setup: () => Setup) => (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const s = setup()
+  const pipeline = s.pipeline ?? Pipeline.standard
+  return s.runtime.runPromise(
+    Effect.scoped(
+      processBatch(event, (record) =>
+        workRecord({
+          handler: "slowWorker",
+          queue: "slow",
+          record,
+          handle: Pipeline.handleSlow(pipeline, record.body),
+          giveUp: (reason) => failRun(record.body, reason),
+          ...(s.retry === undefined ? {} : { retry: s.retry })
+        })
+      )
+    )
+  )
+}
+
+/**
+ * The Lambda entry point: the runtime is built from the environment on the first invocation.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const handler = make(once(() => fromEnv()))
