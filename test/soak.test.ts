@@ -59,7 +59,7 @@ interface Outcome {
 }
 
 const soakOne = (seed: number) =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const blobs = BlobStore.makeMemory()
     const queue = WorkQueue.makeMemory()
     const table = RunTable.makeMemory()
@@ -73,10 +73,12 @@ const soakOne = (seed: number) =>
         Context.add(Fitter.Fitter, Fitter.makeNative({ threads: 1 }))
       )
     )
-    const faulty = Layer.merge(base, Faults.layer(makePlan(seed), Faults.dieCrash).pipe(Layer.provide(base)))
+    // Built once: the plan's counters survive the "process restarts" below, as a one-time fault should.
+    const faulty = yield* Layer.build(Layer.merge(base, Faults.layer(makePlan(seed), Faults.dieCrash).pipe(Layer.provide(base))))
     yield* blobs.put("cubes/soak.fits", CUBE)
     const input = yield* Pipeline.prepare({ cube_key: "cubes/soak.fits", survey: "soak", chunk_size: 100 }).pipe(Effect.provide(base))
     let crashes = 0
+    let finished: RunTable.RunRecord | undefined
     let faults = 0
     // Each attempt is a "process": it builds the faulty services and runs until done or an injected crash.
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -84,11 +86,16 @@ const soakOne = (seed: number) =>
         Effect.gen(function* () {
           yield* Pipeline.start(Pipeline.standard, input)
           const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { leaseMs: 300, pollMs: 20 })
-          faults += (yield* Faults.FaultLog).total()
+          // Leftovers (duplicates, messages whose ack was lost) must change nothing.
+          yield* Pipeline.drain(Pipeline.standard, { leaseMs: 300, pollMs: 20 })
           return run
         }).pipe(Effect.provide(faulty))
       )
-      if (Exit.isSuccess(exit)) break
+      faults = Context.get(faulty, Faults.FaultLog).total() - crashes
+      if (Exit.isSuccess(exit)) {
+        finished = exit.value
+        break
+      }
       const defect = Cause.dieOption(exit.cause)
       if (defect._tag === "Some" && String(defect.value).includes("injected crash")) {
         crashes++
@@ -97,6 +104,7 @@ const soakOne = (seed: number) =>
       return yield* Effect.failCause(exit.cause)
     }
     const run = (yield* table.getRun(input.runId)).pipe((o) => (o._tag === "Some" ? o.value : undefined))!
+    expect({ ...run, updatedAt: 0 }).toEqual({ ...finished!, updatedAt: 0 })
     const rows = []
     for (const key of yield* blobs.list("decompositions/survey=soak/")) rows.push(...(yield* ResultParquet.decodeRows(yield* blobs.get(key))))
     const distinct = new Set(rows.map((r) => r.y * NX + r.x)).size
@@ -122,7 +130,7 @@ const soakOne = (seed: number) =>
       lost: run.status === "COMPLETED" ? NX * NY - distinct : 0,
       duplicated: rows.length - distinct
     } satisfies Outcome
-  })
+  }))
 
 const outcomes: Outcome[] = []
 

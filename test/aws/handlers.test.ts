@@ -304,6 +304,23 @@ describeEmulated("the aws handlers on the emulators", () => {
     })
   })
 
+  it("a catalog that cannot finish fails the run with the reason instead of leaving it CATALOGING", async () => {
+    const unreadable = over(BlobStore.BlobStore, (s) => ({
+      ...s,
+      get: (key) =>
+        key.endsWith("chunk-0000008.parquet")
+          ? Effect.fail(new Errors.StorageError({ operation: "s3 get", key, reason: "AccessDenied: Access Denied (injected)", retryable: false }))
+          : s.get(key)
+    }))
+    await withDeployment({ wraps: [unreadable] }, async (d, h) => {
+      const f = await flow(d, h, await upload(d, small))
+      const run = await h.run(getRun(runIdOf(f)))
+      expect(run).toMatchObject({ status: "FAILED", jobsCompleted: 5, spectraDone: 35 })
+      expect(run.reason).toMatch(/^catalog: StorageError: s3 get chunks\/.*chunk-0000008\.parquet: AccessDenied/)
+      expect(f.catalog).toMatchObject({ invocations: 1, deleted: 1, itemFailures: 0 })
+    })
+  })
+
   it("a message that is not a fit task goes to the dead letters at once, with the reason", async () => {
     await withDeployment({}, async (d, h) => {
       await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queues.fit.url, MessageBody: "not json" }))

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, type Either, Fiber, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, type Either, Option, Schedule, Schema } from "effect"
 import { BlobStore } from "./BlobStore.js"
 import { Catalog } from "./Catalog.js"
 import { InvalidInput, isRetryable, RunFailed, RunNotFound, StorageError } from "./Errors.js"
@@ -117,7 +117,10 @@ export const start = (pipeline: Pipeline, input: SplitInput) =>
     const table = yield* RunTable
     const existing = yield* table.getRun(input.runId)
     if (Option.isSome(existing) && existing.value.status !== "SPLITTING") return existing.value
-    yield* Stage.execute(pipeline.split, { runId: input.runId, scope: "run" }, input)
+    // A transient failure costs a retry of the split, whose finished steps the journal answers.
+    yield* Stage.execute(pipeline.split, { runId: input.runId, scope: "run" }, input).pipe(
+      Effect.retry({ while: isRetryable, schedule: engineRetry })
+    )
     return yield* getRun(input.runId)
   })
 
@@ -172,7 +175,7 @@ export const handleFit = (pipeline: Pipeline, body: string, leaseMs: number) =>
         (e) => !isRetryable(e),
         (e) => failChunk(task.runId, task.start, errorText(e))
       ),
-      Effect.tapError((e) => table.noteChunkError(task.runId, task.start, errorText(e)))
+      Effect.tapError((e) => Effect.ignore(table.noteChunkError(task.runId, task.start, errorText(e))))
     )
   })
 
@@ -258,14 +261,14 @@ export interface DriveOptions {
 const work = <E, R>(queue: QueueName, msg: Message, leaseMs: number, maxTries: number, handle: Effect.Effect<Handled, E, R>) =>
   Effect.gen(function* () {
     const q = yield* WorkQueue
-    const heartbeat = yield* q.release(queue, msg.receipt, leaseMs).pipe(
-      Effect.ignore,
-      Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, Math.floor(leaseMs / 3))))),
-      Effect.delay(Duration.millis(Math.max(50, Math.floor(leaseMs / 3)))),
-      Effect.fork
+    const beat = Duration.millis(Math.max(50, Math.floor(leaseMs / 3)))
+    // Scoped, so the heartbeat stops however handling ends (success, failure, defect, interruption).
+    const result = yield* Effect.scoped(
+      Effect.zipRight(
+        q.release(queue, msg.receipt, leaseMs).pipe(Effect.ignore, Effect.repeat(Schedule.spaced(beat)), Effect.delay(beat), Effect.forkScoped),
+        Effect.either(handle)
+      )
     )
-    const result = yield* Effect.either(handle)
-    yield* Fiber.interrupt(heartbeat)
     return yield* settle(q, queue, msg, maxTries, result)
   })
 
@@ -337,11 +340,45 @@ const engineRetry = Schedule.exponential("100 millis").pipe(
 )
 
 /**
+ * Works the queues until they are empty, waiting for in-flight messages to come back.
+ * Whatever is left after a run finished (a duplicate, a message whose ack was lost) is
+ * handled like any redelivery: it changes nothing already done.
+ *
+ * @since 0.1.0
+ * @category engine
+ */
+export const drain = (pipeline: Pipeline, options: DriveOptions = {}) =>
+  Effect.gen(function* () {
+    const leaseMs = options.leaseMs ?? 60_000
+    const q = yield* WorkQueue
+    const round = Effect.gen(function* () {
+      const fit = yield* q.depth("fit")
+      const slow = yield* q.depth("slow")
+      if (fit.visible + fit.inFlight + slow.visible + slow.inFlight === 0) return true
+      const fits = yield* q.receive("fit", { max: options.concurrency ?? 2, visibilityMs: leaseMs })
+      const slows = yield* q.receive("slow", { max: options.concurrency ?? 2, visibilityMs: leaseMs })
+      if (fits.length + slows.length === 0) yield* Effect.sleep(Duration.millis(options.pollMs ?? 200))
+      yield* Effect.forEach(
+        [
+          ...fits.map((m) => work("fit", m, leaseMs, 3, handleFit(pipeline, m.body, leaseMs))),
+          ...slows.map((m) => work("slow", m, leaseMs, 2, handleSlow(pipeline, m.body)))
+        ],
+        (eff) => eff,
+        { concurrency: "unbounded", discard: true }
+      )
+      return false
+    }).pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
+    while (!(yield* round)) {
+      // keep working
+    }
+  })
+
+/**
  * A fit message that ended in the dead letters never completed its chunk: fail the chunk
  * with the dead letter's reason so the run settles (and says why). Slow dead letters leave
  * their spectra at `n_components = -1`, which validation reports.
  */
-const sweepDeadLetters = (runId: string) =>
+export const sweepDeadLetters = (runId: string) =>
   Effect.gen(function* () {
     const q = yield* WorkQueue
     const table = yield* RunTable

@@ -107,7 +107,8 @@ export const run = <I, IE, O, OE, E, R>(
             new NondeterminismError({ stage: call.stage, scope: call.scope, step: call.step, seq, reason: `recorded output no longer decodes: ${e.message}` })
         )
       )
-    const hit = yield* journal.lookup(call)
+    const retryJournal = <A, E2>(op: Effect.Effect<A, E2>) => Effect.retry(op, { schedule: step.retry ?? defaultRetry, while: isRetryable })
+    const hit = yield* retryJournal(journal.lookup(call))
     if (Option.isSome(hit)) return yield* decodeRecorded(hit.value.output)
 
     const attempt = step.timeout === undefined
@@ -121,6 +122,6 @@ export const run = <I, IE, O, OE, E, R>(
     const output = yield* Effect.retry(attempt, { schedule: step.retry ?? defaultRetry, while: isRetryable })
     const encoded = yield* Schema.encode(step.output)(output).pipe(Effect.orDie)
     const recordedAt = yield* Clock.currentTimeMillis
-    const stored = yield* journal.record({ ...call, output: canonicalJson(encoded), recordedAt })
+    const stored = yield* retryJournal(journal.record({ ...call, output: canonicalJson(encoded), recordedAt }))
     return stored.output === canonicalJson(encoded) ? output : yield* decodeRecorded(stored.output)
   }).pipe(Effect.withSpan(`step ${step.name}`))

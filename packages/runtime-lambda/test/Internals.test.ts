@@ -3,7 +3,7 @@
  * environment contract of the handlers.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { RuntimeAws, WorkQueueSqs } from "@phs/runtime-lambda"
+import { HandlerSetup, RuntimeAws, WorkQueueSqs } from "@phs/runtime-lambda"
 import { Either, Option } from "effect"
 import { isTransient, toStorageError, AwsCallError } from "../src/internal/aws.js"
 
@@ -95,5 +95,24 @@ describe("RuntimeAws.fromEnv", () => {
     const reason = Option.getOrThrow(error).reason
     for (const name of ["PHS_BUCKET", "PHS_RUNS_TABLE", "PHS_JOURNAL_TABLE", "PHS_FIT_QUEUE_URL", "PHS_SLOW_DLQ_URL", "PHS_PARTITION_PROJECTION", "PHS_FIT_THREADS"])
       expect(reason).toContain(name)
+  })
+})
+
+describe("HandlerSetup.fromEnv", () => {
+  it("refuses a bad environment at the first invocation, naming every problem", () => {
+    expect(() => HandlerSetup.fromEnv({ AWS_REGION: "eu-west-1" })).toThrow(/PHS_BUCKET is not set.*PHS_RUNS_TABLE is not set/)
+    expect(() => HandlerSetup.fromEnv({ ...env, PHS_CHUNK_LEASE_MS: "soon" })).toThrow(/PHS_CHUNK_LEASE_MS/)
+  })
+
+  it("takes the chunk lease override", async () => {
+    const setup = HandlerSetup.fromEnv({ ...env, PHS_CHUNK_LEASE_MS: "120000" })
+    expect(setup.chunkLeaseMs).toBe(120_000)
+    await setup.runtime.dispose()
+  })
+
+  it("builds a container's setup once", () => {
+    let made = 0
+    const get = HandlerSetup.once(() => ++made)
+    expect([get(), get(), get()]).toEqual([1, 1, 1])
   })
 })
