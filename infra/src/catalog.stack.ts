@@ -47,7 +47,7 @@ export interface ResultTableRef {
  */
 export interface CatalogStackProps extends StackProps {
   readonly bucket: s3.IBucket
-  /** Default `projected`. */
+  /** Default `registered`: the catalog Lambda adds each survey partition, so queries need no survey filter. `projected` (injected) requires one. */
   readonly surveyPartitions?: SurveyPartitions
   /** Default `phs`. */
   readonly workGroupName?: string
@@ -74,7 +74,7 @@ export class CatalogStack extends Stack {
 
   constructor(scope: Construct, id: string, props: CatalogStackProps) {
     super(scope, id, props)
-    const projected = (props.surveyPartitions ?? "projected") === "projected"
+    const projected = (props.surveyPartitions ?? "registered") === "projected"
     const { bucket } = props
     const location = `s3://${bucket.bucketName}/${PREFIXES.decompositions}`
     const partition = RESULT_TABLE.partitionColumn

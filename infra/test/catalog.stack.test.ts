@@ -61,8 +61,10 @@ describe("CatalogStack", () => {
     })
   })
 
-  it("projects the survey partition, injected from the query", () => {
-    expect(tableInput().Parameters).toEqual(
+  it("with surveyPartitions projected, projects the survey partition, injected from the query", () => {
+    const projected = phsStacks({ surveyPartitions: "projected" })
+    const input = Object.values(Template.fromStack(projected.catalog).findResources("AWS::Glue::Table"))[0].Properties.TableInput
+    expect(input.Parameters).toEqual(
       expect.objectContaining({
         "projection.enabled": "true",
         "projection.survey.type": "injected",
@@ -71,15 +73,15 @@ describe("CatalogStack", () => {
         }
       })
     )
-    expect(stacks.catalog.resultTable).toEqual({
+    expect(projected.catalog.resultTable).toEqual({
       databaseName: "phspectra",
       tableName: "decompositions",
       partitionProjection: true
     })
   })
 
-  it("registers partitions instead when surveyPartitions is registered", () => {
-    const registered = phsStacks({ surveyPartitions: "registered" })
+  it("registers partitions by default, so the named queries (no survey filter) run on Athena", () => {
+    const registered = stacks
     const input = Object.values(Template.fromStack(registered.catalog).findResources("AWS::Glue::Table"))[0].Properties
       .TableInput
     expect(Object.keys(input.Parameters).filter((k) => k.startsWith("projection.") || k.startsWith("storage."))).toEqual([])

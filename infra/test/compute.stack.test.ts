@@ -117,7 +117,7 @@ describe("ComputeStack", () => {
           ].sort()
         )
         expect(env.PHS_GLUE_DATABASE).toBe("phspectra")
-        expect(env.PHS_PARTITION_PROJECTION).toBe("true")
+        expect(env.PHS_PARTITION_PROJECTION).toBe("false")
         expect(refersTo(env.PHS_BUCKET, logicalId(storage.bucket))).toBe(true)
         expect(refersTo(env.PHS_RUNS_TABLE, logicalId(state.tables.runs))).toBe(true)
         expect(refersTo(env.PHS_JOURNAL_TABLE, logicalId(state.tables.journal))).toBe(true)
@@ -129,10 +129,10 @@ describe("ComputeStack", () => {
       }
     })
 
-    it("says PHS_PARTITION_PROJECTION=false when partitions are registered", () => {
-      const registered = phsStacks({ surveyPartitions: "registered" })
-      Template.fromStack(registered.compute).allResourcesProperties("AWS::Lambda::Function", {
-        Environment: { Variables: Match.objectLike({ PHS_PARTITION_PROJECTION: "false" }) }
+    it("says PHS_PARTITION_PROJECTION=true when partitions are projected", () => {
+      const projected = phsStacks({ surveyPartitions: "projected" })
+      Template.fromStack(projected.compute).allResourcesProperties("AWS::Lambda::Function", {
+        Environment: { Variables: Match.objectLike({ PHS_PARTITION_PROJECTION: "true" }) }
       })
     })
 
