@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option } from "effect"
+import { readFileSync } from "node:fs"
 import { BlobNotFound, StorageError } from "./Errors.js"
 
 /**
@@ -20,6 +21,8 @@ export interface BlobStore {
   readonly size: (key: string) => Effect.Effect<Option.Option<number>, StorageError>
   /** Writes atomically: a reader sees the old blob or the new one, never a part. */
   readonly put: (key: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
+  /** Writes a local file's content atomically without holding it in memory (a cube upload). */
+  readonly putFile: (key: string, file: string) => Effect.Effect<void, StorageError>
   /** Keys under a prefix, sorted. */
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Removes a blob; removing a missing blob is not an error. */
@@ -71,6 +74,13 @@ export const makeMemory = (): BlobStore => {
       checked(key, "getRange", () => find(key).pipe(Effect.map((b) => b.slice(offset, offset + length)))),
     size: (key) => checked(key, "size", () => Effect.sync(() => Option.fromNullable(blobs.get(key)?.length))),
     put: (key, bytes) => checked(key, "put", () => Effect.sync(() => void blobs.set(key, bytes.slice()))),
+    putFile: (key, file) =>
+      checked(key, "putFile", () =>
+        Effect.try({
+          try: () => void blobs.set(key, new Uint8Array(readFileSync(file))),
+          catch: (e) => new StorageError({ operation: "putFile", key, reason: e instanceof Error ? e.message : String(e), retryable: false })
+        })
+      ),
     list: (prefix) => Effect.sync(() => [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort()),
     remove: (key) => checked(key, "remove", () => Effect.sync(() => void blobs.delete(key)))
   }

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as fs from "node:fs"
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -99,6 +100,18 @@ export const make = (client: S3Client, bucket: string): BlobStore.BlobStore => {
             key
           ).pipe(Effect.asVoid)
         : unsafe("put", key),
+    putFile: (key, file) =>
+      isSafeKey(key)
+        ? callStorage(
+            "s3 putFile",
+            (abortSignal) =>
+              client.send(
+                new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.createReadStream(file), ContentLength: fs.statSync(file).size }),
+                { abortSignal }
+              ),
+            key
+          ).pipe(Effect.asVoid)
+        : unsafe("putFile", key),
     list: (prefix) =>
       Effect.gen(function* () {
         const keys: string[] = []

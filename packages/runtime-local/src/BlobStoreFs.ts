@@ -51,14 +51,15 @@ const syncDir = async (dir: string): Promise<void> => {
   await handle.close()
 }
 
-const writeAtomically = async (file: string, bytes: Uint8Array): Promise<void> => {
+const writeAtomically = async (file: string, bytes: Uint8Array | { readonly copyOf: string }): Promise<void> => {
   const dir = path.dirname(file)
   await fs.promises.mkdir(dir, { recursive: true })
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
   try {
-    const handle = await fs.promises.open(temp, "wx")
+    if ("copyOf" in bytes) await fs.promises.copyFile(bytes.copyOf, temp, fs.constants.COPYFILE_EXCL)
+    const handle = await fs.promises.open(temp, "copyOf" in bytes ? "r+" : "wx")
     try {
-      await handle.writeFile(bytes)
+      if (!("copyOf" in bytes)) await handle.writeFile(bytes)
       await handle.sync()
     } finally {
       await handle.close()
@@ -155,6 +156,11 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
       put: (key, bytes) =>
         Effect.flatMap(fileOf("put", key), (file) =>
           Effect.tryPromise({ try: () => writeAtomically(file, bytes), catch: (error) => fsError("put", key, error) })
+        ),
+
+      putFile: (key, source) =>
+        Effect.flatMap(fileOf("putFile", key), (file) =>
+          Effect.tryPromise({ try: () => writeAtomically(file, { copyOf: source }), catch: (error) => fsError("putFile", key, error) })
         ),
 
       list: (prefix) => {

@@ -62,7 +62,7 @@ export const importCube = (
   Effect.gen(function* () {
     const store = yield* BlobStore.BlobStore
     const key = Keys.cube(survey, yield* sha256File(file))
-    if (Option.isNone(yield* store.size(key))) yield* store.put(key, new Uint8Array(fs.readFileSync(file)))
+    if (Option.isNone(yield* store.size(key))) yield* store.putFile(key, file)
     return key
   })
 

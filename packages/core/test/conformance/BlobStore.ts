@@ -5,6 +5,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { BlobStore } from "../../src/index.js"
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -20,6 +23,19 @@ export const blobStoreConformance = (name: string, layer: () => Layer.Layer<Blob
         const all = Uint8Array.from({ length: 256 }, (_, i) => i)
         yield* store.put("chunks/run-a/chunk-0000000.bin", all)
         expect(yield* store.get("chunks/run-a/chunk-0000000.bin")).toEqual(all)
+      })))
+
+    it.effect("putFile stores a local file's bytes, and a missing file is a StorageError", withStore((store) =>
+      Effect.gen(function* () {
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "phs-putfile-")), "cube.fits")
+        const content = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 251)
+        fs.writeFileSync(file, content)
+        yield* store.putFile("cubes/c.fits", file)
+        expect(yield* store.get("cubes/c.fits")).toEqual(content)
+        expect(yield* store.size("cubes/c.fits")).toEqual(Option.some(70_000))
+        const err = yield* Effect.flip(store.putFile("cubes/d.fits", `${file}.missing`))
+        expect(err._tag).toBe("StorageError")
+        expect(yield* store.size("cubes/d.fits")).toEqual(Option.none())
       })))
 
     it.effect("put replaces an existing blob", withStore((store) =>
