@@ -3,18 +3,9 @@
  * spectra and blank channel runs, as FITS bytes.
  */
 import { writeCube } from "../../packages/core/src/FitsWriter.js"
+import { prng } from "../../packages/core/src/internal/prng.js"
 
-/** Mulberry32: a small seeded PRNG. */
-export const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng }
 
 export interface CubeOptions {
   readonly nx: number

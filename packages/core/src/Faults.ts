@@ -10,6 +10,7 @@ import { Context, Duration, Effect, Layer, Schema } from "effect"
 import { BlobStore } from "./BlobStore.js"
 import { StorageError } from "./Errors.js"
 import { Fitter } from "./Fitter.js"
+import { prng } from "./internal/prng.js"
 import { Journal } from "./Journal.js"
 import { RunTable } from "./RunTable.js"
 import { WorkQueue } from "./WorkQueue.js"
@@ -111,16 +112,6 @@ export const killProcess: Crash = (where) =>
  */
 export const dieCrash: Crash = (where) => Effect.die(new Error(`injected crash at ${where}`))
 
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Service = FaultRule["service"]
 
