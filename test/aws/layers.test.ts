@@ -8,6 +8,9 @@ import { expect, it } from "@effect/vitest"
 import { BlobStore, Journal, RunTable } from "@phs/core"
 import { AwsConfig, BlobStoreS3, JournalDynamo, RunTableDynamo, Tables } from "@phs/runtime-lambda"
 import { Context, Effect, Layer, Option } from "effect"
+import * as nodeFs from "node:fs"
+import * as nodeOs from "node:os"
+import * as nodePath from "node:path"
 import { makeChunks, makeRun } from "../../packages/core/test/conformance/RunTable.js"
 import { aws, freshBucket, freshTable } from "./emulators.js"
 import { describeEmulated, endpoints } from "./suite.js"
@@ -194,6 +197,21 @@ describeEmulated("BlobStoreS3", () => {
       expect(yield* store.getRange("cubes/big.fits", 1_000_003, 65_536)).toEqual(bytes.slice(1_000_003, 1_000_003 + 65_536))
       expect(yield* store.getRange("cubes/big.fits", bytes.length - 5, 100)).toEqual(bytes.slice(bytes.length - 5))
       expect(yield* store.size("cubes/big.fits")).toEqual(Option.some(bytes.length))
+    }).pipe(Effect.provide(blobLayer()))
+  )
+})
+
+describeEmulated("BlobStoreS3.putFile", () => {
+  it.live("uploads a file larger than one part as a multipart upload, byte for byte", () =>
+    Effect.gen(function* () {
+      const store = yield* BlobStore.BlobStore
+      const file = nodePath.join(nodeFs.mkdtempSync(nodePath.join(nodeOs.tmpdir(), "phs-s3-")), "cube.fits")
+      const content = Uint8Array.from({ length: 17 * 1024 * 1024 + 123 }, (_, i) => (i * 7 + (i >> 13)) % 256)
+      nodeFs.writeFileSync(file, content)
+      yield* store.putFile("cubes/big.fits", file)
+      expect(yield* store.size("cubes/big.fits")).toEqual(Option.some(content.length))
+      const back = yield* store.get("cubes/big.fits")
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(content))).toBe(0)
     }).pipe(Effect.provide(blobLayer()))
   )
 })

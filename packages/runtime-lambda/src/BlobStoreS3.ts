@@ -8,12 +8,16 @@
  */
 import * as fs from "node:fs"
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client
+  S3Client,
+  UploadPartCommand
 } from "@aws-sdk/client-s3"
 import { BlobStore, Errors } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
@@ -48,6 +52,57 @@ const unsafe = (operation: string, key: string) =>
 
 const notFoundOr = (key: string) => (e: AwsCallError) =>
   isNotFound(e.cause) ? new Errors.BlobNotFound({ key }) : toStorageError(e)
+
+/** Part size of a multipart upload (S3 needs at least 5 MiB for every part but the last). */
+const PART_BYTES = 8 * 1024 * 1024
+
+/**
+ * Uploads a file in parts of `PART_BYTES` (multipart above one part), so memory stays flat
+ * in the file's size; an upload that fails is aborted, leaving no object.
+ */
+const putFile = (client: S3Client, bucket: string, key: string, file: string): Effect.Effect<void, Errors.StorageError> =>
+  Effect.gen(function* () {
+    const fail = (e: unknown) => Errors.storageError("s3 putFile", e, { key })
+    const size = yield* Effect.try({ try: () => fs.statSync(file).size, catch: fail })
+    const readPart = (offset: number, length: number) =>
+      Effect.try({
+        try: () => {
+          const fd = fs.openSync(file, "r")
+          try {
+            const buf = Buffer.alloc(length)
+            fs.readSync(fd, buf, 0, length, offset)
+            return buf
+          } finally {
+            fs.closeSync(fd)
+          }
+        },
+        catch: fail
+      })
+    const send = <A>(f: (signal: AbortSignal) => Promise<A>) => callStorage("s3 putFile", f, key)
+    if (size <= PART_BYTES) {
+      const body = yield* readPart(0, size)
+      yield* send((abortSignal) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size }), { abortSignal }))
+      return
+    }
+    const { UploadId } = yield* send((abortSignal) => client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), { abortSignal }))
+    const upload = Effect.gen(function* () {
+      const parts: Array<{ ETag: string | undefined; PartNumber: number }> = []
+      for (let offset = 0, n = 1; offset < size; offset += PART_BYTES, n++) {
+        const body = yield* readPart(offset, Math.min(PART_BYTES, size - offset))
+        const PartNumber = n
+        const { ETag } = yield* send((abortSignal) =>
+          client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: body, ContentLength: body.length }), { abortSignal })
+        )
+        parts.push({ ETag, PartNumber })
+      }
+      yield* send((abortSignal) =>
+        client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal })
+      )
+    })
+    yield* upload.pipe(
+      Effect.onError(() => Effect.ignore(send((abortSignal) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }), { abortSignal }))))
+    )
+  })
 
 /**
  * A blob store over an existing client.
@@ -100,18 +155,7 @@ export const make = (client: S3Client, bucket: string): BlobStore.BlobStore => {
             key
           ).pipe(Effect.asVoid)
         : unsafe("put", key),
-    putFile: (key, file) =>
-      isSafeKey(key)
-        ? callStorage(
-            "s3 putFile",
-            (abortSignal) =>
-              client.send(
-                new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.createReadStream(file), ContentLength: fs.statSync(file).size }),
-                { abortSignal }
-              ),
-            key
-          ).pipe(Effect.asVoid)
-        : unsafe("putFile", key),
+    putFile: (key, file) => (isSafeKey(key) ? putFile(client, bucket, key, file) : unsafe("putFile", key)),
     list: (prefix) =>
       Effect.gen(function* () {
         const keys: string[] = []
