@@ -68,6 +68,33 @@ describe("Pipeline on memory services", () => {
     }).pipe(Effect.provide(services()))
   )
 
+  it.live("catalog writes _stage_config.json and _validation.json that describe the run", () =>
+    Effect.gen(function* () {
+      const { input, run } = yield* runCube({ nx: 6, ny: 4, chunk: 10, blankPixels: [0, 5] })
+      const store = yield* BlobStore.BlobStore
+      const read = (name: string) => Effect.map(store.get(`runs/${run.runId}/${name}`), (b) => JSON.parse(new TextDecoder().decode(b)))
+      const config = yield* read("_stage_config.json")
+      expect(config).toMatchObject({
+        run_id: run.runId,
+        survey: "test",
+        cube_key: "cubes/t.fits",
+        params: { ...input.params },
+        code_version: input.codeVersion,
+        counts: { spectra: 24, chunks: 3, rows: 24, parts: 1 },
+        stages: { split: { chunks: 3, chunk_size: 10 }, fit: { chunks_completed: 3, chunks_failed: 0 }, catalog: { parts: 1, rows: 24 } }
+      })
+      expect(Date.parse(config.stages.fit.finished_at)).toBeGreaterThanOrEqual(Date.parse(config.stages.fit.started_at))
+      const validation = yield* read("_validation.json")
+      expect(validation).toMatchObject({ valid: true, problems: [], spectra_in_cube: 24, rows: 24, duplicates: 0, deferredLeft: 0, blank: 2 })
+      expect(validation.nullCounts.rms).toBe(2)
+      const histogram = validation.componentHistogram as Record<string, number>
+      expect(Object.values(histogram).reduce((a, b) => a + b, 0)).toBe(24)
+      expect(histogram["0"]).toBeGreaterThanOrEqual(2)
+      expect(validation.rms.min).toBeLessThanOrEqual(validation.rms.median)
+      expect(validation.rms.median).toBeLessThanOrEqual(validation.rms.max)
+    }).pipe(Effect.provide(services()))
+  )
+
   it.live("starting the same run again returns it without new rows", () =>
     Effect.gen(function* () {
       const first = yield* runCube({ nx: 4, ny: 3, chunk: 5 })

@@ -26,11 +26,18 @@ const RunSummary = Schema.Struct({
   survey: Schema.String,
   cubeKey: Schema.String,
   nSpectra: Schema.Int,
+  chunkSize: Schema.Int,
   createdAt: Schema.Number,
   params: Schema.Record({ key: Schema.String, value: Schema.Number }),
   codeVersion: Schema.String,
   chunkKeys: Schema.Array(Schema.String),
-  failedChunks: Schema.Array(Schema.Struct({ start: Schema.Int, error: Schema.NullOr(Schema.String) }))
+  failedChunks: Schema.Array(Schema.Struct({ start: Schema.Int, error: Schema.NullOr(Schema.String) })),
+  fit: Schema.Struct({
+    firstStartedAt: Schema.NullOr(Schema.Number),
+    lastFinishedAt: Schema.NullOr(Schema.Number),
+    attempts: Schema.Int,
+    spectraDeferred: Schema.Int
+  })
 })
 type RunSummary = typeof RunSummary.Type
 
@@ -46,6 +53,11 @@ const Stats = Schema.Struct({
 })
 type Stats = typeof Stats.Type
 
+const present = (xs: ReadonlyArray<number | null>) => xs.filter((x): x is number => x !== null)
+const minOrNull = (xs: ReadonlyArray<number | null>) => (present(xs).length > 0 ? Math.min(...present(xs)) : null)
+const maxOrNull = (xs: ReadonlyArray<number | null>) => (present(xs).length > 0 ? Math.max(...present(xs)) : null)
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
 const beginStep = Step.make({
   name: "begin",
   input: RunRef,
@@ -60,11 +72,18 @@ const beginStep = Step.make({
         survey: run.survey,
         cubeKey: run.cubeKey,
         nSpectra: run.nSpectra,
+        chunkSize: run.chunkSize,
         createdAt: run.createdAt,
         params: run.params,
         codeVersion: run.codeVersion,
         chunkKeys: chunks.flatMap((c) => (c.status === "COMPLETED" && c.outputKey !== null ? [c.outputKey] : [])),
-        failedChunks: chunks.filter((c) => c.status !== "COMPLETED").map((c) => ({ start: c.start, error: c.error ?? `chunk ${c.status}` }))
+        failedChunks: chunks.filter((c) => c.status !== "COMPLETED").map((c) => ({ start: c.start, error: c.error ?? `chunk ${c.status}` })),
+        fit: {
+          firstStartedAt: minOrNull(chunks.map((c) => c.startedAt)),
+          lastFinishedAt: maxOrNull(chunks.map((c) => c.finishedAt)),
+          attempts: chunks.reduce((a, c) => a + c.attempts, 0),
+          spectraDeferred: run.spectraDeferred
+        }
       }
     })
 })
@@ -187,6 +206,19 @@ const metadataStep = Step.make({
           created_at: new Date(summary.createdAt).toISOString(),
           cataloged_at: new Date(catalogedAt).toISOString(),
           counts: { spectra: summary.nSpectra, chunks: summary.chunkKeys.length + summary.failedChunks.length, rows: stats.rows, parts: parts.length },
+          stages: {
+            split: { created_at: iso(summary.createdAt), chunks: summary.chunkKeys.length + summary.failedChunks.length, chunk_size: summary.chunkSize },
+            fit: {
+              started_at: iso(summary.fit.firstStartedAt),
+              finished_at: iso(summary.fit.lastFinishedAt),
+              chunks_completed: summary.chunkKeys.length,
+              chunks_failed: summary.failedChunks.length,
+              attempts: summary.fit.attempts,
+              timeout_ms: summary.params.timeout_ms ?? null
+            },
+            "slow-fit": { spectra: summary.fit.spectraDeferred },
+            catalog: { cataloged_at: iso(catalogedAt), parts: parts.length, rows: stats.rows, rows_per_part: ROWS_PER_PART }
+          },
           parts
         })
       )
