@@ -44,27 +44,27 @@ const cases: ReadonlyArray<{ name: string; file?: (() => Uint8Array) | null; arg
 
 describe("phs pipeline refuses bad input", () => {
   for (const c of cases) {
-    it(`${c.name}: one line, exit 2, no run`, () => {
+    it(`${c.name}: one line, exit 2, no run`, async () => {
       const dir = tempDir()
       const cube = path.join(dir, "cube.fits")
       if (c.file !== null) fs.writeFileSync(cube, (c.file ?? goodCube)())
-      const r = phs(["pipeline", cube, "--workdir", path.join(dir, "w"), ...(c.args ?? [])])
+      const r = (await phs(["pipeline", cube, "--workdir", path.join(dir, "w"), ...(c.args ?? [])]))
       expect(r.code).toBe(2)
       const lines = r.stderr.trim().split("\n")
       expect(lines.length).toBe(1)
       expect(lines[0]).toMatch(c.error)
       expect(r.stderr).not.toMatch(/\n\s+at /)
-      const runs = phs(["runs", "--json", "--workdir", path.join(dir, "w")])
+      const runs = (await phs(["runs", "--json", "--workdir", path.join(dir, "w")]))
       expect(runs.code).toBe(0)
       expect(JSON.parse(runs.stdout)).toEqual([])
     })
   }
 
-  it("the same cube with good parameters runs", () => {
+  it("the same cube with good parameters runs", async () => {
     const dir = tempDir()
     const cube = path.join(dir, "cube.fits")
     fs.writeFileSync(cube, writeCube({ nx: 2, ny: 2, nchan: 64, data: new Float32Array(256).map((_, i) => Math.exp(-(((i % 64) - 30) ** 2) / 8) * 3 + 0.01 * Math.sin(i * 7.3)) }))
-    const r = phs(["pipeline", cube, "--workdir", path.join(dir, "w"), "--param", "beta=3", "--json"])
+    const r = (await phs(["pipeline", cube, "--workdir", path.join(dir, "w"), "--param", "beta=3", "--json"]))
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout).status).toBe("COMPLETED")

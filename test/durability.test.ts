@@ -18,7 +18,7 @@ const CHUNK = "100"
 let cubeDir = ""
 let cube = ""
 
-beforeAll(() => {
+beforeAll(async () => {
   cubeDir = tempDir()
   cube = path.join(cubeDir, "field.fits")
   fs.writeFileSync(cube, cubeFits({ nx: NX, ny: NY, nchan: 128, seed: 11 }))
@@ -38,13 +38,14 @@ const tableRows = async (workdir: string) => {
 
 /** After a kill: resume (or start again when the run was not yet registered) and check everything. */
 const resumeAndCheck = async (workdir: string) => {
-  const listed = phs(["runs", "--json", "--workdir", workdir])
+  const listed = (await phs(["runs", "--json", "--workdir", workdir]))
   expect(listed.code).toBe(0)
   const runs = JSON.parse(listed.stdout) as Array<{ runId: string }>
-  const again = runs.length === 0 ? phs(pipelineArgs(workdir)) : phs(["resume", runs[0].runId, "--workdir", workdir])
+  const again = runs.length === 0 ? (await phs(pipelineArgs(workdir))) : (await phs(["resume", runs[0].runId, "--workdir", workdir]))
   expect(again.stderr.split("\n").filter((l) => l.startsWith("phs:"))).toEqual([])
   expect(again.code).toBe(0)
-  const status = JSON.parse(phs(["status", (JSON.parse(phs(["runs", "--json", "--workdir", workdir]).stdout) as Array<{ runId: string }>)[0].runId, "--json", "--workdir", workdir]).stdout)
+  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  const status = JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout)
   expect(status.run.status).toBe("COMPLETED")
   expect(status.run.jobsCompleted).toBe(30)
   expect(status.run.jobsFailed).toBe(0)
@@ -72,7 +73,7 @@ describe("phs pipeline survives SIGKILL", () => {
   for (const point of crashPoints) {
     it(`killed ${point.name}, then resumed`, async () => {
       const workdir = path.join(tempDir(), "w")
-      const killed = phs(pipelineArgs(workdir), { env: { PHS_FAULTS: JSON.stringify({ seed: 1, rules: [point.rule] }) } })
+      const killed = (await phs(pipelineArgs(workdir), { env: { PHS_FAULTS: JSON.stringify({ seed: 1, rules: [point.rule] }) } }))
       expect(killed.signal).toBe("SIGKILL")
       expect(killed.stderr).toMatch(/injected crash/)
       await resumeAndCheck(workdir)

@@ -66,10 +66,10 @@ beforeAll(async () => {
   const synthetic = path.join(dir, "synthetic.fits")
   fs.writeFileSync(synthetic, cubeFits({ nx: 3, ny: 4, nchan: 96, seed: 11, blankPixels: [1, 10] }))
   for (const args of [["pipeline", SAMPLE], ["pipeline", synthetic, "--survey", "synth"]]) {
-    const r = phs([...args, "--workdir", work, "--json"])
+    const r = (await phs([...args, "--workdir", work, "--json"]))
     expect(r.code, r.stderr).toBe(0)
   }
-  const list = JSON.parse(phs(["runs", "--json", "--workdir", work]).stdout) as Array<{ runId: string; survey: string; nx: number; ny: number }>
+  const list = JSON.parse((await phs(["runs", "--json", "--workdir", work])).stdout) as Array<{ runId: string; survey: string; nx: number; ny: number }>
   for (const run of list) {
     const part = path.join(work, "blobs", "decompositions", `survey=${run.survey}`)
     const rows: DecompositionRow[] = []
@@ -84,7 +84,7 @@ describe("phs export --fits", () => {
   it("writes n_components, rms and integrated intensity as 2-D float32 images with the cube's WCS", async () => {
     const run = runs.get("grs-5x5")!
     const out = path.join(dir, "maps")
-    const r = phs(["export", run.runId.slice(0, 14), "--fits", out, "--workdir", work])
+    const r = (await phs(["export", run.runId.slice(0, 14), "--fits", out, "--workdir", work]))
     expect(r.code, r.stderr).toBe(0)
     const names = ["n_components", "rms", "integrated"]
     expect(r.stdout.trim().split("\n")).toEqual(names.map((n) => path.join(out, `${run.runId}-${n}.fits`)))
@@ -113,10 +113,10 @@ describe("phs export --fits", () => {
     expect(readImage(new Uint8Array(fs.readFileSync(path.join(out, `${run.runId}-integrated.fits`)))).cards.get("BUNIT")).toBe("K pix")
   })
 
-  it("writes NaN for blank spectra, no WCS cards for a cube without any, and the maps asked for with --value", () => {
+  it("writes NaN for blank spectra, no WCS cards for a cube without any, and the maps asked for with --value", async () => {
     const run = runs.get("synth")!
     const out = path.join(dir, "synth-maps")
-    const r = phs(["export", run.runId, "--fits", out, "--value", "integrated", "--value", "nan_channels", "--workdir", work])
+    const r = (await phs(["export", run.runId, "--fits", out, "--value", "integrated", "--value", "nan_channels", "--workdir", work]))
     expect(r.code, r.stderr).toBe(0)
     expect(fs.readdirSync(out).sort()).toEqual([`${run.runId}-integrated.fits`, `${run.runId}-nan_channels.fits`])
     const image = readImage(new Uint8Array(fs.readFileSync(path.join(out, `${run.runId}-integrated.fits`))))
@@ -131,8 +131,8 @@ describe("phs export --fits", () => {
     expect(Array.from(nan.data)).toEqual(Array.from({ length: 12 }, (_, p) => (blank.includes(p) ? 96 : 0)))
   })
 
-  it("refuses an unknown run: one line, exit 2", () => {
-    const r = phs(["export", "nope", "--fits", path.join(dir, "x"), "--workdir", work])
+  it("refuses an unknown run: one line, exit 2", async () => {
+    const r = (await phs(["export", "nope", "--fits", path.join(dir, "x"), "--workdir", work]))
     expect(r.code).toBe(2)
     expect(r.stderr.trimEnd()).toMatch(/^phs: no run nope in this workdir/)
     expect(fs.existsSync(path.join(dir, "x"))).toBe(false)

@@ -92,7 +92,7 @@ const rowsOf = async (runId: string, survey: string) => {
   return out
 }
 
-const plot = (args: ReadonlyArray<string>) => phs(["plot", ...args, "--workdir", work], { cwd: dir })
+const plot = async (args: ReadonlyArray<string>) => (await phs(["plot", ...args, "--workdir", work], { cwd: dir }))
 
 beforeAll(async () => {
   dir = tempDir("phs-plot-")
@@ -100,10 +100,10 @@ beforeAll(async () => {
   const synthetic = path.join(dir, "synthetic.fits")
   fs.writeFileSync(synthetic, cubeFits({ nx: 4, ny: 3, nchan: 96, seed: 3, blankPixels: [6] }))
   for (const args of [["pipeline", SAMPLE], ["pipeline", synthetic, "--survey", "synth"]]) {
-    const r = phs([...args, "--workdir", work, "--json"])
+    const r = (await phs([...args, "--workdir", work, "--json"]))
     expect(r.code, r.stderr).toBe(0)
   }
-  const runs = JSON.parse(phs(["runs", "--json", "--workdir", work]).stdout) as Array<{ runId: string; survey: string; nx: number; ny: number; cubeKey: string }>
+  const runs = JSON.parse((await phs(["runs", "--json", "--workdir", work])).stdout) as Array<{ runId: string; survey: string; nx: number; ny: number; cubeKey: string }>
   sampleRun = runs.find((r) => r.survey === "grs-5x5")!
   syntheticRun = runs.find((r) => r.survey === "synth")!
   sampleRows = await rowsOf(sampleRun.runId, "grs-5x5")
@@ -111,9 +111,9 @@ beforeAll(async () => {
 }, 120_000)
 
 describe("phs plot spectrum", () => {
-  it("writes RUN-spectrum-X-Y.svg: one curve per component, the model, the residual, the ±rms band, a title", () => {
+  it("writes RUN-spectrum-X-Y.svg: one curve per component, the model, the residual, the ±rms band, a title", async () => {
     const row = sampleRows.find((r) => r.x === 2 && r.y === 3)!
-    const r = plot(["spectrum", sampleRun.runId.slice(0, 12), "2", "3"])
+    const r = await plot(["spectrum", sampleRun.runId.slice(0, 12), "2", "3"])
     expect(r.code, r.stderr).toBe(0)
     const file = `${sampleRun.runId}-spectrum-2-3.svg`
     expect(r.stdout.trim()).toBe(file)
@@ -155,10 +155,10 @@ describe("phs plot spectrum", () => {
     })
   })
 
-  it("writes PNG by --out's extension, twice the SVG's size", () => {
-    const svgRun = plot(["spectrum", sampleRun.runId, "0", "0", "--out", "s.svg"])
+  it("writes PNG by --out's extension, twice the SVG's size", async () => {
+    const svgRun = await plot(["spectrum", sampleRun.runId, "0", "0", "--out", "s.svg"])
     expect(svgRun.code, svgRun.stderr).toBe(0)
-    const pngRun = plot(["spectrum", sampleRun.runId, "0", "0", "--out", path.join("pictures", "s.png")])
+    const pngRun = await plot(["spectrum", sampleRun.runId, "0", "0", "--out", path.join("pictures", "s.png")])
     expect(pngRun.code, pngRun.stderr).toBe(0)
     const size = svgSize(fs.readFileSync(path.join(dir, "s.svg"), "utf8"))
     expect(pngSize(new Uint8Array(fs.readFileSync(path.join(dir, "pictures", "s.png"))))).toEqual({ width: 2 * size.width, height: 2 * size.height })
@@ -169,8 +169,8 @@ describe("phs plot spectrum", () => {
     ["an unknown run", ["spectrum", "nope", "0", "0"], /^phs: no run nope in this workdir/],
     ["--out and --format that disagree", ["summary", "RUN", "--out", "a.svg", "--format", "png"], /^phs: --out a\.svg is a \.svg file but --format is png$/]
   ] as const) {
-    it(`refuses ${name}: one line, exit 2`, () => {
-      const r = plot(args.map((a) => (a === "RUN" ? sampleRun.runId : a)))
+    it(`refuses ${name}: one line, exit 2`, async () => {
+      const r = await plot(args.map((a) => (a === "RUN" ? sampleRun.runId : a)))
       expect(r.code).toBe(2)
       expect(r.stderr.trimEnd().split("\n")).toHaveLength(1)
       expect(r.stderr.trimEnd()).toMatch(message)
@@ -179,8 +179,8 @@ describe("phs plot spectrum", () => {
 })
 
 describe("phs plot map", () => {
-  it("has nx × ny cells, each at its pixel (y up), coloured by the value on the viridis colour bar", () => {
-    const r = plot(["map", sampleRun.runId, "--value", "integrated"])
+  it("has nx × ny cells, each at its pixel (y up), coloured by the value on the viridis colour bar", async () => {
+    const r = await plot(["map", sampleRun.runId, "--value", "integrated"])
     expect(r.code, r.stderr).toBe(0)
     const svg = fs.readFileSync(path.join(dir, `${sampleRun.runId}-map-integrated.svg`), "utf8")
     expect(wellFormedRoot(svg)).toBe("svg")
@@ -204,7 +204,7 @@ describe("phs plot map", () => {
   })
 
   it("labels the axes with pixels and the world coordinates of the header", async () => {
-    const r = plot(["map", sampleRun.runId, "--value", "rms", "--out", "rms.svg"])
+    const r = await plot(["map", sampleRun.runId, "--value", "rms", "--out", "rms.svg"])
     expect(r.code, r.stderr).toBe(0)
     const svg = fs.readFileSync(path.join(dir, "rms.svg"), "utf8")
     const header = await Effect.runPromise(Fits.readHeader(Fits.fromBytes(new Uint8Array(fs.readFileSync(SAMPLE)))))
@@ -216,12 +216,12 @@ describe("phs plot map", () => {
     expect(svg).toContain(`<tspan>4</tspan><tspan x="0" dy="13">${world(2, 4)}</tspan>`)
   })
 
-  it("shows pixels without a value in grey, and pixel axes only without WCS", () => {
-    const r = plot(["map", syntheticRun.runId, "--value", "rms", "--format", "png"])
+  it("shows pixels without a value in grey, and pixel axes only without WCS", async () => {
+    const r = await plot(["map", syntheticRun.runId, "--value", "rms", "--format", "png"])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout.trim()).toBe(`${syntheticRun.runId}-map-rms.png`)
     pngSize(new Uint8Array(fs.readFileSync(path.join(dir, `${syntheticRun.runId}-map-rms.png`))))
-    const s = plot(["map", syntheticRun.runId, "--value", "rms", "--out", "synth.svg"])
+    const s = await plot(["map", syntheticRun.runId, "--value", "rms", "--out", "synth.svg"])
     expect(s.code, s.stderr).toBe(0)
     const svg = fs.readFileSync(path.join(dir, "synth.svg"), "utf8")
     const [cells] = groupsNamed(svg, "cell_marks")
@@ -235,8 +235,8 @@ describe("phs plot map", () => {
 })
 
 describe("phs plot summary", () => {
-  it("has four histogram panels whose counts are the run's", () => {
-    const r = plot(["summary", sampleRun.runId])
+  it("has four histogram panels whose counts are the run's", async () => {
+    const r = await plot(["summary", sampleRun.runId])
     expect(r.code, r.stderr).toBe(0)
     const svg = fs.readFileSync(path.join(dir, `${sampleRun.runId}-summary.svg`), "utf8")
     expect(wellFormedRoot(svg)).toBe("svg")

@@ -79,7 +79,7 @@ beforeAll(async () => {
     // A survey whose name looks like a number: the partition column must stay VARCHAR.
     ["pipeline", synthetic, "--survey", "0042"]
   ]) {
-    const r = phs([...args, "--workdir", work, "--json"])
+    const r = (await phs([...args, "--workdir", work, "--json"]))
     expect(r.code, r.stderr).toBe(0)
   }
   rows = await readTable(work)
@@ -92,7 +92,7 @@ afterAll(async () => {
 })
 
 describe("the local table", () => {
-  it("has the fixture's rows: two β of the sample and a survey with a blank spectrum", () => {
+  it("has the fixture's rows: two β of the sample and a survey with a blank spectrum", async () => {
     expect(rows.filter((r) => r.survey === "grs-5x5").length).toBe(50)
     expect(new Set(rows.filter((r) => r.survey === "grs-5x5").map((r) => r.beta))).toEqual(new Set([2.5, 3.5]))
     expect(rows.filter((r) => r.survey === "0042").length).toBe(12)
@@ -348,14 +348,14 @@ describe("Athena constructs", () => {
 })
 
 describe("the rewrite", () => {
-  it("leaves strings, quoted identifiers, comments and FILTER clauses alone", () => {
+  it("leaves strings, quoted identifiers, comments and FILTER clauses alone", async () => {
     const sql = `SELECT 'UNNEST(a, b) AS t(x, y)' AS s, "transform" -- transform(a, x -> x)
       /* filter(a, x -> x) */ , COUNT(*) FILTER (WHERE x > 1) FROM t`
     expect(rewrite(sql)).toBe(sql)
     expect(tokenize(sql).map((t) => t.text).join("")).toBe(sql)
   })
 
-  it("rewrites nested uses", () => {
+  it("rewrites nested uses", async () => {
     expect(rewrite("SELECT transform(filter(a, x -> x > 0), y -> y * 2) FROM t")).toBe("SELECT list_transform(list_filter(a, x -> x > 0), y -> y * 2) FROM t")
     expect(rewrite("SELECT * FROM t CROSS JOIN UNNEST(a, b) AS u(x, y)")).toBe("SELECT * FROM t CROSS JOIN LATERAL (SELECT UNNEST(a) AS x, UNNEST(b) AS y) AS u(x, y)")
     expect(rewrite("SELECT * FROM t CROSS JOIN UNNEST(a) AS u(x)")).toBe("SELECT * FROM t CROSS JOIN UNNEST(a) AS u(x)")
@@ -371,7 +371,7 @@ describe("output formats", () => {
     ]
   }
 
-  it("table: aligned, numbers right-aligned, NULL shown, lists in brackets", () => {
+  it("table: aligned, numbers right-aligned, NULL shown, lists in brackets", async () => {
     expect(Format.table(result)).toBe(
       [
         "name             n      x  list                         big  missing",
@@ -383,13 +383,13 @@ describe("output formats", () => {
     )
   })
 
-  it("csv: RFC 4180 (CRLF, quotes doubled, fields with commas quoted, NULL empty)", () => {
+  it("csv: RFC 4180 (CRLF, quotes doubled, fields with commas quoted, NULL empty)", async () => {
     expect(Format.csv(result)).toBe(
       'name,n,x,list,big,missing\r\n"a, ""quoted""",3,1.5,"[1.25, 3.5]",1152921504606846976,\r\nb,12345,-0.25,[],7,\r\n'
     )
   })
 
-  it("json: an array of objects, BIGINT as a number when safe, else as a string", () => {
+  it("json: an array of objects, BIGINT as a number when safe, else as a string", async () => {
     expect(JSON.parse(Format.json(result))).toEqual([
       { name: 'a, "quoted"', n: 3, x: 1.5, list: [1.25, 3.5], big: "1152921504606846976", missing: null },
       { name: "b", n: 12345, x: -0.25, list: [], big: 7, missing: null }
@@ -400,8 +400,8 @@ describe("output formats", () => {
 })
 
 describe("phs query (the executable)", () => {
-  it("runs a named query and prints a table", () => {
-    const r = phs(["query", "--named", "beta-comparison", "--workdir", work])
+  it("runs a named query and prints a table", async () => {
+    const r = (await phs(["query", "--named", "beta-comparison", "--workdir", work]))
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stdout.trimEnd().split("\n")
     expect(lines[0]).toMatch(/^survey\s+beta\s+spectra\s+mean_components\s+median_components\s+stddev_components$/)
@@ -409,18 +409,18 @@ describe("phs query (the executable)", () => {
     expect(lines.slice(2, 5).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([["0042", "3.5", "12"], ["grs-5x5", "2.5", "25"], ["grs-5x5", "3.5", "25"]])
   })
 
-  it("prints CSV and JSON", () => {
-    const csv = phs(["query", "SELECT survey, count(*) AS n FROM decompositions GROUP BY survey ORDER BY survey", "--format", "csv", "--workdir", work])
+  it("prints CSV and JSON", async () => {
+    const csv = (await phs(["query", "SELECT survey, count(*) AS n FROM decompositions GROUP BY survey ORDER BY survey", "--format", "csv", "--workdir", work]))
     expect(csv.code, csv.stderr).toBe(0)
     expect(csv.stdout).toBe("survey,n\r\n0042,12\r\ngrs-5x5,50\r\n")
-    const json = phs(["query", "--named", "rms-distribution", "--format", "json", "--workdir", work])
+    const json = (await phs(["query", "--named", "rms-distribution", "--format", "json", "--workdir", work]))
     expect(json.code, json.stderr).toBe(0)
     const got = JSON.parse(json.stdout) as Array<Record<string, unknown>>
     expect(got.map((r) => [r.survey, r.spectra])).toEqual([["0042", 11], ["grs-5x5", 50]])
   })
 
-  it("lists the named queries", () => {
-    const r = phs(["query", "--list", "--format", "json"])
+  it("lists the named queries", async () => {
+    const r = (await phs(["query", "--list", "--format", "json"]))
     expect(r.code, r.stderr).toBe(0)
     expect((JSON.parse(r.stdout) as Array<{ name: string; sql: string }>).map((q) => [q.name, q.sql])).toEqual(NAMED_QUERIES.map((q) => [q.name, q.sql]))
   })
@@ -432,8 +432,8 @@ describe("phs query (the executable)", () => {
     ["no SQL at all", [], /^phs: nothing to run/],
     ["SQL and --named", ["SELECT 1", "--named", "beta-comparison"], /^phs: give either SQL or --named/]
   ] as const) {
-    it(`${name}: one line on stderr, exit 2`, () => {
-      const r = phs(["query", ...args, "--workdir", work])
+    it(`${name}: one line on stderr, exit 2`, async () => {
+      const r = (await phs(["query", ...args, "--workdir", work]))
       expect(r.code).toBe(2)
       const lines = r.stderr.trimEnd().split("\n")
       expect(lines.length).toBe(1)
@@ -442,8 +442,8 @@ describe("phs query (the executable)", () => {
     })
   }
 
-  it("a workdir that does not exist: one line, exit 2", () => {
-    const r = phs(["query", "SELECT 1", "--workdir", path.join(dir, "nowhere")])
+  it("a workdir that does not exist: one line, exit 2", async () => {
+    const r = (await phs(["query", "SELECT 1", "--workdir", path.join(dir, "nowhere")]))
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/^phs: no workdir .*nowhere/)
   })

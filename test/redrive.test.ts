@@ -9,7 +9,7 @@ import { expect, it } from "vitest"
 import { cubeFits } from "./support/cubes.js"
 import { phs, tempDir } from "./support/cli.js"
 
-it("a dead-lettered chunk fails the run with its reason; redrive and resume complete it", () => {
+it("a dead-lettered chunk fails the run with its reason; redrive and resume complete it", async () => {
   const dir = tempDir()
   const cube = path.join(dir, "c.fits")
   fs.writeFileSync(cube, cubeFits({ nx: 10, ny: 10, nchan: 64, seed: 5 }))
@@ -17,27 +17,27 @@ it("a dead-lettered chunk fails the run with its reason; redrive and resume comp
   const args = ["pipeline", cube, "--survey", "dead", "--chunk-size", "25", "--workdir", workdir]
   const plan = { seed: 3, rules: [{ service: "BlobStore", op: "get", match: "chunk-0000050.f32", kind: "transient" }] }
 
-  const failed = phs(args, { env: { PHS_FAULTS: JSON.stringify(plan) } })
+  const failed = (await phs(args, { env: { PHS_FAULTS: JSON.stringify(plan) } }))
   expect(failed.code).toBe(1)
   expect(failed.stderr).toMatch(/failed: 1 chunk\(s\) failed; first at spectrum 50: .*injected transient fault/)
 
-  const runId = (JSON.parse(phs(["runs", "--json", "--workdir", workdir]).stdout) as Array<{ runId: string }>)[0].runId
-  const status = JSON.parse(phs(["status", runId, "--json", "--workdir", workdir]).stdout)
+  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  const status = JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout)
   expect(status.run.status).toBe("FAILED")
   expect(status.run.jobsCompleted).toBe(3)
   expect(status.chunks.find((c: { start: number }) => c.start === 50)).toMatchObject({ status: "FAILED", attempts: 3 })
   expect(status.deadLetters.length).toBe(1)
   expect(status.deadLetters[0].reason).toMatch(/injected transient fault/)
-  expect(phs(["status", runId, "--workdir", workdir]).stdout).toMatch(/dead letters \(1\)/)
+  expect((await phs(["status", runId, "--workdir", workdir])).stdout).toMatch(/dead letters \(1\)/)
 
-  const redriven = phs(["redrive", runId, "--json", "--workdir", workdir])
+  const redriven = (await phs(["redrive", runId, "--json", "--workdir", workdir]))
   expect(redriven.code).toBe(0)
   expect(JSON.parse(redriven.stdout)).toEqual({ runId, redriven: 1, reopenedChunks: 1 })
 
-  const resumed = phs(["resume", runId, "--json", "--workdir", workdir])
+  const resumed = (await phs(["resume", runId, "--json", "--workdir", workdir]))
   expect(resumed.code).toBe(0)
   const done = JSON.parse(resumed.stdout)
   expect(done).toMatchObject({ status: "COMPLETED", jobsCompleted: 4, jobsFailed: 0, spectraDone: 100 })
-  const after = JSON.parse(phs(["status", runId, "--json", "--workdir", workdir]).stdout)
+  const after = JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout)
   expect(after.deadLetters).toEqual([])
 })

@@ -1,7 +1,7 @@
 /**
  * Runs the built `phs` executable as a user would, in a child process.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -16,16 +16,12 @@ export interface Result {
   readonly stderr: string
 }
 
-/** Runs `phs args…` to completion. */
-export const phs = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}): Result => {
-  const r = spawnSync(process.execPath, [PHS, ...args], {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    encoding: "utf8",
-    timeout: 180_000
-  })
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
-}
+/**
+ * Runs `phs args…` to completion. Asynchronous on purpose: a test worker blocked in a
+ * synchronous spawn cannot answer the test runner, which then gives up on it.
+ */
+export const phs = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> =>
+  phsAsync(args, options).done
 
 /** Starts `phs args…`; the caller may kill it. */
 export const phsAsync = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}) => {

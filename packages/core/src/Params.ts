@@ -40,6 +40,25 @@ export const describeParams = (): string =>
   ].join(", ")
 
 /**
+ * Error text quotes user input (parameter names, values, manifest keys): control characters
+ * are shown as `\uNNNN` so that a reason stays one line.
+ */
+// eslint-disable-next-line no-control-regex
+const printable = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** A value as JSON for an error message; never throws (bigint, cycles), at most 80 characters. */
+const show = (value: unknown): string => {
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? typeof value
+  } catch {
+    text = typeof value
+  }
+  return printable(text.length > 80 ? `${text.slice(0, 77)}...` : text)
+}
+
+/**
  * Resolves user parameters over the defaults; unknown names and bad values are
  * `InvalidInput` naming the valid ones.
  *
@@ -52,13 +71,13 @@ export const resolve = (input: Readonly<Record<string, unknown>>): Effect.Effect
     let timeoutMs = DEFAULT_TIMEOUT_MS
     if (timeout_ms !== undefined) {
       if (typeof timeout_ms !== "number" || !Number.isFinite(timeout_ms) || timeout_ms < 1 || timeout_ms > 900_000)
-        return Effect.fail(new InvalidInput({ reason: `timeout_ms must be a number of milliseconds in [1, 900000], got ${JSON.stringify(timeout_ms)}` }))
+        return Effect.fail(new InvalidInput({ reason: `timeout_ms must be a number of milliseconds in [1, 900000], got ${show(timeout_ms)}` }))
       timeoutMs = timeout_ms
     }
     try {
       return Effect.succeed({ ...Native.validateParams(fit), timeout_ms: timeoutMs })
     } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e)
+      const reason = printable(e instanceof Error ? e.message : String(e))
       return Effect.fail(new InvalidInput({ reason: `${reason}${reason.includes("timeout_ms") ? "" : " (the pipeline also takes timeout_ms)"}` }))
     }
   })
@@ -97,7 +116,12 @@ export const Manifest = Schema.Struct({
     Schema.filter((k) => (k.startsWith("cubes/") && isSafeKey(k)) || "cube_key must be a key under cubes/ without .. or empty segments")
   ),
   survey: Survey,
-  params: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) }),
+  params: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+      message: (issue) => `expected an object of parameter values such as {"beta": 3.5}, got ${show(issue.actual)}`
+    }),
+    { default: () => ({}) }
+  ),
   chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => DEFAULT_CHUNK_SIZE })
 })
 export type Manifest = typeof Manifest.Type
@@ -109,9 +133,20 @@ export type Manifest = typeof Manifest.Type
  * @category constructors
  */
 export const decodeManifest = (json: unknown): Effect.Effect<Manifest, InvalidInput> =>
-  Schema.decodeUnknown(Manifest, { onExcessProperty: "error" })(json).pipe(
-    Effect.mapError((e) => new InvalidInput({ reason: `bad manifest: ${oneLine(e)}` }))
-  )
+  Effect.suspend(() => {
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return Effect.fail(new InvalidInput({ reason: `bad manifest: expected a JSON object, got ${show(json)}` }))
+    }
+    // Decoding a record assigns `__proto__` (which JSON.parse makes an own key) as the
+    // prototype: the unknown parameter would vanish instead of being refused.
+    const params = (json as { readonly params?: unknown }).params
+    if (typeof params === "object" && params !== null && Object.prototype.hasOwnProperty.call(params, "__proto__")) {
+      return Effect.fail(new InvalidInput({ reason: `bad manifest: params: unknown parameter "__proto__"; valid parameters: ${describeParams()}` }))
+    }
+    return Schema.decodeUnknown(Manifest, { onExcessProperty: "error" })(json).pipe(
+      Effect.mapError((e) => new InvalidInput({ reason: `bad manifest: ${oneLine(e)}` }))
+    )
+  })
 
 /**
  * Decodes a survey name.
@@ -120,12 +155,20 @@ export const decodeManifest = (json: unknown): Effect.Effect<Manifest, InvalidIn
  * @category constructors
  */
 export const decodeSurvey = (name: string): Effect.Effect<string, InvalidInput> =>
-  Schema.decodeUnknown(Survey)(name).pipe(Effect.mapError(() => new InvalidInput({ reason: `bad survey name ${JSON.stringify(name)}: a survey name is 1-63 characters of a-z, 0-9, _ and -, starting with a letter or digit` })))
+  Schema.decodeUnknown(Survey)(name).pipe(Effect.mapError(() => new InvalidInput({ reason: `bad survey name ${printable(JSON.stringify(name))}: a survey name is 1-63 characters of a-z, 0-9, _ and -, starting with a letter or digit` })))
 
-const oneLine = (e: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(e)
-    .map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message))
-    .join("; ")
+const oneLine = (e: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
+  // An optional field is `T | undefined` on the encoded side: drop the "Expected undefined"
+  // alternative when the same field has another issue.
+  const useful = issues.filter((i) =>
+    !(i.message.startsWith("Expected undefined,") && issues.some((j) => j !== i && j.path.join("\0") === i.path.join("\0")))
+  )
+  return printable(useful.map((i) => clip(i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message)).join("; "))
+}
+
+/** The formatter quotes the offending value whole; a huge one must not make a huge line. */
+const clip = (text: string): string => (text.length > 240 ? `${text.slice(0, 239)}…` : text)
 
 /**
  * The run id: derived from everything that determines the result (cube content, survey,

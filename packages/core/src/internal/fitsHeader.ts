@@ -26,6 +26,14 @@ const REAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][+-]?\d+)?$/
 
 const fmt = (n: number | bigint): string => n.toLocaleString("en-US")
 
+/**
+ * Reasons quote header bytes (keywords, value text); a hostile file must not put a line
+ * break or a terminal escape into a one-line error, so control characters are shown as
+ * `\xNN`.
+ */
+// eslint-disable-next-line no-control-regex
+const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+
 /** Parses a quoted string starting at `rest[0] === "'"`; `''` is an escaped quote. */
 const parseString = (rest: string): { value: string; end: number } | undefined => {
   let out = ""
@@ -88,14 +96,15 @@ export const isEnd = (card: string): boolean => card.slice(0, 8).trimEnd() === "
 
 type Result<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly reason: string }
 const ok = <A>(value: A): Result<A> => ({ ok: true, value })
-const fail = (reason: string): Result<never> => ({ ok: false, reason })
+const fail = (reason: string): Result<never> => ({ ok: false, reason: printable(reason) })
 
 /** Checks the first card of the file, before reading further blocks. */
 export const checkFirstCard = (card: string): string | undefined => {
   const parsed = parseCard(card)
+  if (card.startsWith("\x1f\x8b")) return "not a FITS file: the file is gzip-compressed (decompress it first)"
   if (parsed.keyword !== "SIMPLE") return "not a FITS file: first card is not SIMPLE = T"
   if (parsed.value === false) return "not a standard FITS file: SIMPLE = F"
-  if (parsed.value !== true) return `not a FITS file: SIMPLE = ${parsed.text || "(no value)"}, expected T`
+  if (parsed.value !== true) return printable(`not a FITS file: SIMPLE = ${parsed.text || "(no value)"}, expected T`)
   return undefined
 }
 
@@ -103,6 +112,9 @@ const requireInteger = (cards: ReadonlyArray<Card>, index: number, keyword: stri
   const card = cards[index]
   if (card === undefined || card.keyword !== keyword) {
     return fail(`card ${index + 1} must be ${keyword}, found ${card === undefined ? "END" : card.keyword || "a blank card"}`)
+  }
+  if (typeof card.value === "number" && Number.isInteger(card.value) && !Number.isSafeInteger(card.value)) {
+    return fail(`${keyword} = ${card.text} is out of range (beyond ±2^53)`)
   }
   if (typeof card.value !== "number" || !Number.isSafeInteger(card.value)) {
     return fail(`${keyword} = ${card.text || "(no value)"} is not an integer`)

@@ -1,0 +1,159 @@
+/**
+ * Hostile and malformed input: every case of the corpus (test/corpus/cases.ts) is refused
+ * with its one line, exit code 2, no stack trace, and nothing partial left visible.
+ *
+ * CLI cases run the built `phs` in child processes, several at once (`describe.concurrent`):
+ * each costs a Node start-up. Manifest cases run in process against `Params` and
+ * `Pipeline.prepare`, which the aws splitter calls with the manifest a user uploaded.
+ */
+import { BlobStore, Errors, Fitter, Params, Pipeline } from "@phs/core"
+import { LocalRun } from "@phs/runtime-local"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { cliCases, goodCube, manifestCases } from "./corpus/cases.js"
+import { phsAsync, tempDir } from "./support/cli.js"
+
+/** Every file (not directory) under `dir`, relative to it; none when it does not exist. */
+const filesUnder = (dir: string): Array<string> =>
+  fs.existsSync(dir)
+    ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    : []
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+
+/** The typed failure of an exit: not a success, not a defect. */
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  if (Exit.isSuccess(exit)) throw new Error(`expected a failure, got ${JSON.stringify(exit.value)}`)
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
+  return failure.value
+}
+
+const expectReadable = (error: unknown, pattern: RegExp) => {
+  expect(error).toBeInstanceOf(Errors.InvalidInput)
+  const reason = (error as Errors.InvalidInput).reason
+  expect(reason).toMatch(pattern)
+  expect(reason).not.toMatch(CONTROL)
+  expect(reason.length).toBeLessThan(400)
+}
+
+describe("the corpus", () => {
+  it("has at least 30 cases, at least 20 of them through the CLI, with distinct names", () => {
+    expect(cliCases.length + manifestCases.length).toBeGreaterThanOrEqual(30)
+    expect(cliCases.filter((c) => c.inProcess !== true).length).toBeGreaterThanOrEqual(20)
+    const names = [...cliCases, ...manifestCases].map((c) => c.name)
+    expect(new Set(names).size).toBe(names.length)
+  })
+})
+
+describe.concurrent("phs pipeline refuses hostile input: one line, exit 2, nothing left visible", () => {
+  for (const c of cliCases.filter((c) => c.inProcess !== true)) {
+    it(c.name, async ({ expect }) => {
+      const dir = tempDir("phs-hostile-")
+      try {
+        const cube = path.join(dir, "cube.fits")
+        const input = c.input ?? { kind: "bytes", bytes: goodCube }
+        if (input.kind === "bytes") fs.writeFileSync(cube, input.bytes())
+        if (input.kind === "directory") fs.mkdirSync(cube)
+        const work = path.join(dir, "w")
+
+        const r = await phsAsync(["pipeline", cube, "--workdir", work, ...(c.args ?? [])]).done
+        expect(r.code, r.stderr).toBe(2)
+        expect(r.signal).toBeNull()
+        expect(r.stdout).toBe("")
+        const lines = r.stderr.trim().split("\n")
+        expect(lines, r.stderr).toHaveLength(1)
+        expect(lines[0]).toMatch(c.error)
+        expect(lines[0]).not.toMatch(CONTROL)
+        expect(r.stderr).not.toMatch(/^\s*at\s|internal error|\bError:/m)
+
+        // Nothing partial visible. A case refused before the command opens its workdir
+        // leaves no workdir at all, which is stronger than an empty run list; a case
+        // refused later (chunk size, blank cube) is asked through `phs runs` itself.
+        if (fs.existsSync(work)) {
+          const runs = await phsAsync(["runs", "--json", "--workdir", work]).done
+          expect(runs.code, runs.stderr).toBe(0)
+          expect(JSON.parse(runs.stdout)).toEqual([])
+        }
+        expect(filesUnder(path.join(work, "blobs", "chunks"))).toEqual([])
+        expect(filesUnder(path.join(work, "blobs", "decompositions"))).toEqual([])
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it("control: the corpus' good cube runs with good options (so each case fails for its own fault)", async ({ expect }) => {
+    const dir = tempDir("phs-hostile-")
+    try {
+      const cube = path.join(dir, "cube.fits")
+      fs.writeFileSync(cube, goodCube())
+      const work = path.join(dir, "w")
+      const r = await phsAsync(["pipeline", cube, "--workdir", work, "--survey", "grs", "--param", "beta=3", "--chunk-size", "3", "--json"]).done
+      expect(r.stderr).toBe("")
+      expect(r.code).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({ status: "COMPLETED", nSpectra: 4 })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("variants checked in process with what phs pipeline runs (LocalRun.checkCube, Params.decodeSurvey)", () => {
+  for (const c of cliCases.filter((c) => c.inProcess === true)) {
+    it(c.name, async () => {
+      const dir = tempDir("phs-hostile-")
+      try {
+        const cube = path.join(dir, "cube.fits")
+        let check: Effect.Effect<unknown, Errors.InvalidInput>
+        if (c.input === undefined && c.args?.length === 2 && c.args[0] === "--survey") {
+          check = Params.decodeSurvey(c.args[1])
+        } else if (c.input?.kind === "bytes" && c.args === undefined) {
+          fs.writeFileSync(cube, c.input.bytes())
+          check = LocalRun.checkCube(cube)
+        } else {
+          throw new Error("an in-process case is a file without options, or a --survey NAME")
+        }
+        const error = failureOf(await Effect.runPromiseExit(check))
+        expect(error).toBeInstanceOf(Errors.InvalidInput)
+        expect(`phs: ${error.reason}`).toMatch(c.error)
+        expect(error.reason).not.toMatch(CONTROL)
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  }
+})
+
+describe("manifests phs refuses: Params.decodeManifest + Params.resolve, and Pipeline.prepare", () => {
+  const services = Layer.merge(BlobStore.layerMemory, Fitter.layerNative({ threads: 1 }))
+
+  /** `Pipeline.prepare` over a store holding only cubes/good.fits; the keys after it. */
+  const prepare = (manifest: unknown) =>
+    Effect.gen(function*() {
+      const store = yield* BlobStore.BlobStore
+      yield* store.put("cubes/good.fits", goodCube())
+      const exit = yield* Effect.exit(Pipeline.prepare(manifest))
+      return { exit, keys: yield* store.list("") }
+    }).pipe(Effect.provide(services), Effect.runPromise)
+
+  for (const c of manifestCases) {
+    it(c.name, async () => {
+      if (c.prepareOnly !== true) {
+        const decoded = await Effect.runPromiseExit(Effect.flatMap(Params.decodeManifest(c.manifest), (m) => Params.resolve(m.params)))
+        expectReadable(failureOf(decoded), c.error)
+      }
+      const { exit, keys } = await prepare(c.manifest)
+      expectReadable(failureOf(exit), c.error)
+      expect(keys).toEqual(["cubes/good.fits"])
+    })
+  }
+
+  it("control: the corpus' good manifest is accepted", async () => {
+    const { exit } = await prepare({ cube_key: "cubes/good.fits", survey: "grs", params: { beta: 3 }, chunk_size: 3 })
+    expect(Exit.isSuccess(exit)).toBe(true)
+  })
+})
