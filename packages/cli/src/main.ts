@@ -5,6 +5,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
+import { cost } from "./commands/cost.js"
 import { exportCommand } from "./commands/export.js"
 import { pipeline } from "./commands/pipeline.js"
 import { plot } from "./commands/plot.js"
@@ -15,7 +16,7 @@ export const VERSION = "0.1.0"
 
 const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),
-  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, exportCommand])
+  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, exportCommand, cost])
 )
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })
@@ -30,6 +31,7 @@ export const classify = (error: unknown): { code: number; message: string | null
     case "RunNotFound":
       return { code: 2, message }
     case "RunFailed":
+    case "RunStalled":
       return { code: 1, message }
     default:
       return { code: 1, message: `${tag || "error"}: ${message}` }

@@ -1,6 +1,8 @@
 /**
  * `phs pipeline CUBE.fits`: validate the cube and parameters, put the cube in the workdir,
- * and drive split → fit → slow-fit → catalog with a live progress bar.
+ * and drive split → fit → slow-fit → catalog with a live progress bar. With `--target aws`
+ * the cube and its manifest go to the deployment's bucket instead, the Lambdas do the work,
+ * and the same progress bar follows the run table (aws/Pipeline.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Keys, Params, Pipeline } from "@phs/core"
@@ -8,10 +10,11 @@ import { LocalRun } from "@phs/runtime-local"
 import { Effect, Fiber, HashMap, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Aws from "../aws/Lazy.js"
 import * as Local from "../Local.js"
 import { line } from "../Output.js"
 import * as Progress from "../Progress.js"
-import { json, workdir } from "./shared.js"
+import { json, targetOptions, workdir } from "./shared.js"
 
 const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
 const survey = Options.text("survey").pipe(
@@ -41,15 +44,23 @@ export const surveyFromFile = (file: string): string =>
     .replace(/^[^a-z0-9]+/, "")
     .slice(0, 63) || "survey"
 
+/** User text for a one-line message: control characters escaped, at most 80 characters. */
+const printable = (text: string): string => {
+  // eslint-disable-next-line no-control-regex
+  const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped
+}
+
 /** `--param` values are numbers; anything else is a usage error. */
 export const parseParams = (raw: Option.Option<HashMap.HashMap<string, string>>) =>
   Effect.gen(function* () {
-    const out: Record<string, number> = {}
+    // No prototype: a parameter named __proto__ is a key like any other (and then refused as unknown).
+    const out: Record<string, number> = Object.create(null)
     if (Option.isNone(raw)) return out
     for (const [k, v] of HashMap.toEntries(raw.value)) {
       const n = Number(v)
       if (v.trim() === "" || !Number.isFinite(n))
-        return yield* Effect.fail(new Errors.InvalidInput({ reason: `--param ${k}=${v}: the value must be a number` }))
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: `--param ${printable(k)}=${printable(v)}: the value must be a number` }))
       out[k] = n
     }
     return out
@@ -66,13 +77,19 @@ export const driveWithProgress = (runId: string, options: { readonly concurrency
 
 export const pipeline = Command.make(
   "pipeline",
-  { cube, survey, param, chunkSize, concurrency, workdir, json },
+  { cube, survey, param, chunkSize, concurrency, workdir, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
       yield* LocalRun.checkCube(o.cube)
+      if (o.target === "aws") {
+        const done = yield* (yield* Aws.pipeline).submitAndWatch({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }, o)
+        yield* reportAt(done.run, { where: done.where, seconds: done.seconds, asJson: o.json, query: done.query })
+        yield* Pipeline.ensureCompleted(done.run)
+        return
+      }
       const started = Date.now()
       const run = yield* Local.withDriverLock(o.workdir, () =>
         Effect.gen(function* () {
@@ -87,10 +104,23 @@ export const pipeline = Command.make(
 
 /** The end-of-run summary. */
 export const report = (run: import("@phs/core").RunTable.RunRecord, dir: string, seconds: number, asJson: boolean) =>
+  reportAt(run, {
+    where: path.join(dir, "blobs", Keys.surveyPartition(run.survey)),
+    seconds,
+    asJson,
+    extra: () => ({ maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }),
+    query: `phs query "SELECT n_components, count(*) FROM decompositions WHERE run_id = '${run.runId}' GROUP BY 1 ORDER BY 1"`
+  })
+
+/** The end-of-run summary, with the results at `where` and a query to try on them. */
+export const reportAt = (
+  run: import("@phs/core").RunTable.RunRecord,
+  o: { readonly where: string; readonly seconds: number; readonly asJson: boolean; readonly extra?: () => Record<string, unknown>; readonly query: string }
+) =>
   Effect.sync(() => {
-    const where = path.join(dir, "blobs", Keys.surveyPartition(run.survey))
-    if (asJson) {
-      line(JSON.stringify({ ...run, seconds, results: where, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }))
+    const { where, seconds } = o
+    if (o.asJson) {
+      line(JSON.stringify({ ...run, seconds, results: where, ...(o.extra?.() ?? {}) }))
       return
     }
     line(`run ${run.runId}: ${run.status}${run.reason ? ` (${run.reason})` : ""}`)
@@ -98,6 +128,6 @@ export const report = (run: import("@phs/core").RunTable.RunRecord, dir: string,
       ` (${(run.spectraDone / Math.max(seconds, 1e-3)).toFixed(0)}/s); ${run.spectraDeferred} went through the slow fit; ${run.jobsFailed} chunk(s) failed`)
     if (run.status === "COMPLETED") {
       line(`  results: ${where} (table phspectra.decompositions, survey=${run.survey})`)
-      line(`  try: phs query "SELECT n_components, count(*) FROM decompositions WHERE run_id = '${run.runId}' GROUP BY 1 ORDER BY 1"`)
+      line(`  try: ${o.query}`)
     }
   })

@@ -1,19 +1,19 @@
 /**
  * `phs query "SQL"`, `phs query --named NAME`, `phs query --list`: Athena SQL over the
  * result table `phspectra.decompositions`. The local target runs it with DuckDB over the
- * workdir's Parquet files (query/LocalSql.ts); the SQL is the same text Athena runs.
+ * workdir's Parquet files (query/LocalSql.ts); the SQL is the same text Athena runs. The
+ * aws target runs it on Athena, in the deployment's workgroup (aws/AthenaSql.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, NamedQueries } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
+import * as Aws from "../aws/Lazy.js"
 import * as Format from "../query/Format.js"
-import * as LocalSql from "../query/LocalSql.js"
 import type { QueryResult } from "../query/SqlEngine.js"
-import { workdir } from "./shared.js"
+import { awsConfig, stack, TARGETS, workdir } from "./shared.js"
 
-/** Where a query runs. Only `local` so far; `aws` (Athena) plugs in behind SqlEngine. */
-export const TARGETS = ["local"] as const
+export { TARGETS }
 
 const sql = Args.text({ name: "sql" }).pipe(
   Args.withDescription("Athena SQL over phspectra.decompositions (also reachable as decompositions)"),
@@ -29,7 +29,9 @@ const format = Options.choice("format", Format.FORMATS).pipe(
   Options.withDefault("table" as const)
 )
 const target = Options.choice("target", TARGETS).pipe(
-  Options.withDescription("where the query runs: local = DuckDB over the workdir's Parquet files"),
+  Options.withDescription(
+    "where the query runs: local = DuckDB over the workdir's Parquet files; aws = Athena, in the deployment's workgroup (with partition projection, name the surveys: WHERE survey = '…')"
+  ),
   Options.withDefault("local" as const)
 )
 
@@ -62,7 +64,7 @@ const chooseSql = (o: { sql: Option.Option<string>; named: Option.Option<string>
     )
   })
 
-export const query = Command.make("query", { sql, named, list, format, target, workdir }, (o) =>
+export const query = Command.make("query", { sql, named, list, format, target, workdir, stack, awsConfig }, (o) =>
   Effect.gen(function* () {
     if (o.list) {
       if (Option.isSome(o.sql) || Option.isSome(o.named)) {
@@ -73,6 +75,13 @@ export const query = Command.make("query", { sql, named, list, format, target, w
       return yield* write({ columns, rows }, o.format)
     }
     const text = yield* chooseSql(o)
+    if (o.target === "aws") {
+      const Deployment = yield* Aws.deployment
+      const AthenaSql = yield* Aws.athenaSql
+      const d = yield* Deployment.resolve(o)
+      const result = yield* Effect.scoped(Effect.flatMap(AthenaSql.scoped(d), (engine) => engine.run(text))).pipe(Deployment.explainSetup)
+      return yield* write(result, o.format)
+    }
     if (!fs.existsSync(o.workdir)) {
       return yield* Effect.fail(
         new Errors.InvalidInput({ reason: `no workdir ${o.workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` })
@@ -80,6 +89,8 @@ export const query = Command.make("query", { sql, named, list, format, target, w
     }
     const result = yield* Effect.scoped(
       Effect.gen(function* () {
+        // DuckDB loads on use, not at every command's start-up.
+        const LocalSql = yield* Effect.promise(() => import("../query/LocalSql.js"))
         const local = yield* LocalSql.make(o.workdir)
         if (local.files === 0) {
           process.stderr.write(`phs: note: no results in ${o.workdir} yet, the table is empty (phs pipeline CUBE.fits makes some)\n`)
@@ -91,6 +102,6 @@ export const query = Command.make("query", { sql, named, list, format, target, w
   })
 ).pipe(
   Command.withDescription(
-    "run Athena SQL over the result table phspectra.decompositions (local: DuckDB over the workdir's Parquet files)"
+    "run Athena SQL over the result table phspectra.decompositions (local: DuckDB over the workdir's Parquet files; aws: Athena)"
   )
 )

@@ -1,6 +1,7 @@
 import { Options } from "@effect/cli"
 import { Errors, RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
+import { DEFAULT_STACK } from "../aws/Defaults.js"
 import { defaultWorkdir } from "../Local.js"
 
 export const workdir = Options.directory("workdir").pipe(
@@ -10,8 +11,34 @@ export const workdir = Options.directory("workdir").pipe(
 
 export const json = Options.boolean("json").pipe(Options.withDescription("print one JSON object instead of text"))
 
+/** Where a command acts: this machine's workdir, or a deployment on AWS. */
+export const TARGETS = ["local", "aws"] as const
+export type Target = (typeof TARGETS)[number]
+
+export const target = Options.choice("target", TARGETS).pipe(
+  Options.withDescription("local: the workdir on this machine; aws: the deployment named by --stack (Lambda, S3, DynamoDB, Athena)"),
+  Options.withDefault("local" as Target)
+)
+
+export const stack = Options.text("stack").pipe(
+  Options.withDescription(
+    "with --target aws: the deployment's stack prefix (cdk context phs:prefix, matched without case); region and credentials come from the AWS environment (AWS_REGION, AWS_PROFILE)"
+  ),
+  Options.withDefault(DEFAULT_STACK)
+)
+
+export const awsConfig = Options.file("aws-config", { exists: "yes" }).pipe(
+  Options.withDescription(
+    "with --target aws: the stack outputs written by `cdk deploy --all --outputs-file FILE` (bucket, tables, queues, workgroup); without it, PHS_BUCKET, PHS_RUNS_TABLE, … (docs/deploying.md)"
+  ),
+  Options.optional
+)
+
+/** The options every command with a target takes. */
+export const targetOptions = { target, stack, awsConfig }
+
 /** The run, or a one-line error naming what exists. */
-export const findRun = (runId: string) =>
+export const findRun = (runId: string, where = "in this workdir (see phs runs)") =>
   Effect.gen(function* () {
     const table = yield* RunTable.RunTable
     const run = yield* table.getRun(runId)
@@ -21,7 +48,7 @@ export const findRun = (runId: string) =>
     if (prefixed.length === 1) return prefixed[0]
     return yield* Effect.fail(
       new Errors.InvalidInput({
-        reason: prefixed.length > 1 ? `run id ${runId} is ambiguous: ${prefixed.map((r) => r.runId).join(", ")}` : `no run ${runId} in this workdir (see phs runs)`
+        reason: prefixed.length > 1 ? `run id ${runId} is ambiguous: ${prefixed.map((r) => r.runId).join(", ")}` : `no run ${runId} ${where}`
       })
     )
   })

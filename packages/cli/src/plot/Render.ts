@@ -5,8 +5,6 @@
 import { Resvg } from "@resvg/resvg-js"
 import { Errors } from "@phs/core"
 import { Effect } from "effect"
-import * as vega from "vega"
-import * as vegaLite from "vega-lite"
 import type { TopLevelSpec } from "vega-lite"
 
 export const FORMATS = ["svg", "png"] as const
@@ -22,6 +20,8 @@ const failed = (what: string) => (e: unknown) =>
 export const svg = (spec: TopLevelSpec): Effect.Effect<string, Errors.InvalidInput> =>
   Effect.tryPromise({
     try: async () => {
+      // Loaded here, not at start-up: every other command would pay for it.
+      const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")])
       const compiled = vegaLite.compile(spec).spec
       const view = new vega.View(vega.parse(compiled), { renderer: "none" })
       try {
