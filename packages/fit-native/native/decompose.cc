@@ -81,9 +81,12 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   rw.compact.resize(valid);
   for (int k = 0; k < valid; ++k) rw.compact[k] = ws.scaled[rw.position[k]];
   const NoiseEstimate noise = estimate_noise(rw.compact.data(), valid, ws.noise_scratch);
-  const double rms = noise.rms;
-  out.rms = std::ldexp(rms, exponent);
-  out.min_persistence = std::ldexp(params.beta * rms, exponent);
+  out.rms = std::ldexp(noise.rms, exponent);
+  out.min_persistence = std::ldexp(params.beta * noise.rms, exponent);
+  // Inside, the noise is at least a float's rounding of the peak: noise-free data then fit
+  // as their lines, not as lines plus components fitted to rounding error.
+  const double noise_floor = options.relative_noise_floor * std::ldexp(peak, -exponent);
+  const double rms = std::max(noise.rms, noise_floor);
   if (peak == 0.0 || valid < options.min_channels) return;
 
   // 2. Peaks over the non-blank channels (rw.compact still holds them).
@@ -105,6 +108,7 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   ctx.problem.n = n;
   ctx.valid_channels = valid;
   ctx.rms = rms;
+  ctx.rss_floor = static_cast<double>(valid) * noise_floor * noise_floor;
   ctx.params = params;
   ctx.budget = options.budget;
   ctx.lm.deadline = options.deadline;

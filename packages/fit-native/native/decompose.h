@@ -26,6 +26,9 @@ struct DecomposeOptions {
   // reference: in noisy spectra persistence keeps many noise peaks that validation would
   // drop after an expensive joint fit; faint real lines come back through refinement).
   bool prefilter_guesses = true;
+  // The noise used inside (peaks, validation, AICc) is at least this fraction of the largest
+  // |value| (about a float's rounding); the reported rms is the estimate itself.
+  double relative_noise_floor = 1e-7;
   RefineOptions refine;
   // Deadline for this spectrum (default: none).
   Deadline deadline;

@@ -27,15 +27,15 @@ void residual_peaks(const RefineContext& ctx, RefineWorkspace& ws,
   }
 }
 
-// Tries `candidate`: refits and validates it and, when AICc drops by more than `margin`,
-// makes it current.
-bool try_candidate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
-                   std::vector<Component>& candidate, double& rss, double& current_aicc,
-                   double margin = 0.0) {
+// Refits and validates `candidate` (components that fail validation are dropped and the rest
+// refitted). Returns its AICc (+inf when nothing is left or time ran out), its RSS in `r`;
+// its residual is left in ws.trial.
+double fit_candidate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& candidate,
+                     double& r) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
   if (candidate.size() > kMaxComponents) candidate.resize(kMaxComponents);
-  double r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
-  if (ctx.timed_out) return false;
-  // Drop what fails validation (refitting the rest) before comparing.
+  r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
+  if (ctx.timed_out) return kInf;
   const std::size_t before = candidate.size();
   candidate.erase(std::remove_if(candidate.begin(), candidate.end(),
                                  [&](const Component& c) {
@@ -43,18 +43,152 @@ bool try_candidate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Componen
                                                              ctx.params);
                                  }),
                   candidate.end());
-  if (candidate.empty()) return false;
+  if (candidate.empty()) return kInf;
   if (candidate.size() != before) {
     r = refit(ctx, ws, candidate, ctx.budget.refit_evaluations);
-    if (ctx.timed_out) return false;
+    if (ctx.timed_out) return kInf;
   }
-  const double a = aicc(r, ctx.valid_channels, static_cast<int>(candidate.size()));
-  if (!(a < current_aicc - margin)) return false;
+  return aicc(r + ctx.rss_floor, ctx.valid_channels, static_cast<int>(candidate.size()));
+}
+
+// Makes a fitted candidate (its residual in ws.trial) current.
+void accept(RefineWorkspace& ws, std::vector<Component>& comps, std::vector<Component>& candidate,
+            double r, double a, double& rss, double& current_aicc) {
   comps.swap(candidate);
   ws.residual.swap(ws.trial);
   rss = r;
   current_aicc = a;
+}
+
+// Tries `candidate`: refits and validates it and, when AICc drops by more than `margin`,
+// makes it current.
+bool try_candidate(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
+                   std::vector<Component>& candidate, double& rss, double& current_aicc,
+                   double margin = 0.0) {
+  double r = 0.0;
+  const double a = fit_candidate(ctx, ws, candidate, r);
+  if (ctx.timed_out || !(a < current_aicc - margin)) return false;
+  accept(ws, comps, candidate, r, a, rss, current_aicc);
   return true;
+}
+
+// The AICc margin a split into p and q must clear (RefineOptions).
+double split_margin(const RefineOptions& opt, const Component& p, const Component& q) {
+  const double wide = std::max(p.stddev, q.stddev);
+  const double narrow = std::min(p.stddev, q.stddev);
+  const bool resolved = std::fabs(p.mean - q.mean) >= opt.split_resolved_separation * wide &&
+                        narrow >= opt.split_resolved_width_ratio * wide;
+  return resolved ? opt.split_aicc_margin : opt.unresolved_split_aicc_margin;
+}
+
+// Seed `geometry` of a split of b: 0 symmetric, 1 / 2 a main line with a shoulder on the
+// low / high side.
+void split_seed(const RefineOptions& opt, const Component& b, int geometry, Component& p,
+                Component& q) {
+  if (geometry == 0) {
+    const double off = opt.split_offset * b.stddev;
+    p = Component{opt.split_amplitude * b.amplitude, b.mean - off, opt.split_width * b.stddev};
+    q = Component{p.amplitude, b.mean + off, p.stddev};
+    return;
+  }
+  const double side = geometry == 1 ? -1.0 : 1.0;
+  p = Component{opt.shoulder_main_amplitude * b.amplitude,
+                b.mean - side * opt.shoulder_main_offset * b.stddev,
+                opt.shoulder_main_width * b.stddev};
+  q = Component{opt.shoulder_amplitude * b.amplitude, b.mean + side * opt.shoulder_offset * b.stddev,
+                opt.shoulder_width * b.stddev};
+}
+
+// Fits split seed `geometry` of comps[c] to the data less the other components over the
+// window mean +- split_window_sigmas sigma (the accepted residual plus comps[c]). Returns the
+// window's RSS after the fit (+inf for a window under 8 channels) and in `before` its RSS
+// now; the fitted pair is left in p and q.
+double local_split(RefineContext& ctx, RefineWorkspace& ws, const Component& b, int geometry,
+                   Component& p, Component& q, double& before) {
+  const int n = ctx.problem.n;
+  const double w = ctx.options.split_window_sigmas;
+  const double from = std::floor(b.mean - w * b.stddev);
+  const double to = std::ceil(b.mean + w * b.stddev) + 1.0;
+  const int lo = from <= 0.0 ? 0 : (from >= n ? n : static_cast<int>(from));
+  const int hi = to <= 0.0 ? 0 : (to >= n ? n : static_cast<int>(to));
+  const int m = hi - lo;
+  before = 0.0;
+  if (m < 8) return std::numeric_limits<double>::infinity();
+  const unsigned char* weight = ctx.problem.weight;
+  const double inv_s2 = 1.0 / (b.stddev * b.stddev);
+  ws.local.resize(m);
+  for (int i = lo; i < hi; ++i) {
+    const double r = ws.residual[i];  // 0 on blank channels
+    before += r * r;
+    double v = r;
+    if (!weight || weight[i]) {
+      const double d = i - b.mean;
+      v += b.amplitude * std::exp(-0.5 * d * d * inv_s2);
+    }
+    ws.local[i - lo] = v;
+  }
+  split_seed(ctx.options, b, geometry, p, q);
+  FitProblem window;
+  window.y = ws.local.data();
+  window.weight = weight ? weight + lo : nullptr;
+  window.n = m;
+  ws.pair.assign({Component{p.amplitude, p.mean - lo, p.stddev},
+                  Component{q.amplitude, q.mean - lo, q.stddev}});
+  LmOptions opt = ctx.lm;
+  opt.max_evaluations = ctx.options.split_local_evaluations;
+  const LmSummary s = fit_lm(window, ws.pair, opt, ws.lm);
+  ctx.evaluations += s.evaluations;
+  if (s.status == LmStatus::kDeadline) ctx.timed_out = true;
+  p = ws.pair[0];
+  q = ws.pair[1];
+  p.mean += lo;
+  q.mean += lo;
+  return 2.0 * s.final_cost;
+}
+
+// Step 4 of refinement (beyond the reference): the best split seed of every component by
+// its local fit, then joint refits best estimate first until one clears its margin.
+bool split_step(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& comps,
+                double& rss, double& current) {
+  const RefineOptions& opt = ctx.options;
+  const int geometries = opt.split_shoulders ? 3 : 1;
+  const int k = static_cast<int>(comps.size()) + 1;
+  ws.proposals.clear();
+  for (int c = 0; c < static_cast<int>(comps.size()); ++c) {
+    RefineWorkspace::SplitProposal best{std::numeric_limits<double>::infinity(), c, {}, {}};
+    for (int g = 0; g < geometries; ++g) {
+      Component p, q;
+      double before = 0.0;
+      const double after = local_split(ctx, ws, comps[c], g, p, q, before);
+      if (ctx.timed_out) return false;
+      if (!std::isfinite(after)) continue;
+      const double estimated_rss = std::max(rss - before + after, 0.0) + ctx.rss_floor;
+      const double estimate = aicc(estimated_rss, ctx.valid_channels, k) + split_margin(opt, p, q);
+      if (estimate < best.estimate) best = RefineWorkspace::SplitProposal{estimate, c, p, q};
+    }
+    if (best.estimate < current + opt.split_screen_slack) ws.proposals.push_back(best);
+  }
+  std::stable_sort(ws.proposals.begin(), ws.proposals.end(),
+                   [](const RefineWorkspace::SplitProposal& a,
+                      const RefineWorkspace::SplitProposal& b) { return a.estimate < b.estimate; });
+  for (const RefineWorkspace::SplitProposal& pr : ws.proposals) {
+    ws.candidate = comps;
+    ws.candidate[pr.index] = pr.low;
+    ws.candidate.push_back(pr.high);
+    double r = 0.0;
+    const double a = fit_candidate(ctx, ws, ws.candidate, r);
+    if (ctx.timed_out) return false;
+    // The pair's margin after the joint refit (when validation dropped a component, the
+    // candidate is no split and the plain margin applies).
+    const double margin = ws.candidate.size() == comps.size() + 1
+                              ? split_margin(opt, ws.candidate[pr.index], ws.candidate.back())
+                              : opt.split_aicc_margin;
+    if (a < current - margin) {
+      accept(ws, comps, ws.candidate, r, a, rss, current);
+      return true;
+    }
+  }
+  return false;
 }
 
 // The valid channel with the lowest residual, or -1.
@@ -180,7 +314,7 @@ void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& com
       !first_blended_pair(comps, prm.f_sep, bi, bj))
     return;
 
-  double current = aicc(rss, ctx.valid_channels, static_cast<int>(comps.size()));
+  double current = aicc(rss + ctx.rss_floor, ctx.valid_channels, static_cast<int>(comps.size()));
   for (int iter = 0; iter < prm.max_refine_iter && !ctx.timed_out; ++iter) {
     bool changed = false;
 
@@ -234,20 +368,8 @@ void refine(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>& com
 
     // 4. Beyond the reference: split a component in two (the first split kept ends the step).
     if (opt.split_components) {
-      for (std::size_t c = 0; c < comps.size(); ++c) {
-        const Component b = comps[c];
-        const double off = opt.split_offset * b.stddev;
-        const Component half{opt.split_amplitude * b.amplitude, b.mean - off,
-                             opt.split_width * b.stddev};
-        ws.candidate = comps;
-        ws.candidate[c] = half;
-        ws.candidate.push_back(Component{half.amplitude, b.mean + off, half.stddev});
-        if (try_candidate(ctx, ws, comps, ws.candidate, rss, current, opt.split_aicc_margin)) {
-          changed = true;
-          break;
-        }
-        if (ctx.timed_out) return;
-      }
+      changed |= split_step(ctx, ws, comps, rss, current);
+      if (ctx.timed_out) return;
     }
 
     // 5. Beyond the reference: the residual's strongest matched-filter response, repeated

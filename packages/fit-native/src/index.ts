@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from "node:os"
 import { createRequire } from "node:module"
+import { resolve as resolvePath } from "node:path"
 
 /**
  * The algorithm's parameters (see ALGORITHM.md).
@@ -53,7 +54,7 @@ export type DecompositionStatus = "ok" | "blank" | "timeout"
  * - `minPersistence`: beta · rms; NaN when the spectrum is blank.
  * - `components`: sorted by mean; empty for "blank" and "timeout", and for spectra with
  *   fewer than 10 finite channels (those are not fitted, status "ok").
- * - `evaluations`: model evaluations over all fits.
+ * - `evaluations`: model evaluations over all fits (including the windowed fits of split seeds).
  * - `nanChannels`: non-finite input channels (NaN and ±Infinity are both treated as blank:
  *   zero weight in the fit, excluded from the noise and peak searches).
  *
@@ -85,7 +86,7 @@ export type BatchOptions = {
  *
  * @since 0.1.0
  */
-export const NATIVE_VERSION = "0.1.0+alg.1"
+export const NATIVE_VERSION = "0.1.0+alg.2"
 
 /**
  * @since 0.1.0
@@ -209,7 +210,17 @@ type NativeAddon = {
   fit(spectrum: Float32Array | Float64Array, components: Float64Array, maxEvaluations: number): NativeFit
 }
 
-const addon = createRequire(import.meta.url)("../build/Release/phs_fit.node") as NativeAddon
+/**
+ * The addon binary: `build/Release/phs_fit.node`, or the file named by the environment
+ * variable `PHS_FIT_NATIVE_PATH` (an absolute path, or relative to the working directory) —
+ * e.g. the sanitizer build of `scripts/native-sanitize.sh`, or a development build.
+ */
+const addonPath = (): string => {
+  const override = process.env.PHS_FIT_NATIVE_PATH
+  return override ? resolvePath(override) : "../build/Release/phs_fit.node"
+}
+
+const addon = createRequire(import.meta.url)(addonPath()) as NativeAddon
 
 const STATUS: ReadonlyArray<DecompositionStatus> = ["ok", "blank", "timeout"]
 

@@ -1,5 +1,5 @@
-// What the decomposer does beyond the reference method: component splits and matched-filter
-// seeding, both gated by AICc and validation.
+// What the decomposer does beyond the reference method: component splits (symmetric and
+// shoulder seeds) and matched-filter seeding, all gated by AICc and validation.
 import { describe, expect, it } from "vitest"
 import { __internal, decompose } from "@phs/fit-native"
 import { spectrum } from "./helpers.js"
@@ -20,6 +20,30 @@ describe("beyond the reference", () => {
       expect(c.stddev / pair[k].stddev).toBeGreaterThan(0.8)
       expect(c.stddev / pair[k].stddev).toBeLessThan(1.25)
     })
+  })
+
+  it("recovers a faint line hidden between two brighter ones (shoulder split seeds)", () => {
+    // The outer lines absorb the middle one: the fit of two lines leaves little residual, and
+    // only a split with a shoulder seed on the right side finds the third (7 of 20 without).
+    const triple = [
+      { amplitude: 2.5, mean: 190, stddev: 6 },
+      { amplitude: 1, mean: 201, stddev: 4 },
+      { amplitude: 2.5, mean: 212, stddev: 6 }
+    ]
+    let found = 0
+    for (let seed = 1; seed <= 20; seed++) {
+      const d = decompose(spectrum(424, triple, 0.15, seed))
+      const right =
+        d.components.length === 3 &&
+        d.components.every(
+          (c, k) =>
+            Math.abs(c.mean - triple[k].mean) < triple[k].stddev &&
+            c.stddev / triple[k].stddev > 0.4 &&
+            c.stddev / triple[k].stddev < 2.5
+        )
+      if (right) found++
+    }
+    expect(found).toBeGreaterThanOrEqual(13)
   })
 
   it("seeds a faint broad line that persistence misses from the matched filter", () => {

@@ -113,6 +113,18 @@ describe("blank and odd input", () => {
     expect(finiteComponents(d)).toBe(true)
   })
 
+  it("noise-free lines fit as their lines, not as lines plus fits of rounding error", () => {
+    for (const [n, amplitude, stddev] of [[64, 0.5, 1.5], [424, 3, 7], [200, 100, 3]]) {
+      const line = { amplitude, mean: n / 3 + 0.3, stddev }
+      for (const f of [spectrum(n, [line]), Float32Array.from(spectrum(n, [line]))]) {
+        const d = decompose(f)
+        expect(d.components).toHaveLength(1)
+        expect(d.components[0].mean).toBeCloseTo(line.mean, 3)
+        expect(d.components[0].stddev).toBeCloseTo(stddev, 3)
+      }
+    }
+  })
+
   it("fewer than 10 finite channels are not fitted (ok, no components, rms estimated)", () => {
     const d = decompose(Float64Array.of(0.1, -0.2, 5, 0.3, -0.1))
     expect(d.status).toBe("ok")
