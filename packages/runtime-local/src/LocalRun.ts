@@ -12,6 +12,25 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 /**
+ * An open file read by ranges, as the FITS reader wants it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fileSource = (fd: number): Fits.ByteSource<never> => {
+  const size = fs.fstatSync(fd).size
+  return {
+    size,
+    read: (offset, length) =>
+      Effect.sync(() => {
+        const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
+        fs.readSync(fd, buf, 0, buf.length, offset)
+        return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
+      })
+  }
+}
+
+/**
  * Reads and validates a cube's header straight from a file; a bad cube is `InvalidInput`.
  *
  * @since 0.1.0
@@ -23,19 +42,8 @@ export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.I
       try: () => fs.openSync(file, "r"),
       catch: (e) => new Errors.InvalidInput({ reason: `cannot open ${file}: ${(e as Error).message}` })
     }),
-    (fd) => {
-      const size = fs.fstatSync(fd).size
-      const src: Fits.ByteSource<never> = {
-        size,
-        read: (offset, length) =>
-          Effect.sync(() => {
-            const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
-            fs.readSync(fd, buf, 0, buf.length, offset)
-            return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
-          })
-      }
-      return Fits.readHeader(src).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` })))
-    },
+    (fd) =>
+      Fits.readHeader(fileSource(fd)).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` }))),
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 

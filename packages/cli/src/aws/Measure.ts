@@ -74,16 +74,7 @@ export const measure = (
     const npix = header.nx * header.ny
     const pixels = samplePixels(npix, options.sample ?? 500)
     const fd = fs.openSync(file, "r")
-    const size = fs.fstatSync(fd).size
-    const src: Fits.ByteSource<never> = {
-      size,
-      read: (offset, length) =>
-        Effect.sync(() => {
-          const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
-          fs.readSync(fd, buf, 0, buf.length, offset)
-          return new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
-        })
-    }
+    const src = LocalRun.fileSource(fd)
     // Adjacent pixels are read together.
     const spectra = new Float32Array(pixels.length * header.nchan)
     const read = Effect.gen(function* () {
@@ -149,7 +140,7 @@ export const measure = (
       nx: header.nx,
       ny: header.ny,
       channels: header.nchan,
-      fileBytes: size,
+      fileBytes: src.size,
       sampled: pixels.length,
       rounds,
       cpuMsPerSpectrum: totalCpu / rounds / pixels.length,
