@@ -69,15 +69,18 @@ export const write = (
         Effect.catchAll((e) => (Option.isNone(e) ? Effect.succeed(undefined) : Effect.fail(e.value)))
       )
       const sample: Array<Rows[number]> = []
+      let rest: Rows = []
       let batch: Rows | undefined = []
       if (format === "table") {
         while (sample.length < Format.TABLE_SAMPLE_ROWS && (batch = yield* next) !== undefined) {
-          for (const row of batch) sample.push(row)
+          const room = Format.TABLE_SAMPLE_ROWS - sample.length
+          for (const row of batch.slice(0, room)) sample.push(row)
+          rest = batch.slice(room)
         }
       }
       const f = Format.formatter(format, result.columns, sample)
-      yield* writer.write(f.head + f.rows(sample))
-      let count = sample.length
+      yield* writer.write(f.head + f.rows(sample) + f.rows(rest))
+      let count = sample.length + rest.length
       while (batch !== undefined && (batch = yield* next) !== undefined) {
         count += batch.length
         yield* writer.write(f.rows(batch))
