@@ -51,8 +51,7 @@ ORDER BY survey, beta`
   },
   {
     name: "rms-distribution",
-    description:
-      "Per survey, each spectrum once (the row of the greatest run id per pixel): spectra, mean, approximate median, min and max of the noise rms",
+    description: "Per survey, each spectrum once: spectra, mean, approximate median, min and max of the noise rms",
     sql: `WITH spectra AS (
   SELECT survey,
          rms,
