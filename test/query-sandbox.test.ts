@@ -164,6 +164,17 @@ describe("the sandbox", () => {
   })
 })
 
+describe("the parts", () => {
+  it("are the regular Parquet files of the partitions: no hidden temp file, no symbolic link", () => {
+    const odd = path.join(fs.mkdtempSync(path.join(dir, "links-")), "w")
+    fs.cpSync(work, odd, { recursive: true })
+    const partition = path.dirname(LocalSql.resultFiles(odd)[0])
+    fs.symlinkSync("/etc/hostname", path.join(partition, "link.parquet"))
+    fs.writeFileSync(path.join(partition, ".part.parquet.tmp.parquet"), "")
+    expect(LocalSql.resultFiles(odd).map((f) => path.basename(f))).toEqual(parts.map((f) => path.basename(f)))
+  })
+})
+
 describe("a workdir with a quote in its path", () => {
   it("is read, and still confined", async () => {
     const odd = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "phs-q'uote-")), "w")

@@ -31,7 +31,10 @@ export const text = (v: SqlValue): string => {
 
 const isNumeric = (v: SqlValue) => typeof v === "number" || typeof v === "bigint"
 
-/** Text for one result, a batch of rows at a time: `head`, then `rows` per batch, then `end`. */
+/**
+ * Text for one result, a batch of rows at a time: `head`, then `rows` per batch in order, then
+ * `end`. One formatter per result (json remembers whether a row came already).
+ */
 export interface Formatter {
   readonly head: string
   readonly rows: (rows: Rows) => string

@@ -45,7 +45,11 @@ const { database, table, prefix, partitionColumn } = ResultSchema.RESULT_TABLE
 /** The directory holding the table's partitions in a workdir. */
 export const tableRoot = (workdir: string): string => path.join(path.resolve(RuntimeLocal.blobRoot(workdir)), prefix)
 
-/** The result files of a workdir (`survey=*\/*.parquet`), sorted. */
+/**
+ * The published parts of a workdir (`survey=*\/*.parquet`, hidden temp files aside), sorted:
+ * the only files `phs query` may read. Regular files only: a symbolic link there is not a
+ * part, and would lead the sandbox's allowed paths elsewhere.
+ */
 export const resultFiles = (workdir: string): string[] => {
   const root = tableRoot(workdir)
   const dirs = fs.existsSync(root) ? fs.readdirSync(root, { withFileTypes: true }) : []
@@ -53,9 +57,9 @@ export const resultFiles = (workdir: string): string[] => {
     .filter((d) => d.isDirectory() && d.name.startsWith(`${partitionColumn.name}=`))
     .flatMap((d) =>
       fs
-        .readdirSync(path.join(root, d.name))
-        .filter((f) => f.endsWith(".parquet") && !f.startsWith("."))
-        .map((f) => path.join(root, d.name, f))
+        .readdirSync(path.join(root, d.name), { withFileTypes: true })
+        .filter((f) => f.isFile() && f.name.endsWith(".parquet") && !f.name.startsWith("."))
+        .map((f) => path.join(root, d.name, f.name))
     )
     .sort()
 }
