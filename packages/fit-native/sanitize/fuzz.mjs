@@ -136,7 +136,7 @@ function check(d, n, ctx) {
   if (d.aicc !== null && !(assessed && Number.isFinite(d.aicc))) fail(`aicc ${d.aicc}`, ctx)
   if (d.componentErrors.length !== d.components.length) fail("one error triple per component", ctx)
   for (const e of d.componentErrors)
-    if (![e.amplitude, e.mean, e.stddev].every((v) => Number.isNaN(v) || (v >= 0 && v < Infinity))) fail("error not NaN or >= 0", ctx)
+    if (![e.amplitude, e.mean, e.stddev].every((v) => Number.isNaN(v) || v >= 0)) fail("error not NaN or >= 0", ctx)
 }
 
 const bits = (d) =>
