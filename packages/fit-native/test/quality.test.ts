@@ -6,9 +6,9 @@ import { normal, spectrum } from "./helpers.js"
 const N = 256
 const LINE = { mean: 120.3, stddev: 4.2 }
 
-/** A single Gaussian of amplitude `snr` in unit white noise, realisation `seed`. */
-const noisyLine = (snr: number, seed: number): Float64Array =>
-  spectrum(N, [{ amplitude: snr, ...LINE }], 1, seed)
+/** A single Gaussian of amplitude `snr` × `noise` in white noise of rms `noise`, realisation `seed`. */
+const noisyLine = (snr: number, seed: number, noise = 1): Float64Array =>
+  spectrum(N, [{ amplitude: snr * noise, ...LINE }], noise, seed)
 
 const mean = (v: ReadonlyArray<number>) => v.reduce((a, b) => a + b, 0) / v.length
 const scatter = (v: ReadonlyArray<number>) => {
@@ -17,10 +17,10 @@ const scatter = (v: ReadonlyArray<number>) => {
 }
 
 /** Fitted values and reported errors of the single component over `runs` realisations. */
-const realisations = (snr: number, runs: number, seed0: number) => {
+const realisations = (snr: number, runs: number, seed0: number, noise = 1) => {
   const fits: Array<{ c: Component; e: Component; d: Decomposition }> = []
   for (let r = 0; r < runs; r++) {
-    const d = decompose(noisyLine(snr, seed0 + r))
+    const d = decompose(noisyLine(snr, seed0 + r, noise))
     if (d.components.length === 1) fits.push({ c: d.components[0], e: d.componentErrors[0], d })
   }
   return fits
@@ -52,6 +52,17 @@ describe("parameter errors", () => {
         const ratio = (p[key] * p.snr) / (base[key] * base.snr)
         expect(Math.abs(ratio - 1), `${key} × SNR at ${p.snr} vs ${base.snr}`).toBeLessThan(0.1)
       }
+    }
+  })
+
+  it("scale with the noise: at a noise of 0.3 they match the scatter and equal 0.3 × those at noise 1", () => {
+    const unit = realisations(10, 300, 500)
+    const fits = realisations(10, 300, 500, 0.3)
+    for (const key of ["amplitude", "mean", "stddev"] as const) {
+      const reported = mean(fits.map((f) => f.e[key]))
+      expect(Math.abs(reported / scatter(fits.map((f) => f.c[key])) - 1), key).toBeLessThan(0.2)
+      const expected = (key === "amplitude" ? 0.3 : 1) * mean(unit.map((f) => f.e[key]))
+      expect(reported / expected, key).toBeCloseTo(1, 2)
     }
   })
 
