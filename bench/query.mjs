@@ -13,7 +13,9 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const phs = path.join(here, "..", "packages", "cli", "bin", "phs.js")
-const { encodeRows } = await import(pathToFileURL(path.join(here, "..", "packages", "core", "dist", "ResultParquet.js")).href)
+const core = (name) => import(pathToFileURL(path.join(here, "..", "packages", "core", "dist", name)).href)
+const { encodeRows } = await core("ResultParquet.js")
+const { RESULT_COLUMNS } = await core("ResultSchema.js")
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? process.argv[i + 1] : fallback
@@ -42,7 +44,7 @@ const makeWorkdir = (total) => {
     for (let end = Math.min(total, p + partRows); p < end; p++) {
       const n = Math.floor(random() * 7)
       const list = (f) => Array.from({ length: n }, f)
-      rows.push({
+      const row = {
         x: p % nx,
         y: Math.floor(p / nx),
         beta: 3.5,
@@ -54,7 +56,11 @@ const makeWorkdir = (total) => {
         component_stddevs: list(() => 0.3 + random() * 20),
         nan_channels: 0,
         run_id: runId
-      })
+      }
+      // Columns added since: a value of their type (a list as long as the components).
+      const filler = { int32: () => 0, double: () => random(), string: () => "bench", "list<double>": () => list(() => random()) }
+      for (const c of RESULT_COLUMNS) if (!(c.name in row)) row[c.name] = filler[c.parquet]()
+      rows.push(row)
     }
     fs.writeFileSync(path.join(dir, `${runId}-${String(part).padStart(4, "0")}.parquet`), encodeRows(rows))
   }
