@@ -19,7 +19,9 @@ import { awsConfig, stack, TARGETS, workdir } from "./shared.js"
 export { TARGETS }
 
 const sql = Args.text({ name: "sql" }).pipe(
-  Args.withDescription("Athena SQL over phspectra.decompositions (also reachable as decompositions)"),
+  Args.withDescription(
+    "one Athena SQL query (SELECT, WITH, …) over phspectra.decompositions (also reachable as decompositions); locally it runs read-only"
+  ),
   Args.optional
 )
 const named = Options.text("named").pipe(
@@ -40,9 +42,15 @@ const target = Options.choice("target", TARGETS).pipe(
   Options.withDefault("local" as const)
 )
 
-/** Writes a result to stdout as it is read; a reader that went away ends the command quietly. */
+/**
+ * Writes a result to stdout as it is read. A reader that went away (EPIPE) ends the command
+ * quietly, like other Unix tools; another failed write (ENOSPC, …) is an error.
+ */
 const write = (result: RowStream, f: Format.Format) =>
-  ResultWriter.write(result, f, process.stdout).pipe(Effect.asVoid, Effect.catchTag("OutputClosed", () => Effect.void))
+  ResultWriter.write(result, f, process.stdout).pipe(
+    Effect.asVoid,
+    Effect.catchTag("OutputClosed", (e) => (e.code === "EPIPE" ? Effect.void : Effect.fail(e)))
+  )
 
 /** The SQL to run: exactly one of SQL, --named NAME and --list. */
 const chooseSql = (o: { sql: Option.Option<string>; named: Option.Option<string> }) =>

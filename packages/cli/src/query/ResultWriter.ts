@@ -9,12 +9,24 @@ import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import * as Format from "./Format.js"
 import type { RowStream, Rows } from "./SqlEngine.js"
 
-/** The output went away before the result was written out. */
+/**
+ * The output could not take the rest of the result: `code` EPIPE when its reader went away,
+ * else the failed write's code (ENOSPC, EIO, …).
+ */
 export class OutputClosed extends Schema.TaggedError<OutputClosed>()("OutputClosed", {
+  code: Schema.String,
   reason: Schema.String
-}) {}
+}) {
+  override get message(): string {
+    return `cannot write to the output: ${this.reason} (${this.code})`
+  }
+}
 
-const closed = (e: unknown) => new OutputClosed({ reason: e instanceof Error ? e.message : String(e) })
+const closed = (e: unknown) =>
+  new OutputClosed({
+    code: typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : "EPIPE",
+    reason: e instanceof Error ? e.message : String(e)
+  })
 
 /**
  * A writer of text to `out` that waits for each write to be taken. While it lives it owns
