@@ -4,6 +4,7 @@
  * line and exit 2, and afterwards the workdir is byte for byte what it was, the command's
  * working directory and home directory hold nothing new, and the table is unchanged.
  */
+import { DuckDBInstance } from "@duckdb/node-api"
 import { Effect, Exit, Scope } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -173,6 +174,30 @@ describe("the parts", () => {
     fs.writeFileSync(path.join(partition, ".part.parquet.tmp.parquet"), "")
     expect(LocalSql.resultFiles(odd).map((f) => path.basename(f))).toEqual(parts.map((f) => path.basename(f)))
   })
+})
+
+describe("parts written before a column existed", () => {
+  it("read it as NULL, mixed with newer parts or alone", async () => {
+    const old = path.join(fs.mkdtempSync(path.join(dir, "old-")), "w")
+    fs.cpSync(work, old, { recursive: true })
+    const [part] = LocalSql.resultFiles(old)
+    const oldPart = path.join(path.dirname(part), "old-0000000000000000-0000.parquet")
+    // An older writer's part: the columns before the fit-quality ones, another run id.
+    const kept = ["x", "y", "beta", "rms", "min_persistence", "n_components", "component_amplitudes", "component_means", "component_stddevs", "nan_channels"]
+    const instance = await DuckDBInstance.create(":memory:")
+    const c = await instance.connect()
+    await c.run(`COPY (SELECT ${kept.join(", ")}, 'old-0000000000000000' AS run_id FROM read_parquet('${part}')) TO '${oldPart}' (FORMAT parquet)`)
+    c.closeSync()
+    instance.closeSync()
+    const sql = "SELECT run_id = 'old-0000000000000000' AS old, count(*) AS n, count(residual_rms) AS fitted FROM decompositions GROUP BY 1 ORDER BY 1"
+    const mixed = await phs(["query", sql, "--format", "csv", "--workdir", old])
+    expect(mixed.code, mixed.stderr).toBe(0)
+    expect(mixed.stdout).toBe("old,n,fitted\r\nfalse,25,25\r\ntrue,25,0\r\n")
+    fs.rmSync(part)
+    const alone = await phs(["query", sql, "--format", "csv", "--workdir", old])
+    expect(alone.code, alone.stderr).toBe(0)
+    expect(alone.stdout).toBe("old,n,fitted\r\ntrue,25,0\r\n")
+  }, 60_000)
 })
 
 describe("a workdir with a quote in its path", () => {

@@ -73,16 +73,22 @@ export const TABLE_COLUMNS: ReadonlyArray<{ readonly name: string; readonly duck
   { name: partitionColumn.name, duckdb: partitionColumn.duckdb }
 ]
 
-/** The SQL that sets up a connection over the result files `files` (absolute paths), sandbox and lock included. */
-export const setupStatements = (files: ReadonlyArray<string>): string[] => {
-  const columns = TABLE_COLUMNS.map((c) => ident(c.name)).join(", ")
+/**
+ * The SQL that sets up a sandboxed connection (`QuerySandbox.sandboxSettings(files)` already
+ * applied) over the result files `files` (absolute paths), lock included. `present`: the
+ * columns found in at least one file. Parts written before a column existed read it as NULL
+ * (`union_by_name`); a column no part has yet is NULL throughout, so a workdir of older runs
+ * stays queryable.
+ */
+export const setupStatements = (files: ReadonlyArray<string>, present: ReadonlySet<string>): string[] => {
+  const nulls = (c: { readonly name: string; readonly duckdb: string }) => `CAST(NULL AS ${c.duckdb}) AS ${ident(c.name)}`
+  const columns = TABLE_COLUMNS.map((c) => (c.name === partitionColumn.name || present.has(c.name) ? ident(c.name) : nulls(c))).join(", ")
   const source =
     files.length > 0
-      ? `SELECT ${columns} FROM read_parquet([${files.map(literal).join(", ")}], ` +
+      ? `SELECT ${columns} FROM read_parquet([${files.map(literal).join(", ")}], union_by_name = true, ` +
         `hive_partitioning = true, hive_types = {${literal(partitionColumn.name)}: ${partitionColumn.duckdb}}, hive_types_autocast = false)`
-      : `SELECT ${TABLE_COLUMNS.map((c) => `CAST(NULL AS ${c.duckdb}) AS ${ident(c.name)}`).join(", ")} WHERE false`
+      : `SELECT ${TABLE_COLUMNS.map(nulls).join(", ")} WHERE false`
   return [
-    ...QuerySandbox.sandboxSettings(files),
     `ATTACH ':memory:' AS ${CATALOG}`,
     `USE ${CATALOG}`,
     `CREATE SCHEMA ${database}`,
@@ -118,6 +124,16 @@ const invalid = (e: unknown) => new Errors.InvalidInput({ reason: firstLine(e) }
 
 const run = (connection: DuckDBConnection, sql: string): Effect.Effect<void, Errors.InvalidInput> =>
   Effect.tryPromise({ try: () => connection.run(sql), catch: invalid })
+
+/** The names in the Parquet schemas of `files` (top-level columns and nested element names). */
+const columnsIn = (connection: DuckDBConnection, files: ReadonlyArray<string>): Effect.Effect<Set<string>, Errors.InvalidInput> =>
+  Effect.tryPromise({
+    try: async () => {
+      const r = await connection.runAndReadAll(`SELECT DISTINCT name FROM parquet_schema([${files.map(literal).join(", ")}])`)
+      return new Set(r.getRows().map((row) => String(row[0])))
+    },
+    catch: invalid
+  })
 
 /**
  * One read-only statement, streamed: checked unbound, prepared, checked bound, then read a
@@ -176,11 +192,11 @@ export const make = (workdir: string): Effect.Effect<LocalSql, Errors.InvalidInp
       }),
       (c) => Effect.sync(() => c.closeSync())
     )
-    for (const statement of setupStatements(files)) {
-      yield* run(connection, statement).pipe(
-        Effect.mapError((e) => new Errors.InvalidInput({ reason: `cannot set up the local table: ${e.reason}` }))
-      )
-    }
+    const setup = <A>(effect: Effect.Effect<A, Errors.InvalidInput>) =>
+      effect.pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `cannot set up the local table: ${e.reason}` })))
+    for (const statement of QuerySandbox.sandboxSettings(files)) yield* setup(run(connection, statement))
+    const present = files.length === 0 ? new Set<string>() : yield* setup(columnsIn(connection, files))
+    for (const statement of setupStatements(files, present)) yield* setup(run(connection, statement))
     const engine: StreamingSqlEngine = {
       stream: (sql) => stream(connection, Dialect.rewrite(sql)),
       run: (sql) => Effect.scoped(Effect.flatMap(stream(connection, Dialect.rewrite(sql)), collect))
