@@ -112,6 +112,6 @@ export const query = Command.make("query", { sql, named, list, format, target, w
   })
 ).pipe(
   Command.withDescription(
-    "run Athena SQL over the result table phspectra.decompositions (local: DuckDB over the workdir's Parquet files; aws: Athena)"
+    "run an Athena SQL query over the result table phspectra.decompositions (local: a read-only DuckDB over the workdir's Parquet parts, rows streamed; aws: Athena)"
   )
 )
