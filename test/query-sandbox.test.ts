@@ -5,7 +5,7 @@
  * working directory and home directory hold nothing new, and the table is unchanged.
  */
 import { DuckDBInstance } from "@duckdb/node-api"
-import { Effect, Exit, Scope } from "effect"
+import { Cause, Effect, Exit, Option, Scope } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -68,40 +68,45 @@ afterAll(async () => {
 })
 
 /**
- * Attacks: [what, SQL, where the attack would leave something]. `{S}` is the survey's
- * partition directory, `{T}` the table's directory, `{P}` the published part, `{W}` the
- * workdir, `{D}` a scratch directory outside it.
+ * Attacks: [what, SQL, where the attack would leave something, through the executable].
+ * `{S}` is the survey's partition directory, `{T}` the table's directory, `{P}` the published
+ * part, `{W}` the workdir, `{D}` a scratch directory outside it. The attacks of issue 16 run
+ * through `phs` (working and home directories of their own); the others through the same
+ * engine in this process, which is what `phs query` runs.
  */
-const ATTACKS: ReadonlyArray<readonly [string, string, ReadonlyArray<string>]> = [
-  ["COPY into the table doubles it", "COPY (SELECT * FROM decompositions) TO '{S}/x.parquet' (FORMAT parquet)", ["{S}/x.parquet"]],
-  ["COPY over the table with PARTITION_BY and OVERWRITE wipes it", "COPY (SELECT * FROM decompositions WHERE false) TO '{T}' (FORMAT parquet, PARTITION_BY (survey), OVERWRITE)", []],
-  ["COPY over the published part", "COPY (SELECT * FROM decompositions LIMIT 1) TO '{P}' (FORMAT parquet)", []],
-  ["COPY to a scratch file", "COPY (SELECT 1 AS a) TO '{D}/out.csv'", ["{D}/out.csv"]],
-  ["ATTACH a database file in the working directory", "ATTACH 'x.duckdb'", ["x.duckdb"]],
-  ["ATTACH a database file elsewhere", "ATTACH '{D}/y.duckdb' AS y", ["{D}/y.duckdb"]],
-  ["EXPORT DATABASE (binding alone would create the directory)", "EXPORT DATABASE '{D}/export'", ["{D}/export"]],
-  ["INSTALL an extension", "INSTALL httpfs", []],
-  ["LOAD an extension", "LOAD httpfs", []],
-  ["FORCE INSTALL from a repository", "FORCE INSTALL httpfs FROM core_nightly", []],
-  ["SET a setting back", "SET enable_external_access = true", []],
-  ["unlock the settings", "SET lock_configuration = false", []],
-  ["CREATE a table", "CREATE TABLE t AS SELECT 1 AS a", []],
-  ["CREATE a persistent secret", "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')", []],
-  ["PRAGMA", "PRAGMA database_list", []],
-  ["CALL", "CALL duckdb_settings()", []],
-  ["EXPLAIN ANALYZE runs its statement", "EXPLAIN ANALYZE COPY (SELECT 1 AS a) TO '{D}/explained.csv'", ["{D}/explained.csv"]],
-  ["a write hidden after a query", "SELECT 1; COPY (SELECT 1 AS a) TO '{D}/second.csv'", ["{D}/second.csv"]],
-  ["read a file outside the workdir", "SELECT * FROM read_text('/etc/hostname')", []],
-  ["read a run's metadata in the workdir", "SELECT * FROM read_text('{W}/blobs/runs/*/_validation.json')", []],
-  ["read a chunk's Parquet in the workdir", "SELECT count(*) FROM read_parquet('{W}/blobs/chunks/*/*.parquet')", []],
-  ["glob the table's directory", "SELECT * FROM glob('{T}/*/*')", []],
-  ["read over the network", "SELECT * FROM read_parquet('https://example.com/x.parquet')", []],
-  ["query() of a write", "SELECT * FROM query('COPY (SELECT 1 AS a) TO ''{D}/q.csv''')", ["{D}/q.csv"]]
+const ATTACKS: ReadonlyArray<readonly [string, string, ReadonlyArray<string>, "cli" | "engine"]> = [
+  ["COPY into the table doubles it", "COPY (SELECT * FROM decompositions) TO '{S}/x.parquet' (FORMAT parquet)", ["{S}/x.parquet"], "cli"],
+  ["COPY over the table with PARTITION_BY and OVERWRITE wipes it", "COPY (SELECT * FROM decompositions WHERE false) TO '{T}' (FORMAT parquet, PARTITION_BY (survey), OVERWRITE)", [], "cli"],
+  ["ATTACH a database file in the working directory", "ATTACH 'x.duckdb'", ["x.duckdb"], "cli"],
+  ["read a file outside the workdir", "SELECT * FROM read_text('/etc/hostname')", [], "cli"],
+  ["INSTALL an extension", "INSTALL httpfs", [], "cli"],
+  ["a write hidden after a query", "SELECT 1; COPY (SELECT 1 AS a) TO '{D}/second.csv'", ["{D}/second.csv"], "cli"],
+  ["COPY over the published part", "COPY (SELECT * FROM decompositions LIMIT 1) TO '{P}' (FORMAT parquet)", [], "engine"],
+  ["COPY to a scratch file", "COPY (SELECT 1 AS a) TO '{D}/out.csv'", ["{D}/out.csv"], "engine"],
+  ["ATTACH a database file elsewhere", "ATTACH '{D}/y.duckdb' AS y", ["{D}/y.duckdb"], "engine"],
+  ["EXPORT DATABASE (binding alone would create the directory)", "EXPORT DATABASE '{D}/export'", ["{D}/export"], "engine"],
+  ["LOAD an extension", "LOAD httpfs", [], "engine"],
+  ["FORCE INSTALL from a repository", "FORCE INSTALL httpfs FROM core_nightly", [], "engine"],
+  ["SET a setting back", "SET enable_external_access = true", [], "engine"],
+  ["unlock the settings", "SET lock_configuration = false", [], "engine"],
+  ["CREATE a table", "CREATE TABLE t AS SELECT 1 AS a", [], "engine"],
+  ["CREATE a persistent secret", "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')", [], "engine"],
+  ["PRAGMA", "PRAGMA database_list", [], "engine"],
+  ["CALL", "CALL duckdb_settings()", [], "engine"],
+  ["EXPLAIN ANALYZE runs its statement", "EXPLAIN ANALYZE COPY (SELECT 1 AS a) TO '{D}/explained.csv'", ["{D}/explained.csv"], "engine"],
+  ["read a run's metadata in the workdir", "SELECT * FROM read_text('{W}/blobs/runs/*/_validation.json')", [], "engine"],
+  ["read a chunk's Parquet in the workdir", "SELECT count(*) FROM read_parquet('{W}/blobs/chunks/*/*.parquet')", [], "engine"],
+  ["glob the table's directory", "SELECT * FROM glob('{T}/*/*')", [], "engine"],
+  ["read over the network", "SELECT * FROM read_parquet('https://example.com/x.parquet')", [], "engine"],
+  ["query() of a write", "SELECT * FROM query('COPY (SELECT 1 AS a) TO ''{D}/q.csv''')", ["{D}/q.csv"], "engine"]
 ]
 
+/** The one line of a refusal: the statement check's, or DuckDB's own when a setting stops it. */
+const REFUSAL = /^(refused: |Permission Error: |Parser Error: Expected a single SELECT)/
+
 describe("phs query refuses what is not a read of the published parts", () => {
-  for (const [what, template, leftovers] of ATTACKS) {
-    it(`${what}: one line, exit 2, nothing changed, created or read`, async () => {
+  for (const [what, template, leftovers, through] of ATTACKS) {
+    it(`${what}: one line${through === "cli" ? ", exit 2" : ""}, nothing changed, created or read`, async () => {
       const scratch = fs.mkdtempSync(path.join(dir, "scratch-"))
       const cwd = fs.mkdtempSync(path.join(dir, "cwd-"))
       const home = fs.mkdtempSync(path.join(dir, "home-"))
@@ -112,12 +117,23 @@ describe("phs query refuses what is not a read of the published parts", () => {
           .replaceAll("{P}", parts[0])
           .replaceAll("{W}", path.resolve(work))
           .replaceAll("{D}", scratch)
-      const r = await phs(["query", fill(template), "--workdir", path.resolve(work)], { cwd, env: { HOME: home, TMPDIR: scratch } })
-      expect(r.code, r.stderr).toBe(2)
-      const lines = r.stderr.trimEnd().split("\n")
-      expect(lines.length, r.stderr).toBe(1)
-      expect(lines[0]).toMatch(/^phs: (refused: |Permission Error: |Parser Error: Expected a single SELECT)/)
-      expect(r.stdout).toBe("")
+      if (through === "cli") {
+        const r = await phs(["query", fill(template), "--workdir", path.resolve(work)], { cwd, env: { HOME: home, TMPDIR: scratch } })
+        expect(r.code, r.stderr).toBe(2)
+        const lines = r.stderr.trimEnd().split("\n")
+        expect(lines.length, r.stderr).toBe(1)
+        expect(lines[0].replace(/^phs: /, "")).toMatch(REFUSAL)
+        expect(r.stdout).toBe("")
+      } else {
+        const exit = await Effect.runPromiseExit(engine.run(fill(template)))
+        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        expect(Option.isSome(error)).toBe(true)
+        if (Option.isSome(error)) {
+          expect(error.value._tag).toBe("InvalidInput")
+          expect(error.value.reason).toMatch(REFUSAL)
+          expect(error.value.reason).not.toContain("\n")
+        }
+      }
       expect(tree(work)).toEqual(snapshot)
       expect(fs.readdirSync(cwd)).toEqual([])
       expect(fs.readdirSync(home)).toEqual([])
