@@ -19,7 +19,7 @@ import * as Step from "../Step.js"
 import { RunRef } from "./Tasks.js"
 
 /** Rows per compacted part (~50–100 MB of Parquet). */
-export const ROWS_PER_PART = 1_000_000
+export const ROWS_PER_PART = Keys.ROWS_PER_PART
 
 const RunSummary = Schema.Struct({
   runId: Schema.String,
