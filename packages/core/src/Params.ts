@@ -10,7 +10,7 @@ import { InvalidInput } from "./Errors.js"
 import { hashValue } from "./internal/canonical.js"
 
 /**
- * Parameters of a run: the decomposer's (ALGORITHM.md) plus the pipeline's budget.
+ * Parameters of a run: the decomposer's (docs/algorithm.md, "Parameters") plus the pipeline's budget.
  *
  * @since 0.1.0
  * @category models
