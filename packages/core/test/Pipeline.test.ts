@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
 import { cubeFits } from "../../../test/support/cubes.js"
 import * as BlobStore from "../src/BlobStore.js"
 import * as Catalog from "../src/Catalog.js"
@@ -94,6 +94,17 @@ describe("Pipeline on memory services", () => {
       expect(histogram["0"]).toBeGreaterThanOrEqual(2)
       expect(validation.rms.min).toBeLessThanOrEqual(validation.rms.median)
       expect(validation.rms.median).toBeLessThanOrEqual(validation.rms.max)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("the git revision comes from the settings (PHS_GIT_REVISION), resolved outside the journaled step", () =>
+    Effect.gen(function* () {
+      const { run } = yield* runCube({ nx: 4, ny: 2, chunk: 4 }).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PHS_GIT_REVISION", "abc1234"]])))
+      )
+      const store = yield* BlobStore.BlobStore
+      const config = JSON.parse(new TextDecoder().decode(yield* store.get(`runs/${run.runId}/_stage_config.json`)))
+      expect(config.git_revision).toBe("abc1234")
     }).pipe(Effect.provide(services()))
   )
 

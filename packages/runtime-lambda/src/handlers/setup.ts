@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Delivery, Errors, Pipeline, RunTable, Step, WorkQueue } from "@phs/core"
+import { Delivery, Errors, Pipeline, RunTable, Settings, Step, WorkQueue } from "@phs/core"
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Cause, Clock, Effect, Either, Exit, Layer, ManagedRuntime, Option, type Schedule } from "effect"
+import { Cause, Clock, Config as EffectConfig, Effect, Either, Exit, Layer, ManagedRuntime, Option, type Schedule } from "effect"
 import { forService } from "../AwsConfig.js"
 import * as CatalogQueue from "../CatalogQueue.js"
 import * as RuntimeAws from "../RuntimeAws.js"
@@ -74,11 +74,9 @@ export const layer = (config: RuntimeAws.Config): Layer.Layer<Services> =>
  * @category constructors
  */
 export const fromEnv = (env: Readonly<Record<string, string | undefined>> = process.env): Setup => {
-  const config = Either.getOrThrowWith(RuntimeAws.fromEnv(env), (e) => new Error(e.reason))
-  const lease = env[LEASE_ENV]
-  if (lease !== undefined && !(Number.isFinite(Number(lease)) && Number(lease) > 0))
-    throw new Error(`bad environment: ${LEASE_ENV} must be a positive number of milliseconds, got ${JSON.stringify(lease)}`)
-  return { runtime: ManagedRuntime.make(layer(config)), ...(lease === undefined ? {} : { chunkLeaseMs: Number(lease) }) }
+  const settings = Settings.fromEnv(EffectConfig.all({ aws: RuntimeAws.config, lease: Settings.optionalParsed(LEASE_ENV, Settings.positiveNumber) }), env)
+  const { aws, lease } = Either.getOrThrowWith(settings, (e) => new Error(e.reason))
+  return { runtime: ManagedRuntime.make(layer(aws)), ...Option.match(lease, { onNone: () => ({}), onSome: (chunkLeaseMs) => ({ chunkLeaseMs }) }) }
 }
 
 /**
