@@ -239,6 +239,26 @@ export const isSettled = (run: RunRecord): boolean =>
   run.jobsCompleted + run.jobsFailed >= run.jobsTotal && run.slowPending === 0
 
 /**
+ * A chunk as split creates it: PENDING, never attempted.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const pendingChunk = (runId: string, start: number, count: number): ChunkRecord => ({
+  runId,
+  start,
+  count,
+  status: "PENDING",
+  leaseUntil: null,
+  attempts: 0,
+  startedAt: null,
+  finishedAt: null,
+  outputKey: null,
+  deferred: 0,
+  error: null
+})
+
+/**
  * Error text as stored on a chunk: at most 1 KB.
  *
  * @since 0.1.0

@@ -11,7 +11,6 @@
 import {
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   TransactWriteItemsCommand,
   type TransactWriteItem,
   UpdateItemCommand
@@ -27,6 +26,7 @@ import {
   cancellationCodes,
   conditionItem,
   fromItem,
+  putIfAbsent as putIfAbsentItem,
   isConditionFailed,
   isTransientCancel,
   type Item,
@@ -141,24 +141,7 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
     }).pipe(Effect.map((items) => items.map(decodeChunk).sort((a, b) => a.start - b.start)))
 
   const putIfAbsent = (operation: string, item: Item) =>
-    call(operation, (abortSignal) =>
-      client.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: item,
-          ConditionExpression: "attribute_not_exists(pk)",
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD"
-        }),
-        { abortSignal }
-      )
-    ).pipe(
-      Effect.as(Option.none<Item>()),
-      Effect.catchIf(
-        (e) => isConditionFailed(e.cause),
-        (e) => Effect.succeed(Option.some(conditionItem(e.cause) ?? {}))
-      ),
-      Effect.mapError(toStorageError)
-    )
+    putIfAbsentItem(client, operation, tableName, item).pipe(Effect.map(Option.map((standing) => standing ?? {})), Effect.mapError(toStorageError))
 
   const writeChunks = (runId: string, chunks: ReadonlyArray<RunTable.ChunkRecord>) =>
     Effect.zipRight(

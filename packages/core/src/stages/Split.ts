@@ -11,7 +11,7 @@ import { BlobStore } from "../BlobStore.js"
 import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
 import * as Fits from "../Fits.js"
 import * as Keys from "../Keys.js"
-import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
+import { pendingChunk, RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
@@ -93,19 +93,7 @@ const registerStep = Step.make({
         status: "SPLITTING",
         reason: null
       }
-      const chunks: ChunkRecord[] = starts.map((start) => ({
-        runId: input.runId,
-        start,
-        count: Math.min(input.chunkSize, nSpectra - start),
-        status: "PENDING",
-        leaseUntil: null,
-        attempts: 0,
-        startedAt: null,
-        finishedAt: null,
-        outputKey: null,
-        deferred: 0,
-        error: null
-      }))
+      const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
       const stored = yield* table.createRun(run, chunks)
       return { createdAt: stored.createdAt }
     })

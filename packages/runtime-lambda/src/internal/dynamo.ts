@@ -7,6 +7,7 @@ import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
   DynamoDBClient,
+  PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
@@ -14,9 +15,9 @@ import {
   type WriteRequest
 } from "@aws-sdk/client-dynamodb"
 import { Errors } from "@phs/core"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { clientOptions, type AwsConfig } from "../AwsConfig.js"
-import { callStorage, errorName } from "./aws.js"
+import { type AwsCallError, call, callStorage, errorName } from "./aws.js"
 import { UNPROCESSED_ATTEMPTS, untilProcessed } from "./retry.js"
 
 /** A DynamoDB client for `aws`. */
@@ -76,31 +77,47 @@ const TRANSIENT_CANCEL = new Set(["TransactionConflict", "ThrottlingError", "Pro
 export const isTransientCancel = (codes: ReadonlyArray<string>): boolean =>
   codes.some((c) => TRANSIENT_CANCEL.has(c)) && codes.every((c) => c === "None" || TRANSIENT_CANCEL.has(c))
 
-/** Every item of a query, following `LastEvaluatedKey`. */
-export const queryAll = (client: DynamoDBClient, operation: string, input: QueryCommandInput) =>
+/** Every item of the pages `page` reads, following `LastEvaluatedKey`. */
+const allPages = (
+  operation: string,
+  page: (start: Item | undefined, abortSignal: AbortSignal) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>
+) =>
   Effect.gen(function* () {
     const items: Item[] = []
     let start: Item | undefined
     do {
-      const page = yield* callStorage(operation, (abortSignal) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
-      items.push(...(page.Items ?? []))
-      start = page.LastEvaluatedKey
+      const out = yield* callStorage(operation, (abortSignal) => page(start, abortSignal))
+      items.push(...(out.Items ?? []))
+      start = out.LastEvaluatedKey
     } while (start !== undefined)
     return items
   })
 
+/** Every item of a query, following `LastEvaluatedKey`. */
+export const queryAll = (client: DynamoDBClient, operation: string, input: QueryCommandInput) =>
+  allPages(operation, (start, abortSignal) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
+
 /** Every item of a scan, following `LastEvaluatedKey`. */
 export const scanAll = (client: DynamoDBClient, operation: string, input: ScanCommandInput) =>
-  Effect.gen(function* () {
-    const items: Item[] = []
-    let start: Item | undefined
-    do {
-      const page = yield* callStorage(operation, (abortSignal) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
-      items.push(...(page.Items ?? []))
-      start = page.LastEvaluatedKey
-    } while (start !== undefined)
-    return items
-  })
+  allPages(operation, (start, abortSignal) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
+
+/**
+ * Puts an item unless its key exists. None when it was put; else the item that stands
+ * (undefined when DynamoDB did not return it).
+ */
+export const putIfAbsent = (client: DynamoDBClient, operation: string, table: string, item: Item): Effect.Effect<Option.Option<Item | undefined>, AwsCallError> =>
+  call(operation, (abortSignal) =>
+    client.send(
+      new PutItemCommand({ TableName: table, Item: item, ConditionExpression: "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+      { abortSignal }
+    )
+  ).pipe(
+    Effect.as(Option.none<Item | undefined>()),
+    Effect.catchIf(
+      (e) => isConditionFailed(e.cause),
+      (e) => Effect.succeed(Option.some(conditionItem(e.cause)))
+    )
+  )
 
 const unprocessed = (operation: string, table: string) => (left: number) =>
   new Errors.StorageError({ operation, key: table, reason: `${left} item(s) still unprocessed after ${UNPROCESSED_ATTEMPTS} attempts`, retryable: true })
