@@ -45,6 +45,9 @@ const Element = Schema.Struct({ i: Schema.Int, j: Schema.Int, value: Schema.Numb
  * @category schemas
  */
 export const WcsKeywords = Schema.Struct({
+  /** The number of WCS axes the header declares (NAXIS, WCSAXES, the highest PCi_j). */
+  declaredAxes: Schema.Number,
+  /** The keywords of the first `MAX_AXES` of them. */
   axes: Schema.Array(AxisKeywords),
   /** PCi_j and CDi_j elements present (i, j from 0). */
   pc: Schema.Array(Element),
@@ -66,6 +69,14 @@ export const WcsKeywords = Schema.Struct({
  * @category models
  */
 export interface WcsKeywords extends Schema.Schema.Type<typeof WcsKeywords> {}
+
+/**
+ * Axes beyond this are not read (the FITS limit is 999; a cube has 3 or 4).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const MAX_AXES = 16
 
 const MATRIX = /^(PC|CD)(\d{1,3})_(\d{1,3})$/
 const PV = /^PV(\d{1,3})_(\d{1,2})$/
@@ -112,10 +123,13 @@ export const readKeywords = (cards: Cards): WcsKeywords => {
       if (value !== undefined && Number(p[1]) >= 1) pv.push({ i: Number(p[1]) - 1, m: Number(p[2]), value })
     }
   }
-  const naxis = num("NAXIS") ?? 0
-  const n = Math.max(num("WCSAXES") ?? 0, naxis, highest)
+  const count = (key: string) => {
+    const v = num(key)
+    return v !== undefined && Number.isInteger(v) && v >= 0 ? v : 0
+  }
+  const declaredAxes = Math.max(count("WCSAXES"), count("NAXIS"), highest)
   const axes: AxisKeywords[] = []
-  for (let a = 1; a <= n; a++) {
+  for (let a = 1; a <= Math.min(declaredAxes, MAX_AXES); a++) {
     const cdelt = num(`CDELT${a}`)
     const crota = num(`CROTA${a}`)
     const cunit = str(`CUNIT${a}`)
@@ -130,6 +144,7 @@ export const readKeywords = (cards: Cards): WcsKeywords => {
   }
   const opt = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }))
   return {
+    declaredAxes,
     axes,
     pc,
     cd,

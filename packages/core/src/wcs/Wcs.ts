@@ -9,7 +9,7 @@
  */
 import { Schema } from "effect"
 import { CelestialFrame, celestialRole, frame } from "./Frame.js"
-import { type Cards, readKeywords, type WcsKeywords } from "./Header.js"
+import { type Cards, MAX_AXES, readKeywords, type WcsKeywords } from "./Header.js"
 import { elementKey, intermediate, LinearTransform, linearTransform } from "./Linear.js"
 import { defaultTheta0, fromNative, ProjectionCode, toNative } from "./Projection.js"
 import { Pole, pole, toCelestial } from "./Rotation.js"
@@ -207,6 +207,10 @@ const buildSpectral = (kw: WcsKeywords, linear: LinearTransform | Unavailable): 
  */
 export const fromCards = (cards: Cards): CubeWcs => {
   const kw = readKeywords(cards)
+  if (kw.declaredAxes > MAX_AXES) {
+    const tooMany = unavailable(`the header declares ${kw.declaredAxes} WCS axes; phs reads at most ${MAX_AXES}`)
+    return { naxis: kw.declaredAxes, linear: tooMany, celestial: tooMany, spectral: tooMany, warnings: kw.problems }
+  }
   const axes = celestialAxes(kw)
   const lonLat = "lon" in axes ? ([axes.lon, axes.lat] as const) : undefined
   const toMap = (els: WcsKeywords["pc"]) => new Map(els.filter((e) => e.i < kw.axes.length && e.j < kw.axes.length).map((e) => [elementKey(e.i, e.j), e.value]))
