@@ -110,7 +110,9 @@ describe("the local table", () => {
     expect(r.map((c) => [c.column_name, c.column_type])).toEqual([
       ["x", "INTEGER"], ["y", "INTEGER"], ["beta", "DOUBLE"], ["rms", "DOUBLE"], ["min_persistence", "DOUBLE"],
       ["n_components", "INTEGER"], ["component_amplitudes", "DOUBLE[]"], ["component_means", "DOUBLE[]"],
-      ["component_stddevs", "DOUBLE[]"], ["nan_channels", "INTEGER"], ["run_id", "VARCHAR"], ["survey", "VARCHAR"]
+      ["component_stddevs", "DOUBLE[]"], ["nan_channels", "INTEGER"], ["run_id", "VARCHAR"],
+      ["cube", "VARCHAR"], ["lon", "DOUBLE"], ["lat", "DOUBLE"], ["component_velocities", "DOUBLE[]"],
+      ["component_velocity_dispersions", "DOUBLE[]"], ["component_integrated_intensities", "DOUBLE[]"], ["survey", "VARCHAR"]
     ])
     expect(await objects("SELECT DISTINCT survey FROM decompositions WHERE survey = '0042'")).toEqual([{ survey: "0042" }])
   })

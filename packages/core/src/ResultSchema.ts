@@ -16,10 +16,14 @@ import { Schema } from "effect"
  */
 export const Int32 = Schema.Int.pipe(Schema.between(-2147483648, 2147483647))
 
+/** A list that may be null; the Parquet reader gives a null list as undefined. */
+const NullableList = Schema.optionalWith(Schema.NullOr(Schema.Array(Schema.Number)), { default: () => null })
+
 /**
  * One decomposed spectrum. Means and standard deviations are in channel units. A deferred
  * spectrum (over its time budget, waiting for the slow queue) has `n_components = -1` and
- * empty component lists; otherwise the three lists each hold `n_components` values.
+ * empty component lists; otherwise the component lists each hold `n_components` values,
+ * in the same order (the km/s lists are null when the cube has no usable spectral WCS).
  *
  * @since 0.1.0
  * @category schemas
@@ -43,7 +47,14 @@ export const DecompositionRow = Schema.Struct({
   /** Channels of the spectrum that were NaN (blank) in the cube. */
   nan_channels: Int32.pipe(Schema.nonNegative()),
   /** The run that produced the row. */
-  run_id: Schema.String
+  run_id: Schema.String,
+  /** World columns (docs/wcs.md): null where the cube's WCS cannot give them. */
+  cube: Schema.String,
+  lon: Schema.NullOr(Schema.Number),
+  lat: Schema.NullOr(Schema.Number),
+  component_velocities: NullableList,
+  component_velocity_dispersions: NullableList,
+  component_integrated_intensities: NullableList
 })
 
 /**
@@ -70,7 +81,7 @@ export type ParquetColumnType = "int32" | "double" | "list<double>" | "string"
 export interface ResultColumn {
   readonly name: keyof DecompositionRow & string
   readonly parquet: ParquetColumnType
-  /** Whether the value may be null (a list column is never null, but may be empty). */
+  /** Whether the value may be null (the channel-unit lists are never null, but may be empty). */
   readonly nullable: boolean
   readonly glue: "int" | "double" | "array<double>" | "string"
   readonly duckdb: "INTEGER" | "DOUBLE" | "DOUBLE[]" | "VARCHAR"
@@ -108,7 +119,13 @@ export const RESULT_COLUMNS: ReadonlyArray<ResultColumn> = [
   column("component_means", "list<double>", false, "component centres, in channels"),
   column("component_stddevs", "list<double>", false, "component standard deviations, in channels"),
   column("nan_channels", "int32", false, "number of NaN channels in the spectrum"),
-  column("run_id", "string", false, "run that produced the row")
+  column("run_id", "string", false, "run that produced the row"),
+  column("cube", "string", false, "key of the cube the spectrum comes from"),
+  column("lon", "double", true, "celestial longitude of the pixel centre, degrees, in the cube's frame; null without a usable celestial WCS"),
+  column("lat", "double", true, "celestial latitude of the pixel centre, degrees, in the cube's frame; null without a usable celestial WCS"),
+  column("component_velocities", "list<double>", true, "component centres, km/s; null without a usable spectral WCS"),
+  column("component_velocity_dispersions", "list<double>", true, "component standard deviations, km/s; null without a usable spectral WCS"),
+  column("component_integrated_intensities", "list<double>", true, "component integrated intensities A·σ_v·√(2π), cube units × km/s (K km/s); null without a usable spectral WCS")
 ]
 
 /**
