@@ -37,7 +37,13 @@ describe("CatalogStack", () => {
       "component_means array<double>",
       "component_stddevs array<double>",
       "nan_channels int",
-      "run_id string"
+      "run_id string",
+      "cube string",
+      "lon double",
+      "lat double",
+      "component_velocities array<double>",
+      "component_velocity_dispersions array<double>",
+      "component_integrated_intensities array<double>"
     ])
   })
 
