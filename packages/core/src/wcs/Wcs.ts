@@ -113,6 +113,8 @@ const celestialAxes = (kw: WcsKeywords): { lon: number; lat: number } | Unavaila
   })
   if (lon === -1 && lat === -1) return unavailable("the header has no celestial axes (CTYPE1/CTYPE2 are not RA/DEC, GLON/GLAT, ELON/ELAT or SLON/SLAT)")
   if (lon === -1 || lat === -1) return unavailable(`the header has a celestial ${lon === -1 ? "latitude" : "longitude"} axis but no ${lon === -1 ? "longitude" : "latitude"}`)
+  // phs's pixel (x, y) are axes 1 and 2; a position-velocity cube has no (lon, lat) per spectrum.
+  if (Math.min(lon, lat) !== 0 || Math.max(lon, lat) !== 1) return unavailable(`the celestial axes are axes ${lon + 1} and ${lat + 1}; phs needs them on axes 1 and 2`)
   return { lon, lat }
 }
 
@@ -190,6 +192,7 @@ const buildSpectral = (kw: WcsKeywords, linear: LinearTransform | Unavailable): 
     const third = kw.axes[2]
     return unavailable(third === undefined || third.ctype === "" ? "the header has no spectral axis (CTYPE3 is missing)" : `CTYPE3 = '${third.ctype}' is not a spectral axis`)
   }
+  if (axis !== 2) return unavailable(`the spectral axis is CTYPE${axis + 1} = '${kw.axes[axis].ctype}'; phs reads spectra along axis 3`)
   if (linear._tag === "Unavailable") return linear
   const a = kw.axes[axis]
   if (kw.cd.length === 0 && a.cdelt === undefined) return unavailable(`CDELT${axis + 1} is missing for the spectral axis CTYPE${axis + 1} = '${a.ctype}'`)

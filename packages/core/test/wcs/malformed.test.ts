@@ -52,6 +52,7 @@ const cases: ReadonlyArray<{
   { name: "no spectral axis", header: without("CTYPE3"), celestial: "ok", spectral: /no spectral axis/ },
   { name: "no celestial axes", header: { ...GOOD, CTYPE1: "OFFSET", CTYPE2: "OFFSET" }, celestial: /no celestial axes/, spectral: "ok" },
   { name: "a longitude without latitude", header: { ...GOOD, CTYPE2: "OFFSET" }, celestial: /no latitude/, spectral: "ok" },
+  { name: "celestial axes on axes 1 and 3", header: { ...GOOD, CTYPE2: "VRAD", CTYPE3: "GLAT-CAR", CDELT3: 0.01 }, celestial: /axes 1 and 3; phs needs them on axes 1 and 2/, spectral: /spectral axis is CTYPE2 = 'VRAD'; phs reads spectra along axis 3/ },
   { name: "a mixed-frame pair", header: { ...GOOD, CTYPE2: "DEC--CAR" }, celestial: /not a longitude\/latitude pair/, spectral: "ok" },
   { name: "an unknown RADESYS", header: { ...GOOD, CTYPE1: "RA---CAR", CTYPE2: "DEC--CAR", RADESYS: "XYZ" }, celestial: /RADESYS = 'XYZ'/, spectral: "ok" },
   { name: "CDELT3 beside a CD matrix without CD3_3", header: { ...without("CDELT1", "CDELT2"), CD1_1: -0.006, CD2_2: 0.006 }, celestial: "ok", spectral: /CDELT3 = 212.5 beside a CD matrix/ },
