@@ -46,12 +46,19 @@ export const defaultTheta0 = (code: ProjectionCode): number =>
 const zenithalPhi = (x: number, y: number, r: number): number => (r === 0 ? 0 : atan2d(x, -y))
 
 /**
- * (x, y) → (φ, θ); undefined for a point outside the projection's domain.
+ * (x, y) → (φ, θ); undefined for a point outside the projection's domain, which includes
+ * φ beyond ±180° and θ beyond ±90° (as WCSLIB's bounds check has it).
  *
  * @since 0.2.0
  * @category projections
  */
 export const toNative = (code: ProjectionCode, x: number, y: number): Native | undefined => {
+  const n = unbounded(code, x, y)
+  if (n === undefined || !(Math.abs(n.phi) <= 180 + TOL) || !(Math.abs(n.theta) <= 90 + TOL)) return undefined
+  return { phi: Math.max(-180, Math.min(180, n.phi)), theta: Math.max(-90, Math.min(90, n.theta)) }
+}
+
+const unbounded = (code: ProjectionCode, x: number, y: number): Native | undefined => {
   switch (code) {
     case "CAR":
       return { phi: x, theta: y }

@@ -81,6 +81,8 @@ const extraCelestial: Fixture[] = [
   celestial("ARC near the south pole", "ARC", { CTYPE1: "RA---ARC", CTYPE2: "DEC--ARC", CRVAL1: 300, CRVAL2: -80, CDELT1: -0.05, CDELT2: 0.05 }),
   celestial("SIN wide field", "SIN", { CTYPE1: "GLON-SIN", CTYPE2: "GLAT-SIN", CRVAL1: 300, CRVAL2: 10, CDELT1: -0.4, CDELT2: 0.4 }),
   celestial("CAR with an offset fiducial point (PV1_0 = 1, PV1_2 = 15)", "CAR", { CTYPE1: "RA---CAR", CTYPE2: "DEC--CAR", CRVAL1: 30, CRVAL2: 15, PV1_0: 1, PV1_1: 0, PV1_2: 15, CDELT1: -0.05, CDELT2: 0.05 }),
+  celestial("CAR beyond ±180° and ±90° (outside for both)", "CAR", { CTYPE1: "GLON-CAR", CTYPE2: "GLAT-CAR", CRVAL1: 0, CRVAL2: 0, CRPIX1: 51, CRPIX2: 41, CDELT1: -4, CDELT2: 2.5 }),
+  celestial("SFL beyond ±180° (outside for both)", "SFL", { CTYPE1: "RA---SFL", CTYPE2: "DEC--SFL", CRVAL1: 0, CRVAL2: 0, CRPIX1: 51, CRPIX2: 41, CDELT1: -3.9, CDELT2: 2 }),
   celestial("GLS at CRVAL2 = -50", "GLS", { CTYPE1: "RA---GLS", CTYPE2: "DEC--GLS", CRVAL1: 80, CRVAL2: -50, CDELT1: -0.05, CDELT2: 0.05 })
 ]
 
