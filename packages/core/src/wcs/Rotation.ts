@@ -6,7 +6,7 @@
  * @since 0.2.0
  */
 import { Schema } from "effect"
-import { acosd, asind, atan2d, cosd, normalizeLongitude, sind } from "./Trig.js"
+import { acosd, atan2d, cosd, normalizeLongitude, sind } from "./Trig.js"
 
 /**
  * Euler angles of the rotation: the celestial coordinates (αp, δp) of the native pole and
@@ -85,7 +85,27 @@ export const toCelestial = (p: Pole, phi: number, theta: number): { lon: number;
   const ct = cosd(theta)
   const sdp = sind(p.deltaP)
   const cdp = cosd(p.deltaP)
-  const alpha = p.alphaP + atan2d(-ct * sind(dphi), st * cdp - ct * sdp * cosd(dphi))
-  const lat = asind(st * sdp + ct * cdp * cosd(dphi))
-  return { lon: normalizeLongitude(alpha), lat }
+  const y = -ct * sind(dphi)
+  const x = st * cdp - ct * sdp * cosd(dphi)
+  // atan2 rather than asin: asin loses half the digits of a latitude near ±90°.
+  const lat = atan2d(st * sdp + ct * cdp * cosd(dphi), Math.hypot(x, y))
+  return { lon: normalizeLongitude(p.alphaP + atan2d(y, x)), lat }
+}
+
+/**
+ * Celestial (α, δ) → native (φ, θ) (eq. 5), φ in [−180°, 180°].
+ *
+ * @since 0.2.0
+ * @category transforms
+ */
+export const toNative = (p: Pole, lon: number, lat: number): { phi: number; theta: number } => {
+  const da = lon - p.alphaP
+  const sd = sind(lat)
+  const cd = cosd(lat)
+  const sdp = sind(p.deltaP)
+  const cdp = cosd(p.deltaP)
+  const y = -cd * sind(da)
+  const x = sd * cdp - cd * sdp * cosd(da)
+  const phi = ((((p.phiP + atan2d(y, x) + 180) % 360) + 360) % 360) - 180
+  return { phi, theta: atan2d(sd * sdp + cd * cdp * cosd(da), Math.hypot(x, y)) }
 }

@@ -12,7 +12,7 @@ import { CelestialFrame, celestialRole, frame } from "./Frame.js"
 import { type Cards, MAX_AXES, readKeywords, type WcsKeywords } from "./Header.js"
 import { elementKey, intermediate, LinearTransform, linearTransform } from "./Linear.js"
 import { defaultTheta0, fromNative, ProjectionCode, toNative } from "./Projection.js"
-import { Pole, pole, toCelestial } from "./Rotation.js"
+import { Pole, pole, toCelestial, toNative as celestialToNative } from "./Rotation.js"
 import { isSpectralType, SpectralAxis, spectralAxis, velocity } from "./Spectral.js"
 
 /**
@@ -252,6 +252,35 @@ export const celestialAt = (
   const y = intermediate(linear, c.latAxis, p) * c.scale[1] + c.offset.y0
   const native = toNative(c.projection, x, y)
   return native === undefined ? undefined : toCelestial(c.pole, native.phi, native.theta)
+}
+
+/**
+ * The FITS pixel coordinates (from 1) of the celestial axes at (lon, lat), with every other
+ * axis at its reference pixel: the inverse of `celestialAt`, for placing a cube's pixels on
+ * another grid. Undefined outside the projection, or when the celestial block of the matrix
+ * is singular.
+ *
+ * @since 0.2.0
+ * @category transforms
+ */
+export const pixelAt = (
+  linear: LinearTransform,
+  c: Celestial,
+  lon: number,
+  lat: number
+): { readonly x: number; readonly y: number } | undefined => {
+  const native = celestialToNative(c.pole, lon, lat)
+  const xy = fromNative(c.projection, native.phi, native.theta)
+  if (xy === undefined) return undefined
+  const u = (xy.x - c.offset.x0) / c.scale[0]
+  const v = (xy.y - c.offset.y0) / c.scale[1]
+  const [i, j] = [c.lonAxis, c.latAxis]
+  const [a, b, cc, d] = [linear.matrix[i][i], linear.matrix[i][j], linear.matrix[j][i], linear.matrix[j][j]]
+  const det = a * d - b * cc
+  if (det === 0 || !Number.isFinite(det)) return undefined
+  const pi = linear.crpix[i] + (d * u - b * v) / det
+  const pj = linear.crpix[j] + (a * v - cc * u) / det
+  return i === 0 ? { x: pi, y: pj } : { x: pj, y: pi }
 }
 
 /**
