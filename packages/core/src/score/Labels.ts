@@ -82,7 +82,8 @@ export const decode = (text: string, file: string): Effect.Effect<Labels, Invali
     try {
       json = JSON.parse(text)
     } catch (e) {
-      return yield* fail(`not JSON: ${e instanceof Error ? e.message : String(e)}`)
+      const why = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ")
+      return yield* fail(`not JSON: ${why.length > 120 ? `${why.slice(0, 119)}…` : why}`)
     }
     if (typeof json !== "object" || json === null || Array.isArray(json)) return yield* fail(`expected an object {"spectra": [...]}`)
     const labels = yield* Schema.decodeUnknown(Labels, { onExcessProperty: "error" })(json).pipe(

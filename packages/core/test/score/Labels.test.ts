@@ -32,7 +32,7 @@ describe("Labels", () => {
     expect(bad({ spectra: [{ x: 0, y: 0, components: [{ amplitude: 1, mean: 3, stddev: 0 }] }] })).toMatch(/stddev/)
     expect(bad({ spectra: [{ x: 0, y: 0, catgory: "SB", components: [] }] })).toMatch(/catgory/)
     expect(bad({ spectra: [{ x: 0, y: 0, components: [] }, { x: 0, y: 0, components: [] }] })).toMatch(/labelled twice/)
-    for (const v of ["{not json", { spectra: [] }, { spectra: [{ x: 0, y: 0, components: [{ amplitude: 1, mean: 3, stddev: 0 }] }] }]) {
+    for (const v of ["{not json", "a,b\n1,2\n", { spectra: [] }, { spectra: [{ x: 0, y: 0, components: [{ amplitude: 1, mean: 3, stddev: 0 }] }] }]) {
       expect(bad(v)).not.toMatch(/\n/)
       expect(bad(v)).toMatch(/docs\/tuning\.md/)
     }
