@@ -153,7 +153,7 @@ export const tune = Command.make(
       const file = yield* SweepPlot.write(
         {
           title: `${p.survey}: F1 against ${axis.name}`,
-          subtitle: `scored on ${source}; best ${Scoring.Grid.describe(top.params)} (F1 ${top.f1.toFixed(3)})`,
+          subtitle: [`scored on ${source}`, `best ${Scoring.Grid.describe(top.params)} (F1 ${top.f1.toFixed(3)})`],
           x: axis.name,
           rows: points.map((pt) => ({
             x: pt.params[axis.name],
@@ -164,8 +164,8 @@ export const tune = Command.make(
             ...Object.fromEntries(categories.map((c) => [`cat_${c}`, pt.categories[c]?.f1 ?? null]))
           })),
           panels: [
-            { series: [{ field: "f1", label: "F1" }, { field: "precision", label: "precision" }, { field: "recall", label: "recall" }], title: "overall", domain: [0, 1] },
-            ...(categories.length > 1 ? [{ series: categories.map((c) => ({ field: `cat_${c}`, label: c })), title: "F1 per category", domain: [0, 1] as const }] : [])
+            { series: [{ field: "f1", label: "F1" }, { field: "precision", label: "precision" }, { field: "recall", label: "recall" }], title: "overall" },
+            ...(categories.length > 1 ? [{ series: categories.map((c) => ({ field: `cat_${c}`, label: c })), title: "F1 per category" }] : [])
           ]
         },
         o.plot,

@@ -23,7 +23,7 @@ export interface Panel {
 
 export interface GridPlot {
   readonly title: string
-  readonly subtitle: string
+  readonly subtitle: string | ReadonlyArray<string>
   /** The parameter on the x axis. */
   readonly x: string
   /** One row per grid point: `x`, `group` (the other parameters as text, or ""), the figures. */
@@ -65,7 +65,7 @@ export const spec = (p: GridPlot): TopLevelSpec => {
   })
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: { text: p.title, subtitle: p.subtitle },
+    title: { text: p.title, subtitle: typeof p.subtitle === "string" ? p.subtitle : [...p.subtitle] },
     data: { values: p.rows.map((r) => ({ ...r })) },
     vconcat: panels,
     resolve: { scale: { color: "independent", strokeDash: "independent" } },
