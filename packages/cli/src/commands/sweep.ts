@@ -31,7 +31,7 @@ export const survey = Options.text("survey").pipe(
   Options.withDescription("survey name (a-z, 0-9, _ -); default: from the file name"),
   Options.optional
 )
-export const chunkSize = Options.integer("chunk-size").pipe(Options.withDescription("spectra per chunk"), Options.withDefault(500))
+export const chunkSize = Options.integer("chunk-size").pipe(Options.withDescription("spectra per chunk"), Options.withDefault(Params.DEFAULT_CHUNK_SIZE))
 export const concurrency = Options.integer("concurrency").pipe(
   Options.withDescription("chunks fitted at once (default: number of cores)"),
   Options.withDefault(os.availableParallelism())

@@ -11,10 +11,11 @@ import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { line, table } from "../Output.js"
+import * as RunData from "../plot/RunData.js"
 import * as SweepPlot from "../plot/Sweep.js"
 import { resolveOutput } from "./plot.js"
 import { json, workdir } from "./shared.js"
-import { chunkSize, concurrency, cube, ensureAllCompleted, gridParam, groupOf, plan, plotFile, runPoints, summarise, survey, withCube, xAxis, type Plan } from "./sweep.js"
+import { chunkSize, concurrency, cube, ensureAllCompleted, gridParam, groupOf, plan, plotFile, runPoints, survey, withCube, xAxis, type Plan } from "./sweep.js"
 
 const truth = Options.file("truth", { exists: "yes" }).pipe(
   Options.withDescription("labelled spectra of some of the cube's pixels (format in docs/tuning.md)"),
@@ -132,7 +133,7 @@ export const tune = Command.make(
         yield* ensureAllCompleted(ran)
         points = []
         for (const point of ran) {
-          const { rows } = yield* summarise(p, point, o.workdir)
+          const { rows } = yield* RunData.load(point.run.runId).pipe(Effect.provide(RunData.layer(o.workdir)))
           const found = Scoring.Score.byPixel(
             rows
               .filter((r) => r.n_components >= 0)
