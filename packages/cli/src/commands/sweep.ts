@@ -8,7 +8,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Fits, Params, Pipeline, RunTable, Scoring, type ResultSchema } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
-import { Clock, Duration, Effect, Fiber, Option, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Option, Ref, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as Local from "../Local.js"
@@ -66,16 +66,23 @@ export const xAxis = (axes: ReadonlyArray<Scoring.Grid.Axis>): Scoring.Grid.Axis
 export const groupOf = (axes: ReadonlyArray<Scoring.Grid.Axis>, p: Scoring.Grid.Point): string =>
   Scoring.Grid.describe(Object.fromEntries(Object.entries(p).filter(([k]) => k !== xAxis(axes).name && axes.some((a) => a.name === k && a.values.length > 1))))
 
+/** What the progress line shows: the runs started so far and the point being fitted. */
+interface SweepState {
+  readonly runs: ReadonlyArray<string>
+  readonly label: string
+}
+
 /**
  * One progress line for every run of the sweep: spectra done over all points, which point
  * is being fitted. Reads only the run table, as `Progress.watch` does for one run.
  */
-const watchSweep = (runs: ReadonlyArray<string>, current: () => string, perRun: number, points: number, tty: boolean) =>
+const watchSweep = (state: Ref.Ref<SweepState>, perRun: number, points: number, tty: boolean) =>
   Effect.gen(function* () {
     const t0 = yield* Clock.currentTimeMillis
     let first: number | null = null
     let lastLen = 0
     const tick = Effect.gen(function* () {
+      const { runs, label } = yield* Ref.get(state)
       const records: RunTable.RunRecord[] = []
       for (const id of runs) {
         const got = yield* (yield* RunTable.RunTable).getRun(id)
@@ -97,7 +104,7 @@ const watchSweep = (runs: ReadonlyArray<string>, current: () => string, perRun: 
       first ??= done
       const elapsed = (now - t0) / 1000
       const rate = elapsed > 0.5 ? (done - first) / elapsed : 0
-      const text = `${current()}  ${Progress.renderLine(total, rate, { width: (process.stderr.columns ?? 100) - current().length - 2, bar: tty })}`
+      const text = `${label}  ${Progress.renderLine(total, rate, { width: (process.stderr.columns ?? 100) - label.length - 2, bar: tty })}`
       if (tty) {
         process.stderr.write(`\r${text}${" ".repeat(Math.max(0, lastLen - text.length))}`)
         lastLen = text.length
@@ -124,16 +131,16 @@ export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunk
   Local.withDriverLock(o.workdir, () =>
     Effect.gen(function* () {
       const cubeKey = yield* LocalRun.importCube(p.cube, p.survey)
-      const ids: string[] = []
-      let label = ""
+      const state = yield* Ref.make<SweepState>({ runs: [], label: "" })
       const progress = o.quiet
         ? Option.none()
-        : Option.some(yield* Effect.fork(watchSweep(ids, () => label, p.header.nx * p.header.ny, p.points.length, process.stderr.isTTY === true)))
+        : Option.some(yield* Effect.fork(watchSweep(state, p.header.nx * p.header.ny, p.points.length, process.stderr.isTTY === true)))
       const out: PointRun[] = []
       for (const [i, params] of p.points.entries()) {
-        label = `point ${i + 1}/${p.points.length} ${Scoring.Grid.describe(params)}`
+        const label = `point ${i + 1}/${p.points.length} ${Scoring.Grid.describe(params)}`
+        yield* Ref.update(state, (s) => ({ ...s, label }))
         const runId = yield* LocalRun.submitImported(Pipeline.standard, { cube: cubeKey, survey: p.survey, params: { ...params }, chunkSize: o.chunkSize })
-        ids.push(runId)
+        yield* Ref.update(state, (s) => ({ ...s, runs: [...s.runs, runId] }))
         out.push({ params, run: yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: o.concurrency }) })
       }
       if (Option.isSome(progress)) yield* Fiber.interrupt(progress.value)
