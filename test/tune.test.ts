@@ -104,6 +104,7 @@ describe("phs sweep", () => {
       // The count figures are the rows' (what the beta-comparison query reads).
       const rows = await rowsOf(w, "grs-5x5", p.runId)
       expect(p.mean_components).toBeCloseTo(rows.reduce((s, r) => s + r.n_components, 0) / rows.length, 12)
+      expect(p.mean_chi2_reduced).toBeCloseTo(rows.reduce((s, r) => s + (r.chi2_reduced ?? 0), 0) / rows.length, 12)
     }
     // A higher snr_min keeps fewer components and fits worse.
     expect(a.points[1].mean_components).toBeLessThan(a.points[0].mean_components)

@@ -6,7 +6,7 @@
  * of them against the parameter (docs/tuning.md).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Fits, Params, Pipeline, RunTable, Scoring, type ResultSchema } from "@phs/core"
+import { Errors, Fits, Params, Pipeline, RunTable, Scoring } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Clock, Duration, Effect, Fiber, Option, Ref, Schedule } from "effect"
 import * as fs from "node:fs"
@@ -161,46 +161,23 @@ export interface PointSummary {
   readonly noise_consistent_fraction: number | null
 }
 
-const componentsOf = (row: ResultSchema.DecompositionRow): Scoring.Labels.Component[] =>
-  row.component_amplitudes.map((amplitude, k) => ({ amplitude, mean: row.component_means[k], stddev: row.component_stddevs[k] }))
-
-/** Spectra read from the cube at a time when computing residuals. */
-const BLOCK = 4096
-
 /**
- * A run's rows, and its residual figures computed from the stored components and the
- * cube's data (the cube file, read a block at a time).
+ * A run's rows and its figures: the component counts, and the mean of the rows'
+ * `chi2_reduced` with the fraction of spectra whose residual is consistent with noise.
  */
 export const summarise = (p: Plan, point: PointRun, workdir: string) =>
   Effect.gen(function* () {
     const { rows } = yield* RunData.load(point.run.runId)
     const counts = Scoring.Summary.counts(rows.map((r) => r.n_components))
-    const nx = p.header.nx
-    const rowAt = new Int32Array(p.header.nx * p.header.ny).fill(-1)
-    rows.forEach((r, i) => {
-      if (r.n_components >= 0) rowAt[r.y * nx + r.x] = i
-    })
     let chi2 = 0
     let scored = 0
     let consistent = 0
-    yield* withCube(p.cube, (src) =>
-      Effect.gen(function* () {
-        const n = p.header.nchan
-        for (let start = 0; start < rowAt.length; start += BLOCK) {
-          const count = Math.min(BLOCK, rowAt.length - start)
-          const data = yield* Fits.readSpectra(src, p.header, start, count)
-          for (let s = 0; s < count; s++) {
-            const i = rowAt[start + s]
-            if (i < 0) continue
-            const r = Scoring.Residual.residual(data.subarray(s * n, (s + 1) * n), componentsOf(rows[i]), rows[i].rms)
-            if (r === undefined) continue
-            chi2 += r.chi2Reduced
-            scored++
-            if (r.consistentWithNoise) consistent++
-          }
-        }
-      })
-    )
+    for (const r of rows) {
+      if (r.n_components < 0 || r.chi2_reduced === null || !Number.isFinite(r.chi2_reduced)) continue
+      chi2 += r.chi2_reduced
+      scored++
+      if (Scoring.Residual.consistentWithNoise(r.chi2_reduced, p.header.nchan - r.nan_channels - 3 * r.n_components)) consistent++
+    }
     const summary: PointSummary = {
       params: point.params,
       runId: point.run.runId,

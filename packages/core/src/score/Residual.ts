@@ -49,5 +49,15 @@ export const residual = (spectrum: ArrayLike<number>, components: ReadonlyArray<
   const dof = finite - 3 * components.length
   if (dof <= 0) return undefined
   const chi2Reduced = sum / (rms * rms) / dof
-  return { chi2Reduced, dof, consistentWithNoise: chi2Reduced <= 1 + NOISE_SIGMAS * Math.sqrt(2 / dof) }
+  return { chi2Reduced, dof, consistentWithNoise: consistentWithNoise(chi2Reduced, dof) }
 }
+
+/**
+ * Whether a reduced χ² with `dof` degrees of freedom is consistent with noise alone (e.g.
+ * the result table's `chi2_reduced`, with dof = finite channels − 3 · `n_components`).
+ *
+ * @since 0.1.0
+ * @category scoring
+ */
+export const consistentWithNoise = (chi2Reduced: number, dof: number): boolean =>
+  dof > 0 && chi2Reduced <= 1 + NOISE_SIGMAS * Math.sqrt(2 / dof)
