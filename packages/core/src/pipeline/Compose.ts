@@ -68,9 +68,11 @@ export const withStage = (pipeline: Pipeline, stage: RunStage): Pipeline => {
 }
 
 /**
- * The version that goes into run ids and `_stage_config.json`.
+ * The version that goes into run ids and `_stage_config.json`. Bumped whenever the result
+ * table's columns change, so a re-run makes a new run instead of returning parts written with
+ * the old columns (0.2.0: fit-quality and world columns).
  *
  * @since 0.1.0
  * @category constants
  */
-export const CORE_VERSION = "0.1.0"
+export const CORE_VERSION = "0.2.0"
