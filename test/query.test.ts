@@ -174,11 +174,11 @@ describe("the named queries run unchanged", () => {
     })
   })
 
-  it("rms-distribution: per survey, each pixel once (the greatest run id), count, mean, approximate median, min and max of rms", async () => {
+  it("rms-distribution: per survey, each spectrum (cube, x, y) once (the greatest run id), count, mean, approximate median, min and max of rms", async () => {
     const got = await objects(NAMED_QUERIES.find((q) => q.name === "rms-distribution")!.sql)
     const latest = new Map<string, Row>()
     for (const r of rows) {
-      const key = `${r.survey}\u0000${r.x}\u0000${r.y}`
+      const key = `${r.survey}\u0000${r.cube}\u0000${r.x}\u0000${r.y}`
       const seen = latest.get(key)
       if (seen === undefined || r.run_id > seen.run_id) latest.set(key, r)
     }
@@ -199,7 +199,7 @@ describe("the named queries run unchanged", () => {
   })
 
   it("every run of one cube gives a spectrum the same rms (so which run counts does not change the figures)", () => {
-    const bySpectrum = groupBy(rows.filter((r) => r.survey === "grs-5x5"), (r) => `${r.x}\u0000${r.y}`)
+    const bySpectrum = groupBy(rows.filter((r) => r.survey === "grs-5x5"), (r) => `${r.cube}\u0000${r.x}\u0000${r.y}`)
     expect(bySpectrum.size).toBe(25)
     for (const g of bySpectrum.values()) expect(new Set(g.map((r) => r.rms)).size).toBe(1)
   })

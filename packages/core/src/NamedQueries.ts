@@ -14,7 +14,7 @@
  * `rms-distribution` counts each spectrum of a survey once: a survey often holds several runs
  * of one cube (other β, other settings), and the rms depends on the spectrum alone (docs/
  * algorithm.md, step 1), so every run of a cube with the same code gives it the same value.
- * Of the rows of one pixel (x, y) of a survey, the row of the greatest run id counts.
+ * Of the rows of one spectrum (cube, x, y) of a survey, the row of the greatest run id counts.
  *
  * @since 0.1.0
  */
@@ -55,7 +55,7 @@ ORDER BY survey, beta`
     sql: `WITH spectra AS (
   SELECT survey,
          rms,
-         ROW_NUMBER() OVER (PARTITION BY survey, x, y ORDER BY run_id DESC) AS pick
+         ROW_NUMBER() OVER (PARTITION BY survey, cube, x, y ORDER BY run_id DESC) AS pick
   FROM phspectra.decompositions
 )
 SELECT survey,
