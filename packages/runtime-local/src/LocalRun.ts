@@ -10,6 +10,7 @@ import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as DriverLock from "./DriverLock.js"
 
 /**
  * An open file read by ranges, as the FITS reader wants it.
@@ -108,7 +109,8 @@ export const submit = (
   })
 
 /**
- * Submits a cube and drives its run to the end on this machine.
+ * Submits a cube and drives its run to the end on this machine, as the workdir's one
+ * driver (`DriverLock.layer` provides the lease).
  *
  * @since 0.1.0
  * @category combinators
@@ -117,7 +119,15 @@ export const run = (
   pipeline: Pipeline.Pipeline,
   s: Submission,
   options: Pipeline.DriveOptions = {}
-): Effect.Effect<RunTable.RunRecord, Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
-  Effect.flatMap(submit(pipeline, s), (runId) => Pipeline.drive(pipeline, runId, options))
+): Effect.Effect<
+  RunTable.RunRecord,
+  Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError | DriverLock.DriverLost,
+  Pipeline.Services | DriverLock.DriverLock
+> =>
+  Effect.flatMap(DriverLock.DriverLock, (lock) =>
+    lock.guard(
+      Effect.flatMap(submit(pipeline, s), (runId) => Effect.zipRight(lock.driving(runId), Pipeline.drive(pipeline, runId, options)))
+    )
+  )
 
 
