@@ -4,12 +4,13 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { cost } from "./commands/cost.js"
 import { exportCommand } from "./commands/export.js"
 import { pipeline } from "./commands/pipeline.js"
 import { plot } from "./commands/plot.js"
 import { query } from "./commands/query.js"
+import { printable } from "./Output.js"
 import { redrive, replay, resume, runs, status } from "./commands/runs.js"
 
 export const VERSION = "0.1.0"
@@ -29,21 +30,38 @@ export const classify = (error: unknown): { code: number; message: string | null
   switch (tag) {
     case "InvalidInput":
     case "RunNotFound":
+    case "DriverBusy":
       return { code: 2, message }
     case "RunFailed":
     case "RunStalled":
+    case "DriverLost":
       return { code: 1, message }
     default:
       return { code: 1, message: `${tag || "error"}: ${message}` }
   }
 }
 
+/** Exit codes of a command stopped by a signal (128 + its number, as shells report it). */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> & Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 }
+
 const main = async () => {
   const argv = process.argv.slice(2)
   const verbose = argv.includes("--verbose")
   const args = argv.filter((a) => a !== "--verbose")
-  const exit = await Effect.runPromiseExit(cli(["node", "phs", ...args]).pipe(Effect.provide(NodeContext.layer)))
+  const fiber = Effect.runFork(cli(["node", "phs", ...args]).pipe(Effect.provide(NodeContext.layer)))
+  // Ctrl-C or SIGTERM interrupts the command: what it holds is given back (the driver's
+  // in-flight work returns to the queue) and it says how to go on. A second signal exits now.
+  let signal: NodeJS.Signals | undefined
+  const onSignal = (s: NodeJS.Signals) => {
+    if (signal !== undefined) process.exit(SIGNAL_EXIT[s])
+    signal = s
+    Effect.runFork(Fiber.interrupt(fiber))
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  const exit = await Effect.runPromise(Fiber.await(fiber))
   if (Exit.isSuccess(exit)) return 0
+  if (signal !== undefined && Cause.isInterrupted(exit.cause)) return SIGNAL_EXIT[signal]
   const failure = Cause.failureOption(exit.cause)
   if (Option.isNone(failure)) {
     if (Cause.isInterruptedOnly(exit.cause)) return 130
@@ -52,7 +70,7 @@ const main = async () => {
     return 1
   }
   const { code, message } = classify(failure.value)
-  if (message !== null) process.stderr.write(`phs: ${message}\n`)
+  if (message !== null) process.stderr.write(`phs: ${printable(message)}\n`)
   if (verbose) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
   return code
 }

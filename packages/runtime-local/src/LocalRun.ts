@@ -48,7 +48,13 @@ export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.I
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 
-const sha256File = (file: string) =>
+/**
+ * SHA-256 (hex) of a file, streamed: what names a cube's blob (`Keys.cube`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sha256File = (file: string): Effect.Effect<string, Errors.InvalidInput> =>
   Effect.async<string, Errors.InvalidInput>((resume) => {
     const h = crypto.createHash("sha256")
     fs.createReadStream(file)

@@ -12,7 +12,8 @@ import * as Maps from "../plot/Maps.js"
 import * as Render from "../plot/Render.js"
 import * as RunData from "../plot/RunData.js"
 import * as Specs from "../plot/Specs.js"
-import { workdir } from "./shared.js"
+import type * as Target from "../target/Target.js"
+import { onTarget, targetOptions } from "./shared.js"
 import type { TopLevelSpec } from "vega-lite"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
@@ -65,9 +66,8 @@ const draw = (
     line(target.file)
   })
 
-/** Runs a plot body against the workdir's services. */
-const inWorkdir = <A, E, R>(dir: string, body: Effect.Effect<A, E, R>) =>
-  Effect.zipRight(RunData.requireWorkdir(dir), body.pipe(Effect.provide(RunData.layer(dir))))
+/** Runs a plot body against the target's services. */
+const inWorkdir = <A, E>(o: Target.Options, body: Effect.Effect<A, E, Target.Services>) => onTarget(o, "read")(body)
 
 const spectrum = Command.make(
   "spectrum",
@@ -77,11 +77,11 @@ const spectrum = Command.make(
     y: Args.integer({ name: "y" }).pipe(Args.withDescription("pixel row, from 0")),
     out,
     format,
-    workdir
+    ...targetOptions
   },
   (o) =>
     inWorkdir(
-      o.workdir,
+      o,
       Effect.gen(function* () {
         const data = yield* RunData.load(o.runId)
         const { run, header } = data
@@ -106,11 +106,11 @@ const map = Command.make(
     ),
     out,
     format,
-    workdir
+    ...targetOptions
   },
   (o) =>
     inWorkdir(
-      o.workdir,
+      o,
       Effect.gen(function* () {
         const { run, header, rows } = yield* RunData.load(o.runId)
         yield* draw(Specs.map({ run, header, rows, value: o.value }), o, `${run.runId}-map-${o.value}`)
@@ -118,9 +118,9 @@ const map = Command.make(
     )
 ).pipe(Command.withDescription("an image of the field: one cell per pixel coloured by a per-pixel quantity, with a colour bar"))
 
-const summary = Command.make("summary", { runId, out, format, workdir }, (o) =>
+const summary = Command.make("summary", { runId, out, format, ...targetOptions }, (o) =>
   inWorkdir(
-    o.workdir,
+    o,
     Effect.gen(function* () {
       const { run, rows } = yield* RunData.load(o.runId)
       yield* draw(Specs.summary({ run, rows }), o, `${run.runId}-summary`)

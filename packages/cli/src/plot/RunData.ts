@@ -1,11 +1,9 @@
 /**
  * What the pictures and the exports read about a run: its record, its rows of the result
- * table, the cube's header and single spectra, all from the workdir.
+ * table, the cube's header and single spectra, from the target's run table and blob store.
  */
 import { BlobStore, Errors, Fits, Keys, ResultParquet, RunTable, type ResultSchema } from "@phs/core"
-import { RuntimeLocal } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
-import * as fs from "node:fs"
 import { findRun } from "../commands/shared.js"
 
 export interface RunData {
@@ -14,15 +12,6 @@ export interface RunData {
   /** The run's rows of the result table, in file order. */
   readonly rows: ReadonlyArray<ResultSchema.DecompositionRow>
 }
-
-/** The services over a workdir, refusing a directory that is not one. */
-export const layer = (workdir: string) => RuntimeLocal.layer({ workdir })
-
-/** Fails unless the workdir exists (the local layer would otherwise create an empty one). */
-export const requireWorkdir = (workdir: string): Effect.Effect<void, Errors.InvalidInput> =>
-  fs.existsSync(workdir)
-    ? Effect.void
-    : Effect.fail(new Errors.InvalidInput({ reason: `no workdir ${workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` }))
 
 /** A blob read by ranges, for the FITS reader. */
 const blobSource = (key: string) =>
