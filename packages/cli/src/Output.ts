@@ -30,5 +30,13 @@ export const line = (text: string): void => void process.stdout.write(`${printab
 /** Writes a note to stderr: `phs: text`. */
 export const note = (text: string): void => void process.stderr.write(`phs: ${printable(text)}\n`)
 
-/** A word for a shell command line, quoted when it needs to be (POSIX shell). */
-export const shellWord = (word: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
+/**
+ * A word for a shell command line, quoted when it needs to be (POSIX shell): bare when safe,
+ * in double quotes when nothing in it is special there (SQL with '…' literals), else in
+ * single quotes.
+ */
+export const shellWord = (word: string): string => {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word
+  if (!/["$`\\!]/.test(word)) return `"${word}"`
+  return `'${word.replace(/'/g, `'\\''`)}'`
+}

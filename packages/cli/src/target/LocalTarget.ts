@@ -86,7 +86,7 @@ const makeTarget = (workdir: string, drive: Option.Option<Target["drive"]>) =>
       drive: Option.getOrElse(drive, () => () => Effect.dieMessage("the local target was opened read-only")),
       unstick: (run) =>
         run.status === "SPLITTING"
-          ? inWorkdir(Pipeline.start(Pipeline.standard, Pipeline.splitInputOf(run))).pipe(Effect.as([`run ${run.runId}: split resumed`]))
+          ? inWorkdir(Pipeline.start(Pipeline.standard, Pipeline.splitInputOf(run))).pipe(Effect.as([]))
           : Effect.succeed([]),
       drivenBy: (run) =>
         DriverLock.holder({ workdir }).pipe(
