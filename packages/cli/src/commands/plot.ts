@@ -69,7 +69,7 @@ const draw = (
 /** Runs a plot body against the target's services. */
 const inWorkdir = <A, E>(o: Target.Options, body: Effect.Effect<A, E, Target.Services>) => onTarget(o, "read")(body)
 
-const spectrum = Command.make(
+export const spectrum = Command.make(
   "spectrum",
   {
     runId,
@@ -96,7 +96,7 @@ const spectrum = Command.make(
     )
 ).pipe(Command.withDescription("a spectrum with its Gaussian components, the model, the residual and a ±rms band"))
 
-const map = Command.make(
+export const map = Command.make(
   "map",
   {
     runId,
@@ -118,7 +118,7 @@ const map = Command.make(
     )
 ).pipe(Command.withDescription("an image of the field: one cell per pixel coloured by a per-pixel quantity, with a colour bar"))
 
-const summary = Command.make("summary", { runId, out, format, ...targetOptions }, (o) =>
+export const summary = Command.make("summary", { runId, out, format, ...targetOptions }, (o) =>
   inWorkdir(
     o,
     Effect.gen(function* () {

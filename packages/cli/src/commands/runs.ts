@@ -1,12 +1,14 @@
 /**
- * `phs runs`, `phs status RUN`, `phs resume RUN`, `phs redrive RUN`, `phs replay RUN`: the
- * run table, the queues and the journal, read and acted on; written once for every target
- * (`replay` needs the journal: local only).
+ * `phs runs`, `phs status RUN`, `phs resume RUN`, `phs redrive RUN`, `phs replay RUN`,
+ * `phs rm RUN`: the run table, the queues and the journal, read and acted on; written once
+ * for every target (`replay` and `rm` need the workdir's journal: local only).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Pipeline, RunTable, type WorkQueue } from "@phs/core"
+import { BlobStore, Errors, Keys, Pipeline, RunTable, type WorkQueue } from "@phs/core"
+import { Sqlite } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
+import * as readline from "node:readline/promises"
 import { line, note, table, timestamp } from "../Output.js"
 import * as LocalTarget from "../target/LocalTarget.js"
 import * as Target from "../target/Target.js"
@@ -175,3 +177,62 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
     })
   )
 ).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues"))
+
+/** Asks a yes/no question on the terminal; anything but y/yes is no. */
+const confirm = (question: string) =>
+  Effect.promise(async () => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
+    try {
+      return /^y(es)?$/i.test((await rl.question(question)).trim())
+    } finally {
+      rl.close()
+    }
+  })
+
+export const rm = Command.make(
+  "rm",
+  {
+    runId,
+    workdir,
+    yes: Options.boolean("yes").pipe(Options.withDescription("remove without asking (needed when stdin is not a terminal)"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const run = yield* findRun(o.runId)
+      if (!o.yes) {
+        if (process.stdin.isTTY !== true)
+          return yield* Effect.fail(new Errors.InvalidInput({ reason: `phs rm ${run.runId} removes it for good: pass --yes (not asked: stdin is not a terminal)` }))
+        const ok = yield* confirm(`remove run ${run.runId} (survey ${run.survey}, ${run.nSpectra.toLocaleString("en-US")} spectra: its results, chunks, journal and records)? [y/N] `)
+        if (!ok) return line(`run ${run.runId} kept`)
+      }
+      const store = yield* BlobStore.BlobStore
+      const table = yield* RunTable.RunTable
+      const others = (yield* table.listRuns({ limit: 100_000 })).filter((r) => r.runId !== run.runId)
+      // Blobs first, records last: an interrupted rm can be run again.
+      const keys = [
+        ...(yield* store.list(`${Keys.surveyPartition(run.survey)}${run.runId}-`)),
+        ...(yield* store.list(`chunks/${run.runId}/`)),
+        ...(yield* store.list(Keys.runMeta(run.runId, ""))),
+        Target.manifestKey(run.runId),
+        ...(others.some((r) => r.cubeKey === run.cubeKey) ? [] : [run.cubeKey])
+      ]
+      for (const key of keys) yield* store.remove(key)
+      const mine = Target.ofRun(run.runId)
+      const rows = yield* Effect.scoped(
+        Effect.flatMap(Sqlite.make({ workdir: o.workdir }), (sql) =>
+          sql.transaction("remove run", (db) => {
+            const journal = db.prepare("DELETE FROM journal WHERE run_id = ?").run(run.runId).changes
+            let messages = 0
+            for (const t of ["queue_messages", "dead_letters"]) {
+              const del = db.prepare(`DELETE FROM ${t} WHERE seq = ?`)
+              for (const m of db.prepare(`SELECT seq, body FROM ${t}`).all() as Array<{ seq: number; body: string }>)
+                if (mine(m.body)) messages += del.run(m.seq).changes
+            }
+            return { journal, messages }
+          })
+        )
+      )
+      yield* table.deleteRun(run.runId)
+      line(`run ${run.runId} removed: ${keys.length} blob(s), ${rows.journal} journal record(s), ${rows.messages} queued message(s), its run-table records`)
+    }).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
+).pipe(Command.withDescription("remove a run: its results, chunks, metadata, journal and run-table records; other runs are left as they are"))
