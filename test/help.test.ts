@@ -52,7 +52,11 @@ describe("help", () => {
     for (const p of paths(tree)) {
       const text = Help.render(tree, p, 200)
       const options = text.split("Options:\n")[1]?.split("\n\n")[0] ?? ""
-      for (const l of options.split("\n").filter((o) => /^ {2}-/.test(o))) expect(l, `phs ${p.join(" ")}: ${l}`).toMatch(/^ {2}\S.*\S {2,}\S/)
+      const lines = options.split("\n")
+      lines.forEach((l, i) => {
+        // Its text beside it, or on the next line when the option is long.
+        if (/^ {2}-/.test(l)) expect(`${l}\n${lines[i + 1] ?? ""}`, `phs ${p.join(" ")}: ${l}`).toMatch(/^ {2}\S.*\S {2,}\S|^ {2}\S+( \S+)?\n {6,}\S/)
+      })
     }
   })
 
