@@ -61,7 +61,20 @@ const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> & Record<"SIGINT" | "
 const quietUsageErrors = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Console.consoleWith((console) => Effect.withConsole(effect, { ...console, error: () => Effect.void }))
 
+/**
+ * Node's warnings as one line each after `phs: warning:`; the AWS SDK's notice about Node
+ * versions it will stop supporting is not the user's business in the middle of a command.
+ */
+const quietWarnings = () => {
+  process.removeAllListeners("warning")
+  process.on("warning", (w) => {
+    if (w.name === "NodeVersionSupportWarning" || w.message.startsWith("NodeVersionSupportWarning") || /AWS SDK for JavaScript/.test(w.message)) return
+    process.stderr.write(`phs: warning: ${printable(w.message.split("\n")[0])}\n`)
+  })
+}
+
 const main = async () => {
+  quietWarnings()
   const argv = process.argv.slice(2)
   const verbose = argv.includes("--verbose")
   const args = argv.filter((a) => a !== "--verbose")
