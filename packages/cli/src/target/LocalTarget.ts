@@ -71,7 +71,7 @@ const makeTarget = (workdir: string, drive: Option.Option<Target["drive"]>) =>
     return Target.of({
       name: "local",
       flags,
-      where: `in ${workdir} (see phs runs${flags})`,
+      where: `in this workdir (${workdir}; see phs runs${flags})`,
       resultsAt: (survey) => path.join(RuntimeLocal.blobRoot(workdir), Keys.surveyPartition(survey)),
       queuesUnknown: Option.none(),
       submit: (s) =>
