@@ -69,15 +69,15 @@ const draw = (
 /** Runs a plot body against the target's services. */
 const inWorkdir = <A, E>(o: Target.Options, body: Effect.Effect<A, E, Target.Services>) => onTarget(o, "read")(body)
 
+/** What every picture takes: the run, where to write it, and the target. */
+const picture = { runId, out, format, ...targetOptions }
+
 export const spectrum = Command.make(
   "spectrum",
   {
-    runId,
+    ...picture,
     x: Args.integer({ name: "x" }).pipe(Args.withDescription("pixel column, from 0")),
-    y: Args.integer({ name: "y" }).pipe(Args.withDescription("pixel row, from 0")),
-    out,
-    format,
-    ...targetOptions
+    y: Args.integer({ name: "y" }).pipe(Args.withDescription("pixel row, from 0"))
   },
   (o) =>
     inWorkdir(
@@ -99,14 +99,11 @@ export const spectrum = Command.make(
 export const map = Command.make(
   "map",
   {
-    runId,
+    ...picture,
     value: Options.choice("value", Maps.MAP_VALUE_NAMES).pipe(
       Options.withDescription(`the quantity: ${Maps.MAP_VALUE_NAMES.map((n) => `${n} (${Maps.MAP_VALUES[n].doc})`).join("; ")}`),
       Options.withDefault("n_components" as Maps.MapValueName)
-    ),
-    out,
-    format,
-    ...targetOptions
+    )
   },
   (o) =>
     inWorkdir(
@@ -118,7 +115,7 @@ export const map = Command.make(
     )
 ).pipe(Command.withDescription("an image of the field: one cell per pixel coloured by a per-pixel quantity, with a colour bar"))
 
-export const summary = Command.make("summary", { runId, out, format, ...targetOptions }, (o) =>
+export const summary = Command.make("summary", picture, (o) =>
   inWorkdir(
     o,
     Effect.gen(function* () {
