@@ -110,4 +110,26 @@ describe("interrupting phs pipeline", () => {
     expect(again.code).toBe(0)
     expect(again.stdout).toMatch(/^run \S+: already completed\n {2}600 of 600 spectra/)
   })
+
+  it("a new cube while another run is unfinished: the new run is driven, and one line says how to resume the other", async () => {
+    const workdir = path.join(tempDir(), "w")
+    const first = phsAsync(args(workdir), { env: { PHS_FAULTS: SLOW } })
+    await until("the first run under way", () => state(workdir).runs.some((r) => r.done > 0))
+    first.child.kill("SIGINT")
+    expect((await first.done).code).toBe(130)
+    const old = state(workdir).runs[0]
+    const other = path.join(tempDir(), "other.fits")
+    fs.writeFileSync(other, cubeFits({ nx: 10, ny: 10, nchan: 96, seed: 9 }))
+    const second = await phs(["pipeline", other, "--survey", "new", "--chunk-size", "25", "--workdir", workdir])
+    expect(second.code).toBe(0)
+    expect(second.stderr.split("\n").filter((l) => l.startsWith("phs:"))).toEqual([
+      `phs: run ${old.runId} is unfinished too (running, ${old.done.toLocaleString("en-US")}/600 spectra); continue it with phs resume ${old.runId} --workdir ${workdir}`
+    ])
+    expect(second.stdout).toMatch(/^run new-\S+: COMPLETED\n {2}100 of 100 spectra; 100 in /)
+    // The old run was left as it was, with nothing of it in flight.
+    const after = state(workdir)
+    expect(after.runs.find((r) => r.runId === old.runId)).toEqual(old)
+    expect(after.hidden).toBe(0)
+    expect(after.inProgress).toBe(0)
+  })
 })
