@@ -22,14 +22,27 @@ beforeAll(() => {
 const SLOW = JSON.stringify({ seed: 1, rules: [{ service: "RunTable", op: "completeChunk", kind: "timeout", delayMs: 150 }] })
 
 /** Runs a shell command line in a pseudo-terminal of `cols` columns; what the terminal received. */
-const inTerminal = (cols: number, commandLine: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> =>
+const inTerminal = (
+  cols: number,
+  commandLine: string,
+  env: Record<string, string>,
+  /** Typed at the terminal once the output matches. */
+  type?: { readonly after: RegExp; readonly keys: string }
+): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
     const child = spawn("script", ["-q", "-e", "-c", `stty cols ${cols} rows 40; ${commandLine}`, "/dev/null"], {
       env: { ...process.env, ...env },
       stdio: ["pipe", "pipe", "pipe"]
     })
     let output = ""
-    child.stdout.on("data", (d) => (output += d))
+    let typed = false
+    child.stdout.on("data", (d) => {
+      output += d
+      if (type !== undefined && !typed && type.after.test(output)) {
+        typed = true
+        child.stdin.write(type.keys)
+      }
+    })
     child.on("close", (code) => resolve({ code, output }))
   })
 
@@ -90,6 +103,18 @@ describe("the progress line", () => {
       expect(r.output).toMatch(/600\/600 spectra/)
     })
   }
+
+  it("Ctrl-C in a terminal: the progress line ends, then one line says how to go on; exit 130", async () => {
+    const workdir = path.join(tempDir(), "w")
+    const line = [process.execPath, PHS, "pipeline", cube, "--survey", "ctrlc", "--chunk-size", "25", "--workdir", workdir].map(quote).join(" ")
+    const r = await inTerminal(80, line, { PHS_FAULTS: SLOW }, { after: /[1-9][\d,]*\/600 spectra/, keys: "\u0003" })
+    expect(r.code).toBe(130)
+    const lines = r.output.split(/\r?\n/)
+    const i = lines.findIndex((l) => l.startsWith("interrupted: run ctrlc-"))
+    expect(i, r.output).toBeGreaterThan(0)
+    expect(lines[i]).toMatch(/^interrupted: run (ctrlc-\S+) at [\d,]+\/600; continue with phs resume \1 --workdir \S+$/)
+    expect(lines.slice(i + 1).join("").trim()).toBe("")
+  })
 
   it("through a pipe the last line shows the mean rate of the run, not 0/s", async () => {
     const workdir = path.join(tempDir(), "w")

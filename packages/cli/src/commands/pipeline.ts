@@ -147,7 +147,9 @@ export const pipeline = Command.make(
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
           const target = yield* Target
-          const submitted = yield* target.submit({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json })
+          const submitted = yield* target.submit({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
+          )
           if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
             yield* report(submitted.before.value, { seconds: 0, spectra: 0, asJson: o.json, already: true })
             return yield* Pipeline.ensureCompleted(submitted.before.value)

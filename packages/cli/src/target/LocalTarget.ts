@@ -109,14 +109,15 @@ const driver = (lock: DriverLock.DriverLock) =>
       yield* lock.driving(runId)
       const tty = process.stderr.isTTY === true
       const display = Progress.makeDisplay({ tty, quiet: options.quiet })
-      const progress = yield* Effect.fork(Progress.follow(runId, display, { tty }))
+      // Scoped: however driving ends (interrupted too), the display ends first, on its own line.
+      const progress = yield* Effect.forkScoped(Progress.follow(runId, display, { tty }))
       const q = yield* WorkQueue.WorkQueue
       const run = yield* lock
         .guard(Pipeline.drive(Pipeline.standard, runId, { concurrency: options.concurrency }))
         .pipe(Effect.provideService(WorkQueue.WorkQueue, focused(q, runId)))
       yield* Fiber.interrupt(progress)
       return run
-    }).pipe(Effect.provide(context))
+    }).pipe(Effect.scoped, Effect.provide(context))
   )
 
 /** The local target over a workdir, for a command that reads or one that drives. */
