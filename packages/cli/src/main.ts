@@ -32,8 +32,11 @@ const preflight = (args: ReadonlyArray<string>): number | undefined => {
     path.push(a)
     node = child
   }
+  if (path.length === 0 && args.includes("--version")) {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
   if (args.includes("--help") || args.includes("-h") || node.children.length > 0) {
-    if (path.length === 0 && args.includes("--version")) return undefined
     process.stdout.write(Help.render(tree, path, width))
     return 0
   }
