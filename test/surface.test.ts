@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+import { printable, shellWord } from "../packages/cli/src/Output.js"
 import { PHS, phs, tempDir } from "./support/cli.js"
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url))
@@ -118,5 +119,21 @@ describe("the CLI's surface", () => {
     })
     expect(r.code).toBe(1)
     expect(r.stderr.split("\n").filter((l) => l !== "")).toEqual([expect.stringMatching(/^phs: StorageError: dynamodb list runs: .*ECONNREFUSED/)])
+  })
+})
+
+describe("output helpers", () => {
+  it("printable escapes every control character (C0, DEL, C1), keeping line breaks only when asked", () => {
+    expect(printable("a\u001b[31mb\u0007\u007f\u009bc\nd")).toBe("a\\u001b[31mb\\u0007\\u007f\\u009bc\\u000ad")
+    expect(printable("x\ny\tz", { keepNewlines: true })).toBe("x\ny\\u0009z")
+    expect(printable("grs β ±rms …")).toBe("grs β ±rms …")
+  })
+
+  it("shellWord gives back the word through sh, whatever it holds", () => {
+    for (const word of ["plain", "with space", "SELECT 'a' FROM t", `it's "$HOME" \`x\` \\ !`, "*.fits", "a;b|c&d", "~user", ""]) {
+      const quoted = shellWord(word)
+      expect(execFileSync("sh", ["-c", `printf %s ${quoted}`], { encoding: "utf8" }), quoted).toBe(word)
+    }
+    expect(shellWord("SELECT 'a'")).toBe(`"SELECT 'a'"`)
   })
 })
