@@ -24,9 +24,9 @@ beforeAll(() => {
 })
 
 /** Every chunk's completion waits a little: the run lasts long enough to be interrupted mid-way. */
-const SLOW = JSON.stringify({ seed: 1, rules: [{ service: "RunTable", op: "completeChunk", kind: "timeout", delayMs: 400 }] })
+const SLOW = JSON.stringify({ seed: 1, rules: [{ service: "RunTable", op: "completeChunk", kind: "timeout", delayMs: 1000 }] })
 
-const args = (workdir: string) => ["pipeline", cube, "--survey", "sig", "--chunk-size", "25", "--concurrency", "2", "--workdir", workdir]
+const args = (workdir: string) => ["pipeline", cube, "--survey", "sig", "--chunk-size", "20", "--concurrency", "2", "--workdir", workdir]
 
 /** Reads the workdir's state directly (read-only), as another process would. */
 const state = (workdir: string) => {

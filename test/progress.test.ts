@@ -19,7 +19,7 @@ beforeAll(() => {
   fs.writeFileSync(cube, cubeFits({ nx: 30, ny: 20, nchan: 96, seed: 7 }))
 })
 
-const SLOW = JSON.stringify({ seed: 1, rules: [{ service: "RunTable", op: "completeChunk", kind: "timeout", delayMs: 150 }] })
+const SLOW = JSON.stringify({ seed: 1, rules: [{ service: "RunTable", op: "completeChunk", kind: "timeout", delayMs: 300 }] })
 
 /** Runs a shell command line in a pseudo-terminal of `cols` columns; what the terminal received. */
 const inTerminal = (

@@ -136,10 +136,11 @@ const pidAlive = (pid: number): boolean => {
 /** A holder is live while its lease runs and, on this host, its process exists. */
 export const isLive = (h: Holder, now: number): boolean => h.leaseUntil > now && (h.host !== os.hostname() || pidAlive(h.pid))
 
-const readRow = (db: Sqlite.Sqlite["db"]): Row | undefined => {
-  db.exec(TABLE)
-  return db.prepare("SELECT token, pid, host, run_id, lease_until FROM driver_lease WHERE id = 1").get() as Row | undefined
-}
+/** The lease row; none when there is none (or no table yet: nothing is written to find out). */
+const readRow = (db: Sqlite.Sqlite["db"]): Row | undefined =>
+  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'driver_lease'").get() === undefined
+    ? undefined
+    : (db.prepare("SELECT token, pid, host, run_id, lease_until FROM driver_lease WHERE id = 1").get() as Row | undefined)
 
 /**
  * Makes in-flight work claimable again: chunks IN_PROGRESS back to PENDING, in-flight
@@ -190,6 +191,7 @@ export const acquire = (options: Options): Effect.Effect<DriverLock, DriverBusy 
     const taken = yield* Effect.acquireRelease(
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         sql.transaction("take driver lease", (db) => {
+          db.exec(TABLE)
           const row = readRow(db)
           const previous = row === undefined ? undefined : toHolder(row)
           if (previous !== undefined && isLive(previous, now)) return { _tag: "Busy" as const, holder: previous }
