@@ -106,9 +106,13 @@ const HASH_READ_BYTES = 8 * MiB
 const SPLIT_CHUNKS_PER_BLOCK = 16
 /** Rows per compacted result file. */
 const ROWS_PER_PART = 1_000_000
-/** `phs pipeline` uploads cubes above this size in parts of `PART_BYTES`. */
-const MULTIPART_THRESHOLD = 64 * MiB
-const PART_BYTES = 16 * MiB
+/**
+ * `phs pipeline --target aws` uploads a cube through `BlobStoreS3.putFile`: in parts of this
+ * size when it is larger than one (runtime-lambda/src/BlobStoreS3.ts; not imported, so that
+ * `phs cost` does not load the AWS SDK).
+ */
+const PART_BYTES = 8 * MiB
+const MULTIPART_THRESHOLD = PART_BYTES
 /** GET requests Athena makes per result file and query (footer, column chunks). */
 const ATHENA_GETS_PER_FILE = 12
 /** PUTs per Athena query (the result and its metadata). */
