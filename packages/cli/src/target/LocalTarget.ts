@@ -6,7 +6,7 @@
  */
 import { Errors, Faults, Fitter, Keys, Pipeline, RunTable, WorkQueue } from "@phs/core"
 import { DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
-import { Effect, Fiber, Layer, Option } from "effect"
+import { Config, Effect, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -14,8 +14,18 @@ import { shellWord } from "../Output.js"
 import * as Progress from "../Progress.js"
 import { type Error as TargetError, type Mode, ofRun, type Services, Target } from "./Target.js"
 
-/** Where runs live when `--workdir` is not given. */
-export const defaultWorkdir = (): string => process.env.PHS_WORKDIR ?? ".phs"
+/** The CLI's settings from the environment. */
+const settings = Config.all({
+  /** Where runs live when `--workdir` is not given. */
+  workdir: Config.string("PHS_WORKDIR").pipe(Config.withDefault(".phs")),
+  /** A fault plan (tests only). */
+  faults: Config.string("PHS_FAULTS").pipe(Config.withDefault(""))
+})
+
+const read = () => Effect.runSync(Effect.orDie(settings))
+
+/** Where runs live when `--workdir` is not given: `$PHS_WORKDIR`, else `.phs`. */
+export const defaultWorkdir = (): string => read().workdir
 
 /** The `--workdir` flag that reaches `workdir` again (nothing for the default). */
 export const workdirFlag = (workdir: string): string => (path.resolve(workdir) === path.resolve(defaultWorkdir()) ? "" : ` --workdir ${shellWord(workdir)}`)
@@ -27,8 +37,8 @@ export const workdirFlag = (workdir: string): string => (path.resolve(workdir) =
  */
 export const runtime = (workdir: string) => {
   const base = Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }))
-  const plan = process.env.PHS_FAULTS
-  if (plan === undefined || plan === "") return base
+  const plan = read().faults
+  if (plan === "") return base
   return Layer.merge(base, Faults.layer(Faults.decodePlan(plan), Faults.killProcess).pipe(Layer.provide(base)))
 }
 
