@@ -210,8 +210,8 @@ export const rm = Command.make(
       const others = (yield* table.listRuns({ limit: 100_000 })).filter((r) => r.runId !== run.runId)
       // Blobs first, records last: an interrupted rm can be run again.
       const keys = [
-        ...(yield* store.list(`${Keys.surveyPartition(run.survey)}${run.runId}-`)),
-        ...(yield* store.list(`chunks/${run.runId}/`)),
+        ...(yield* store.list(Keys.runParts(run.survey, run.runId))),
+        ...(yield* store.list(Keys.runChunks(run.runId))),
         ...(yield* store.list(Keys.runMeta(run.runId, ""))),
         Target.manifestKey(run.runId),
         ...(others.some((r) => r.cubeKey === run.cubeKey) ? [] : [run.cubeKey])

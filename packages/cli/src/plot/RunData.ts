@@ -34,7 +34,7 @@ export const resultKeys = (run: RunTable.RunRecord) =>
     const store = yield* BlobStore.BlobStore
     const prefix = Keys.surveyPartition(run.survey)
     const pattern = partPattern(run.runId)
-    return (yield* store.list(`${prefix}${run.runId}-`)).filter((k) => pattern.test(k.slice(prefix.length)))
+    return (yield* store.list(Keys.runParts(run.survey, run.runId))).filter((k) => pattern.test(k.slice(prefix.length)))
   })
 
 /** The cube's header, as the run read it. */

@@ -6,8 +6,8 @@
  * drive it), how stuck work is put back, and the flags that reach the target again. Each
  * command is written once against it.
  */
-import { type BlobStore, type Errors, type Params, RunTable, type Tasks, WorkQueue } from "@phs/core"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { type BlobStore, type Errors, Keys, type Params, Pipeline, type RunTable, type Tasks, WorkQueue } from "@phs/core"
+import { Context, Effect, Layer, Option } from "effect"
 
 /** Where a command acts. */
 export const TARGETS = ["local", "aws"] as const
@@ -82,11 +82,8 @@ export const layer = (o: Options, mode: Mode): Layer.Layer<Services, Error> =>
     ? Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./AwsTarget.js")), (m) => m.layer(o)))
     : Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./LocalTarget.js")), (m) => m.layer(o.workdir, mode)))
 
-const RunOf = Schema.parseJson(Schema.Struct({ runId: Schema.String }))
-
-/** Whether a queue message (fit, slow or catalog task) belongs to a run. */
-export const ofRun = (runId: string) => (body: string): boolean =>
-  Option.match(Schema.decodeUnknownOption(RunOf)(body), { onNone: () => false, onSome: (t) => t.runId === runId })
+/** Whether a queue message (fit, slow or catalog task) belongs to a run: core's one filter. */
+export const ofRun = Pipeline.isOfRun
 
 /** The manifest that starts a run, as it is written (locally and in a bucket). */
 export const manifestOf = (input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize"> & { readonly params: Readonly<Record<string, unknown>> }): typeof Params.Manifest.Encoded => ({
@@ -97,7 +94,7 @@ export const manifestOf = (input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | 
 })
 
 /** Where a run's manifest is kept. */
-export const manifestKey = (runId: string): string => `manifests/${runId}.json`
+export const manifestKey = Keys.manifest
 
 export const manifestBytes = (manifest: typeof Params.Manifest.Encoded): Uint8Array => new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)
 
@@ -115,8 +112,8 @@ export const deadLetters = (
   })
 
 /**
- * Puts a run's dead-lettered messages back on their queues; the chunks that failed with them
- * are reopened, so the run is live again. Nothing for a run that ended COMPLETED.
+ * Puts a run's dead-lettered messages back on their queues and reopens its FAILED chunks
+ * (core's `Pipeline.reopen`), so the run is live again. Nothing for a run that ended COMPLETED.
  */
 export const redrive = (
   run: RunTable.RunRecord
@@ -129,10 +126,6 @@ export const redrive = (
     const t = yield* Target
     if (run.status === "COMPLETED") return { redriven: 0, reopened: 0, note: Option.none<string>() }
     if (Option.isSome(t.queuesUnknown)) return { redriven: 0, reopened: 0, note: Option.some(`dead letters not re-driven: ${t.queuesUnknown.value}`) }
-    const q = yield* WorkQueue.WorkQueue
-    const table = yield* RunTable.RunTable
-    const mine = ofRun(run.runId)
-    const redriven = (yield* q.redrive("fit", mine)) + (yield* q.redrive("slow", mine))
-    const reopened = redriven > 0 ? (yield* table.reopenFailed(run.runId)).reopened : 0
-    return { redriven, reopened, note: Option.none<string>() }
+    const r = yield* Pipeline.reopen(run.runId)
+    return { redriven: r.redriven, reopened: r.reopenedChunks, note: Option.none<string>() }
   })
