@@ -8,13 +8,15 @@ import { pipeline } from "./commands/pipeline.js"
 import { map, plot, spectrum, summary } from "./commands/plot.js"
 import { query } from "./commands/query.js"
 import { redrive, replay, resume, rm, runs, status } from "./commands/runs.js"
+import { sweep } from "./commands/sweep.js"
+import { tune } from "./commands/tune.js"
 import * as Help from "./Help.js"
 
 export const VERSION = "0.1.0"
 
 export const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),
-  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, rm, query, plot, exportCommand, cost])
+  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, rm, query, plot, exportCommand, cost, sweep, tune])
 )
 
 /** The command tree as help shows it, each command with its examples. */
@@ -33,6 +35,8 @@ export const tree: Help.Entry = Help.entry("phs", phs, ["phs pipeline examples/g
     Help.entry("summary", summary, ["phs plot summary grs-3f2a"])
   ]),
   Help.entry("export", exportCommand, ["phs export grs-3f2a --fits maps/", "phs export grs-3f2a --fits maps/ --value rms --value snr_max"]),
-  Help.entry("cost", cost, ["phs cost examples/grs-5x5.fits", "phs cost --spectra 2300000 --arch arm64"])
+  Help.entry("cost", cost, ["phs cost examples/grs-5x5.fits", "phs cost --spectra 2300000 --arch arm64"]),
+  Help.entry("sweep", sweep, ["phs sweep cube.fits --param beta=2:5:0.25"]),
+  Help.entry("tune", tune, ["phs tune cube.fits --truth labels.json", "phs tune cube.fits --synthetic"])
 ])
 

@@ -2,9 +2,11 @@
  * What the pictures and the exports read about a run: its record, its rows of the result
  * table, the cube's header and single spectra, from the target's run table and blob store.
  */
-import { BlobStore, Errors, Fits, Keys, ResultParquet, RunTable, type ResultSchema } from "@phs/core"
-import { Effect, Option } from "effect"
+import { BlobStore, Errors, Fits, Keys, type Pipeline, ResultParquet, RunTable, type ResultSchema } from "@phs/core"
+import { Effect, type Layer, Option } from "effect"
 import { findRun } from "../commands/shared.js"
+import * as LocalTarget from "../target/LocalTarget.js"
+import type * as Target from "../target/Target.js"
 
 export interface RunData {
   readonly run: RunTable.RunRecord
@@ -12,6 +14,9 @@ export interface RunData {
   /** The run's rows of the result table, in file order. */
   readonly rows: ReadonlyArray<ResultSchema.DecompositionRow>
 }
+
+/** The services over an existing workdir (the local target, read-only). */
+export const layer = (workdir: string): Layer.Layer<Target.Services | Pipeline.Services, Target.Error> => LocalTarget.layer(workdir, "read")
 
 /** A blob read by ranges, for the FITS reader. */
 const blobSource = (key: string) =>
