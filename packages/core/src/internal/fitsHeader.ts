@@ -81,15 +81,24 @@ export const parseCard = (card: string): Card => {
   return { keyword, value: text, text }
 }
 
+/**
+ * Bytes as ISO-8859-1: byte b is the character with code b, so any byte maps to one char and the
+ * gzip magic and C1 control bytes survive. Not `TextDecoder("latin1")`: the WHATWG label
+ * means windows-1252 (Node 24 follows it), which maps 0x80-0x9f to other characters.
+ */
+const latin1 = (bytes: Uint8Array): string => {
+  let text = ""
+  for (let i = 0; i < bytes.length; i += 1024) text += String.fromCharCode(...bytes.subarray(i, i + 1024))
+  return text
+}
+
 /** Decodes one block into its 36 cards (bytes as Latin-1, so any byte maps to one char). */
 export const blockCards = (block: Uint8Array): ReadonlyArray<string> => {
-  const text = latin1.decode(block)
+  const text = latin1(block)
   const cards: Array<string> = []
   for (let i = 0; i < CARDS_PER_BLOCK; i++) cards.push(text.slice(i * CARD_SIZE, (i + 1) * CARD_SIZE))
   return cards
 }
-
-const latin1 = new TextDecoder("latin1")
 
 /** True for the END card (keyword END; the rest is blank by the standard, not checked). */
 export const isEnd = (card: string): boolean => card.slice(0, 8).trimEnd() === "END"
