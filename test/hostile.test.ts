@@ -9,11 +9,12 @@
 import { BlobStore, Errors, Fitter, Params, Pipeline } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliCases, goodCube, manifestCases } from "./corpus/cases.js"
-import { phsAsync, tempDir } from "./support/cli.js"
+import { PHS, phs, phsAsync, type Result, tempDir } from "./support/cli.js"
 
 /** Every file (not directory) under `dir`, relative to it; none when it does not exist. */
 const filesUnder = (dir: string): Array<string> =>
@@ -155,5 +156,75 @@ describe("manifests phs refuses: Params.decodeManifest + Params.resolve, and Pip
   it("control: the corpus' good manifest is accepted", async () => {
     const { exit } = await prepare({ cube_key: "cubes/good.fits", survey: "grs", params: { beta: 3 }, chunk_size: 3 })
     expect(Exit.isSuccess(exit)).toBe(true)
+  })
+})
+
+/**
+ * Runs phs with its stdout (and optionally stderr) closed by the reader before phs writes
+ * (what `| head -0` does; `| head -1` closes it after the first line), or stdout on /dev/full.
+ */
+const phsWithOutput = (args: ReadonlyArray<string>, o: { readonly stdout: "closed" | "full"; readonly stderr?: "closed" }): Promise<Result> => {
+  const full = o.stdout === "full" ? fs.openSync("/dev/full", "w") : undefined
+  const child = spawn(process.execPath, [PHS, ...args], { stdio: ["ignore", full ?? "pipe", "pipe"] })
+  if (full !== undefined) fs.closeSync(full)
+  let stderr = ""
+  child.stdout?.destroy()
+  if (o.stderr === "closed") child.stderr.destroy()
+  else child.stderr.on("data", (d) => (stderr += d))
+  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout: "", stderr })))
+}
+
+const NO_STACK = /^\s*at\s|internal error|\bError:|node:events/m
+
+describe.concurrent("a closed or full output: no stack trace, a pipeline's work carries on", () => {
+  let dir = ""
+  let work = ""
+  let runId = ""
+  beforeAll(async () => {
+    dir = tempDir("phs-output-")
+    work = path.join(dir, "w")
+    fs.writeFileSync(path.join(dir, "cube.fits"), goodCube())
+    const r = await phs(["pipeline", path.join(dir, "cube.fits"), "--workdir", work, "--survey", "grs", "--chunk-size", "3", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    runId = JSON.parse(r.stdout).runId
+  })
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  for (const [name, args] of [
+    ["phs runs | head -0", () => ["runs", "--workdir", work]],
+    ["phs status RUN | head -1", () => ["status", runId, "--workdir", work]],
+    ["phs query … | head -1", () => ["query", "SELECT x, y, n_components FROM decompositions", "--workdir", work]]
+  ] as const) {
+    it(`${name}: exit 0, nothing on stderr`, async ({ expect }) => {
+      const r = await phsWithOutput(args(), { stdout: "closed" })
+      expect(r.stderr).toBe("")
+      expect(r.signal).toBeNull()
+      expect(r.code).toBe(0)
+    })
+  }
+
+  it.skipIf(!fs.existsSync("/dev/full"))("phs runs > /dev/full: one line, exit 1", async ({ expect }) => {
+    const r = await phsWithOutput(["runs", "--workdir", work], { stdout: "full" })
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split("\n")).toEqual(["phs: cannot write to stdout: no space left on device (ENOSPC)"])
+  })
+
+  it("phs pipeline … 2>&1 | head -0: the run still completes, exit 0", async ({ expect }) => {
+    const cube = path.join(dir, "cube.fits")
+    const r = await phsWithOutput(["pipeline", cube, "--workdir", path.join(dir, "w2"), "--survey", "closed", "--chunk-size", "1"], { stdout: "closed", stderr: "closed" })
+    expect(r.signal).toBeNull()
+    expect(r.code).toBe(0)
+    const runs = await phs(["runs", "--json", "--workdir", path.join(dir, "w2")])
+    expect(JSON.parse(runs.stdout)).toMatchObject([{ survey: "closed", status: "COMPLETED", spectraDone: 4 }])
+  })
+
+  it.skipIf(!fs.existsSync("/dev/full"))("phs pipeline … > /dev/full: the run completes, one line, exit 1", async ({ expect }) => {
+    const cube = path.join(dir, "cube.fits")
+    const r = await phsWithOutput(["pipeline", cube, "--workdir", path.join(dir, "w3"), "--survey", "full", "--json"], { stdout: "full" })
+    expect(r.code).toBe(1)
+    expect(r.stderr).not.toMatch(NO_STACK)
+    expect(r.stderr.trim().split("\n")).toEqual(["phs: cannot write to stdout: no space left on device (ENOSPC)"])
+    const runs = await phs(["runs", "--json", "--workdir", path.join(dir, "w3")])
+    expect(JSON.parse(runs.stdout)).toMatchObject([{ survey: "full", status: "COMPLETED" }])
   })
 })

@@ -11,6 +11,7 @@ import { pipeline } from "./commands/pipeline.js"
 import { plot } from "./commands/plot.js"
 import { query } from "./commands/query.js"
 import { redrive, replay, resume, runs, status } from "./commands/runs.js"
+import { exitCodeWith, guardStreams, streamFault } from "./Output.js"
 
 export const VERSION = "0.1.0"
 
@@ -20,6 +21,9 @@ const phs = Command.make("phs").pipe(
 )
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })
+
+/** Commands that drive work: they carry on when their output can no longer be written. */
+const DRIVING = new Set(["pipeline", "resume", "redrive"])
 
 /** Exit code and message for a failure. */
 export const classify = (error: unknown): { code: number; message: string | null } => {
@@ -42,6 +46,7 @@ const main = async () => {
   const argv = process.argv.slice(2)
   const verbose = argv.includes("--verbose")
   const args = argv.filter((a) => a !== "--verbose")
+  guardStreams({ keepWorking: DRIVING.has(args.find((a) => !a.startsWith("-")) ?? "") })
   const exit = await Effect.runPromiseExit(cli(["node", "phs", ...args]).pipe(Effect.provide(NodeContext.layer)))
   if (Exit.isSuccess(exit)) return 0
   const failure = Cause.failureOption(exit.cause)
@@ -59,7 +64,7 @@ const main = async () => {
 
 main().then(
   (code) => {
-    process.exitCode = code
+    process.exitCode = exitCodeWith(code, streamFault())
   },
   (e: unknown) => {
     process.stderr.write(`phs: internal error: ${e instanceof Error ? e.message : String(e)}\n`)
