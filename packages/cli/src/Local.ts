@@ -3,7 +3,7 @@
  * a lock so that one process at a time drives the work in a workdir.
  */
 import { Errors, Faults, Fitter } from "@phs/core"
-import { RuntimeLocal } from "@phs/runtime-local"
+import { Dirs, RuntimeLocal } from "@phs/runtime-local"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -18,11 +18,21 @@ export const defaultWorkdir = (): string => process.env.PHS_WORKDIR ?? ".phs"
  * is a real SIGKILL of this process.
  */
 export const layer = (workdir: string) => {
-  const base = Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }))
+  const base = Layer.merge(
+    Layer.unwrapEffect(Effect.as(ensureWorkdir(workdir), RuntimeLocal.layer({ workdir }))),
+    Fitter.layerNative({ threads: os.availableParallelism() })
+  )
   const plan = process.env.PHS_FAULTS
   if (plan === undefined || plan === "") return base
   return Layer.merge(base, Faults.layer(Faults.decodePlan(plan), Faults.killProcess).pipe(Layer.provide(base)))
 }
+
+/** Creates the workdir; a path where that cannot be done (under /proc, through a file, no permission) is a usage error at once. */
+export const ensureWorkdir = (workdir: string): Effect.Effect<void, Errors.InvalidInput> =>
+  Effect.try({
+    try: () => Dirs.makeDirsSync(workdir),
+    catch: (e) => new Errors.InvalidInput({ reason: `cannot use the workdir ${workdir}: ${e instanceof Dirs.DirError ? e.detail : String(e)}` })
+  })
 
 const alive = (pid: number): boolean => {
   try {
@@ -43,7 +53,7 @@ export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolea
   Effect.acquireUseRelease(
     Effect.try({
       try: () => {
-        fs.mkdirSync(workdir, { recursive: true })
+        Dirs.makeDirsSync(workdir)
         const file = path.join(workdir, "driver.lock")
         for (let attempt = 0; attempt < 2; attempt++) {
           try {

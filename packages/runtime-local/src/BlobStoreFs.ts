@@ -10,6 +10,7 @@ import { Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeDirs } from "./Dirs.js"
 
 /**
  * @since 0.1.0
@@ -53,7 +54,7 @@ const syncDir = async (dir: string): Promise<void> => {
 
 const writeAtomically = async (file: string, bytes: Uint8Array | { readonly copyOf: string }): Promise<void> => {
   const dir = path.dirname(file)
-  await fs.promises.mkdir(dir, { recursive: true })
+  await makeDirs(dir)
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
   try {
     if ("copyOf" in bytes) await fs.promises.copyFile(bytes.copyOf, temp, fs.constants.COPYFILE_EXCL)
@@ -113,7 +114,7 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
   Effect.gen(function* () {
     const root = path.resolve(options.root)
     yield* Effect.tryPromise({
-      try: () => fs.promises.mkdir(root, { recursive: true }),
+      try: () => makeDirs(root),
       catch: (error) => fsError("open blob store", root, error)
     })
 

@@ -14,7 +14,7 @@ import * as Aws from "../aws/Lazy.js"
 import * as Local from "../Local.js"
 import { line } from "../Output.js"
 import * as Progress from "../Progress.js"
-import { json, targetOptions, workdir } from "./shared.js"
+import { checkConcurrency, json, targetOptions, workdir } from "./shared.js"
 
 const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
 const survey = Options.text("survey").pipe(
@@ -80,6 +80,7 @@ export const pipeline = Command.make(
   { cube, survey, param, chunkSize, concurrency, workdir, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
+      yield* checkConcurrency(o.concurrency)
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)

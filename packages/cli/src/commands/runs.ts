@@ -11,7 +11,7 @@ import * as Aws from "../aws/Lazy.js"
 import * as Local from "../Local.js"
 import { line, table, timestamp } from "../Output.js"
 import { driveWithProgress, report, reportAt } from "./pipeline.js"
-import { findRun, json, targetOptions, workdir } from "./shared.js"
+import { checkConcurrency, findRun, json, targetOptions, workdir } from "./shared.js"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
 
@@ -111,6 +111,7 @@ export const resume = Command.make(
   },
   (o) =>
     Effect.gen(function* () {
+      yield* checkConcurrency(o.concurrency)
       if (o.target === "aws") {
         const done = yield* (yield* Aws.runs).resume(o, o.runId, { quiet: o.json })
         yield* reportAt(done.run, { where: done.where, seconds: done.seconds, asJson: o.json, query: done.query })

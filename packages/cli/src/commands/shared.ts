@@ -4,7 +4,7 @@ import { Effect, Option } from "effect"
 import { DEFAULT_STACK } from "../aws/Defaults.js"
 import { defaultWorkdir } from "../Local.js"
 
-export const workdir = Options.directory("workdir").pipe(
+export const workdir = Options.text("workdir").pipe(
   Options.withDescription("where runs live: SQLite run table, journal, queue, blobs (default .phs, or $PHS_WORKDIR)"),
   Options.withDefault(defaultWorkdir())
 )
@@ -36,6 +36,10 @@ export const awsConfig = Options.file("aws-config", { exists: "yes" }).pipe(
 
 /** The options every command with a target takes. */
 export const targetOptions = { target, stack, awsConfig }
+
+/** `--concurrency N` of the commands that drive chunks: at least 1 (with 0 no chunk is ever claimed). */
+export const checkConcurrency = (n: number): Effect.Effect<number, Errors.InvalidInput> =>
+  n >= 1 ? Effect.succeed(n) : Effect.fail(new Errors.InvalidInput({ reason: `--concurrency ${n}: must be at least 1 (chunks fitted at once)` }))
 
 /** The run, or a one-line error naming what exists. */
 export const findRun = (runId: string, where = "in this workdir (see phs runs)") =>
