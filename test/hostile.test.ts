@@ -6,14 +6,16 @@
  * each costs a Node start-up. Manifest cases run in process against `Params` and
  * `Pipeline.prepare`, which the aws splitter calls with the manifest a user uploaded.
  */
-import { BlobStore, Errors, Fitter, Params, Pipeline } from "@phs/core"
+import { BlobStore, CubeLimits, Errors, Fits, Fitter, Params, Pipeline } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliCases, goodCube, manifestCases } from "./corpus/cases.js"
+import { readCubeHeader } from "../packages/core/src/stages/Split.js"
+import { writeCube } from "../packages/core/src/FitsWriter.js"
+import { bintable, cliCases, goodCube, imageExtension, manifestCases } from "./corpus/cases.js"
 import { PHS, phs, phsAsync, type Result, tempDir } from "./support/cli.js"
 
 /** Every file (not directory) under `dir`, relative to it; none when it does not exist. */
@@ -226,5 +228,101 @@ describe.concurrent("a closed or full output: no stack trace, a pipeline's work 
     expect(r.stderr.trim().split("\n")).toEqual(["phs: cannot write to stdout: no space left on device (ENOSPC)"])
     const runs = await phs(["runs", "--json", "--workdir", path.join(dir, "w3")])
     expect(JSON.parse(runs.stdout)).toMatchObject([{ survey: "full", status: "COMPLETED" }])
+  })
+})
+
+describe.concurrent("refused at once, before any work: concurrency and workdirs", () => {
+  it("phs resume --concurrency 0: one line, exit 2", async ({ expect }) => {
+    const dir = tempDir("phs-hostile-")
+    try {
+      const r = await phs(["resume", "some-run", "--workdir", path.join(dir, "w"), "--concurrency", "0"])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe("phs: --concurrency 0: must be at least 1 (chunks fitted at once)\n")
+      expect(fs.existsSync(path.join(dir, "w"))).toBe(false)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  // Node's recursive mkdir retries ENOENT for ever under /proc; these must end at once (the test's timeout would catch a spin).
+  for (const [name, workdir, error] of [
+    ["a workdir under /proc", "/proc/phs-no-such/w", /^phs: cannot use the workdir \/proc\/phs-no-such\/w: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)$/],
+    ["a workdir through a file", "FILE/w", /^phs: cannot use the workdir .*\/cube\.fits\/w: .*\/cube\.fits is not a directory \(ENOTDIR\)$/]
+  ] as const) {
+    for (const command of ["pipeline", "runs"] as const) {
+      it.skipIf(workdir.startsWith("/proc") && !fs.existsSync("/proc/self"))(`${name}: phs ${command} answers one line, exit 2`, async ({ expect }) => {
+        const dir = tempDir("phs-hostile-")
+        try {
+          const cube = path.join(dir, "cube.fits")
+          fs.writeFileSync(cube, goodCube())
+          const work = workdir.replace("FILE", cube)
+          const r = await phs(command === "pipeline" ? ["pipeline", cube, "--workdir", work] : ["runs", "--workdir", work])
+          expect(r.code, r.stderr).toBe(2)
+          const lines = r.stderr.trim().split("\n")
+          expect(lines).toHaveLength(1)
+          expect(lines[0]).toMatch(error)
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true })
+        }
+      })
+    }
+  }
+})
+
+describe("the decomposer's and the stores' limits, checked before anything is written", () => {
+  it("split's header step refuses a cube with more channels than the decomposer takes (the path a manifest takes on aws)", async () => {
+    const store = BlobStore.makeMemory()
+    const cube = writeCube({ nx: 1, ny: 1, nchan: CubeLimits.MAX_CHANNELS + 1, data: new Float32Array(CubeLimits.MAX_CHANNELS + 1) })
+    await Effect.runPromise(store.put("cubes/wide.fits", cube))
+    const error = failureOf(await Effect.runPromiseExit(readCubeHeader("cubes/wide.fits").pipe(Effect.provideService(BlobStore.BlobStore, store))))
+    expectReadable(error, /^65,537 channels per spectrum: the decomposer takes at most 65,536/)
+    expect(await Effect.runPromise(store.list(""))).toEqual(["cubes/wide.fits"])
+  })
+
+  it("chunks are planned so that no payload exceeds what a blob store takes", () => {
+    for (const nChannels of [1, 424, 4096, CubeLimits.MAX_CHANNELS]) {
+      for (const requested of [1, 500, 100_000]) {
+        const size = CubeLimits.chunkSpectra(requested, nChannels)
+        expect(size).toBeGreaterThanOrEqual(1)
+        expect(size).toBeLessThanOrEqual(requested)
+        expect(size * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL).toBeLessThanOrEqual(BlobStore.MAX_BLOB_BYTES)
+        // As large as allowed: one more spectrum would be too much, or the request is met.
+        if (size < requested) expect((size + 1) * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL).toBeGreaterThan(BlobStore.MAX_BLOB_BYTES)
+      }
+    }
+    // The issue's case: --chunk-size 100000 on 65,536 channels would make 26 GB payloads.
+    expect(CubeLimits.chunkSpectra(100_000, 65_536)).toBe(8191)
+  })
+})
+
+describe("a cube in an image extension", () => {
+  const data = new Float32Array(2 * 3 * 16).map((_, i) => i * 0.5 - 3)
+  const primary = writeCube({ nx: 2, ny: 3, nchan: 16, data })
+  const primaryHeader = Effect.runSync(Fits.readHeader(Fits.fromBytes(primary)))
+
+  it("is found after an empty primary and a binary table, and reads the same spectra as the primary cube", () => {
+    // An empty primary, a binary table, then an image extension holding the primary cube's data.
+    const empty = new TextEncoder().encode(["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0", "END"].map((c) => c.padEnd(80)).join("").padEnd(2880))
+    const table = bintable()
+    const cubeData = primary.subarray(primaryHeader.dataOffset)
+    const ext = imageExtension(-32, [2, 3, 16])
+    const extHeaderLength = ext.length - Math.ceil(cubeData.length / 2880) * 2880
+    const file = new Uint8Array(empty.length + table.length + extHeaderLength + cubeData.length)
+    file.set(empty)
+    file.set(table, empty.length)
+    file.set(ext.subarray(0, extHeaderLength), empty.length + table.length)
+    file.set(cubeData, empty.length + table.length + extHeaderLength)
+    const dataOffset = empty.length + table.length + extHeaderLength
+    const h = Effect.runSync(Fits.readHeader(Fits.fromBytes(file)))
+    expect(h.hdu).toBe(2)
+    expect([h.nx, h.ny, h.nchan, h.dataOffset]).toEqual([2, 3, 16, dataOffset])
+    expect(Fits.describe(h)).toMatch(/ in HDU 2 \(image extension\)$/)
+    const spectra = Effect.runSync(Fits.readSpectra(Fits.fromBytes(file), h, 0, 6))
+    expect(spectra).toEqual(Effect.runSync(Fits.readSpectra(Fits.fromBytes(primary), primaryHeader, 0, 6)))
+    // Asked for by number: the same HDU; the primary is not a cube; past the last is named.
+    expect(Effect.runSync(Fits.readHeader(Fits.fromBytes(file), { hdu: 2 }))).toEqual(h)
+    expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 1 }))).reason).toBe("HDU 1 is a BINTABLE extension, not an image")
+    expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 0 }))).reason).toMatch(/^NAXIS = 0: a cube needs 3 axes/)
+    expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 3 }))).reason).toBe("no HDU 3: the file has HDUs 0 to 2")
   })
 })

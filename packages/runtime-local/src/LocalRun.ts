@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { BlobStore, Errors, Fits, Keys, Pipeline, type RunTable } from "@phs/core"
+import { BlobStore, CubeLimits, Errors, Fits, Keys, Pipeline, type RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -31,19 +31,26 @@ export const fileSource = (fd: number): Fits.ByteSource<never> => {
 }
 
 /**
- * Reads and validates a cube's header straight from a file; a bad cube is `InvalidInput`.
+ * Reads and validates a cube's header straight from a file, and checks it against what phs
+ * can decompose (`CubeLimits`); a bad cube is `InvalidInput`.
  *
  * @since 0.1.0
  * @category validation
  */
-export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.InvalidInput> =>
+export const checkCube = (file: string, options: Fits.HeaderOptions = {}): Effect.Effect<Fits.CubeHeader, Errors.InvalidInput> =>
   Effect.acquireUseRelease(
     Effect.try({
       try: () => fs.openSync(file, "r"),
       catch: (e) => new Errors.InvalidInput({ reason: `cannot open ${file}: ${(e as Error).message}` })
     }),
     (fd) =>
-      Fits.readHeader(fileSource(fd)).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` }))),
+      Fits.readHeader(fileSource(fd), options).pipe(
+        Effect.filterOrFail(
+          (h) => CubeLimits.refusal(h) === undefined,
+          (h) => new Fits.FitsError({ reason: CubeLimits.refusal(h) ?? "" })
+        ),
+        Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` }))
+      ),
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 

@@ -5,7 +5,7 @@
  * and the same progress bar follows the run table (aws/Pipeline.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Keys, Params, Pipeline } from "@phs/core"
+import { Errors, Fits, Keys, Params, Pipeline } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect, Fiber, HashMap, Option } from "effect"
 import * as os from "node:os"
@@ -84,7 +84,8 @@ export const pipeline = Command.make(
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
-      yield* LocalRun.checkCube(o.cube)
+      const header = yield* LocalRun.checkCube(o.cube)
+      if (header.hdu > 0 && !o.json) process.stderr.write(`phs: note: the cube is in ${Fits.describeHdu(header)}\n`)
       if (o.target === "aws") {
         const done = yield* (yield* Aws.pipeline).submitAndWatch({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }, o)
         yield* reportAt(done.run, { where: done.where, seconds: done.seconds, asJson: o.json, query: done.query })
