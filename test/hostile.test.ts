@@ -326,3 +326,63 @@ describe("a cube in an image extension", () => {
     expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 3 }))).reason).toBe("no HDU 3: the file has HDUs 0 to 2")
   })
 })
+
+describe("the imported cube: linked not copied, verified on use; stale temporary files removed", () => {
+  const dir = tempDir("phs-import-")
+  const work = path.join(dir, "w")
+  const cube = path.join(dir, "cube.fits")
+  const cubesDir = path.join(work, "blobs", "cubes")
+  let runId = ""
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  const importedFile = () => {
+    const names = fs.readdirSync(cubesDir).filter((n) => !n.startsWith("."))
+    expect(names).toHaveLength(1)
+    return path.join(cubesDir, names[0])
+  }
+
+  it("a cube on the workdir's file system is hard-linked into blobs/cubes, not copied", async () => {
+    fs.writeFileSync(cube, goodCube())
+    const r = await phs(["pipeline", cube, "--workdir", work, "--survey", "grs", "--chunk-size", "2", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    runId = JSON.parse(r.stdout).runId
+    expect(fs.statSync(importedFile()).ino).toBe(fs.statSync(cube).ino)
+  })
+
+  it("resume removes temporary files of killed puts (older than its lock), keeps a live one, and refuses a damaged copy in one line", async () => {
+    const old = new Date(Date.now() - 3600_000)
+    const stale = [path.join(cubesDir, ".grs-0123456789abcdef.fits.0123456789abcdef.tmp"), path.join(work, "blobs", "chunks", runId, ".chunk-0.f32.fedcba9876543210.tmp")]
+    for (const f of stale) {
+      fs.mkdirSync(path.dirname(f), { recursive: true })
+      fs.writeFileSync(f, "partial")
+      fs.utimesSync(f, old, old)
+    }
+    // Stands in for a put in progress: written after the lock was taken.
+    const live = path.join(cubesDir, ".grs-live.fits.00000000000000aa.tmp")
+    fs.writeFileSync(live, "in progress")
+    const future = new Date(Date.now() + 3600_000)
+    fs.utimesSync(live, future, future)
+    // Damage the imported copy (a copy now, so the user's file stays intact).
+    const imported = importedFile()
+    const bytes = fs.readFileSync(imported)
+    bytes[bytes.length - 8] ^= 0xff
+    fs.rmSync(imported)
+    fs.writeFileSync(imported, bytes)
+
+    const r = await phs(["resume", runId, "--workdir", work])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `phs: the run's cube cubes/${path.basename(imported)} is damaged (its SHA-256 no longer matches its name); run phs pipeline again with the original file (same --survey) to import it again`
+    ])
+    for (const f of stale) expect(fs.existsSync(f), f).toBe(false)
+    expect(fs.existsSync(live)).toBe(true)
+  })
+
+  it("phs pipeline with the original file replaces the damaged copy and returns the run", async () => {
+    const r = await phs(["pipeline", cube, "--workdir", work, "--survey", "grs", "--chunk-size", "2", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ runId, status: "COMPLETED" })
+    expect(fs.readFileSync(importedFile())).toEqual(fs.readFileSync(cube))
+    expect(fs.statSync(importedFile()).ino).toBe(fs.statSync(cube).ino)
+  })
+})

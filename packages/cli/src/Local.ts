@@ -3,7 +3,7 @@
  * a lock so that one process at a time drives the work in a workdir.
  */
 import { Errors, Faults, Fitter } from "@phs/core"
-import { Dirs, RuntimeLocal } from "@phs/runtime-local"
+import { BlobStoreFs, Dirs, RuntimeLocal } from "@phs/runtime-local"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -47,7 +47,7 @@ const alive = (pid: number): boolean => {
  * Holds `<workdir>/driver.lock` while the effect runs: one driver per workdir. A lock left
  * by a dead process (a crash, SIGKILL) is taken over; a live holder is an error naming its
  * pid. Whoever holds the lock owns all in-flight work, so work abandoned by a dead driver
- * is made claimable at once.
+ * is made claimable at once, and temporary files of puts it never finished are removed.
  */
 export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolean) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(
@@ -57,8 +57,9 @@ export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolea
         const file = path.join(workdir, "driver.lock")
         for (let attempt = 0; attempt < 2; attempt++) {
           try {
+            const since = Date.now()
             fs.writeFileSync(file, String(process.pid), { flag: "wx" })
-            return { file, tookOver: attempt > 0 }
+            return { file, tookOver: attempt > 0, since }
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
             const holder = Number(fs.readFileSync(file, "utf8").trim())
@@ -71,6 +72,10 @@ export const withDriverLock = <A, E, R>(workdir: string, body: (tookOver: boolea
       },
       catch: (e) => new Errors.InvalidInput({ reason: e instanceof Error ? e.message : String(e) })
     }),
-    ({ tookOver }) => Effect.zipRight(RuntimeLocal.recoverAbandoned({ workdir }), body(tookOver)),
+    ({ tookOver, since }) =>
+      RuntimeLocal.recoverAbandoned({ workdir }).pipe(
+        Effect.zipRight(BlobStoreFs.removeStaleTemps(RuntimeLocal.blobRoot(workdir), since)),
+        Effect.zipRight(body(tookOver))
+      ),
     ({ file }) => Effect.sync(() => fs.rmSync(file, { force: true }))
   )

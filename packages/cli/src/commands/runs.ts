@@ -5,6 +5,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Pipeline, RunTable, WorkQueue } from "@phs/core"
+import { LocalRun } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
 import * as Aws from "../aws/Lazy.js"
@@ -122,6 +123,7 @@ export const resume = Command.make(
       const run = yield* Local.withDriverLock(o.workdir, () =>
         Effect.gen(function* () {
           const found = yield* findRun(o.runId)
+          yield* LocalRun.verifyCube(found.cubeKey)
           if (found.status === "SPLITTING") yield* Pipeline.start(Pipeline.standard, Pipeline.splitInputOf(found))
           return yield* driveWithProgress(found.runId, { concurrency: o.concurrency, quiet: o.json })
         })
