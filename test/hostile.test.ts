@@ -205,6 +205,12 @@ describe.concurrent("a closed or full output: no stack trace, a pipeline's work 
     })
   }
 
+  it("phs status NO-SUCH-RUN 2>&1 | head -0: a closed stderr leaves the error's exit code 2", async ({ expect }) => {
+    const r = await phsWithOutput(["status", "no-such-run", "--workdir", work], { stdout: "closed", stderr: "closed" })
+    expect(r.signal).toBeNull()
+    expect(r.code).toBe(2)
+  })
+
   it.skipIf(!fs.existsSync("/dev/full"))("phs runs > /dev/full: one line, exit 1", async ({ expect }) => {
     const r = await phsWithOutput(["runs", "--workdir", work], { stdout: "full" })
     expect(r.code).toBe(1)

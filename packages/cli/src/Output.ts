@@ -47,8 +47,8 @@ export const exitCodeWith = (code: number, f: StreamFault | undefined): number =
 /**
  * Handles errors of stdout and stderr so that none is an uncaught exception with a stack.
  * After the first fault, writes to the faulty stream are dropped by Node (it is destroyed).
- * A command that only reads (`keepWorking: false`) ends at once: exit 0 when the reader has
- * gone, else 1 with one line on stderr. A command that drives work (`pipeline`, `resume`,
+ * A command that only reads (`keepWorking: false`) ends at once when stdout fails: exit 0
+ * when the reader has gone, else 1 with one line on stderr. A command that drives work (`pipeline`, `resume`,
  * `redrive`) carries on: its work never depends on its output, and `main` folds the fault
  * into the exit code at the end.
  */
@@ -58,7 +58,9 @@ export const guardStreams = (options: { readonly keepWorking: boolean }): void =
     fault = { stream, code: error.code ?? "EIO", message: error.message }
     const text = describeFault(fault)
     if (text !== null && stream === "stdout") process.stderr.write(`phs: ${text}\n`)
-    if (!options.keepWorking) process.exit(exitCodeWith(0, fault))
+    // A read command's output is stdout: once that is gone there is nothing left to do. A
+    // fault of stderr alone leaves the command's own exit code standing.
+    if (!options.keepWorking && stream === "stdout") process.exit(exitCodeWith(0, fault))
     // The error can arrive after the command's own exit code was set (a write's error is emitted on the next tick).
     if (typeof process.exitCode === "number") process.exitCode = exitCodeWith(process.exitCode, fault)
   }
