@@ -12,19 +12,17 @@ import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
 import * as CubeLimits from "../CubeLimits.js"
 import * as Fits from "../Fits.js"
 import * as Keys from "../Keys.js"
-import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
+import { pendingChunk, RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
 import { FitTask, RunParams, SplitInput, SplitOutput } from "./Tasks.js"
 
-/** Chunks read from the cube together (bounds split's memory: 16 × 500 × 424 × 4 B ≈ 14 MB)… */
-const CHUNKS_PER_BLOCK = 16
-/** …and fewer when the chunks are large, so that a block stays under 64 MiB (or one chunk). */
+/** Split reads Keys.SPLIT_CHUNKS_PER_BLOCK chunks at a time, fewer when they are large: a block stays under 64 MiB (or one chunk). */
 const BLOCK_BYTES = 64 * 1024 * 1024
 
 const chunksPerBlock = (chunkSize: number, nChannels: number): number =>
-  Math.max(1, Math.min(CHUNKS_PER_BLOCK, Math.floor(BLOCK_BYTES / (chunkSize * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL))))
+  Math.max(1, Math.min(Keys.SPLIT_CHUNKS_PER_BLOCK, Math.floor(BLOCK_BYTES / (chunkSize * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL))))
 
 /**
  * A blob read by ranges, as the FITS reader wants it.
@@ -104,19 +102,7 @@ const registerStep = Step.make({
         status: "SPLITTING",
         reason: null
       }
-      const chunks: ChunkRecord[] = starts.map((start) => ({
-        runId: input.runId,
-        start,
-        count: Math.min(input.chunkSize, nSpectra - start),
-        status: "PENDING",
-        leaseUntil: null,
-        attempts: 0,
-        startedAt: null,
-        finishedAt: null,
-        outputKey: null,
-        deferred: 0,
-        error: null
-      }))
+      const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
       const stored = yield* table.createRun(run, chunks)
       return { createdAt: stored.createdAt }
     })
@@ -153,6 +139,27 @@ const writePayloadsStep = Step.make({
       return { blank }
     }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
 })
+
+/**
+ * Writes a chunk's payload again from the cube the run was split from (the payload was
+ * lost); returns its bytes.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const rewritePayload = (task: Pick<FitTask, "runId" | "start" | "count" | "payloadKey">) =>
+  Effect.gen(function* () {
+    const table = yield* RunTable
+    const store = yield* BlobStore
+    const run = yield* table.getRun(task.runId)
+    if (Option.isNone(run)) return yield* Effect.fail(new BlobNotFound({ key: task.payloadKey }))
+    const src = yield* blobSource(run.value.cubeKey)
+    const header = yield* Fits.readHeader(src)
+    const spectra = yield* Fits.readSpectra(src, header, task.start, task.count)
+    const bytes = new Uint8Array(spectra.buffer, spectra.byteOffset, task.count * header.nchan * 4)
+    yield* store.put(task.payloadKey, bytes)
+    return bytes
+  }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
 
 const enqueueStep = Step.make({
   name: "enqueue",
@@ -203,7 +210,7 @@ export const discardRun = (runId: string) =>
   Effect.gen(function* () {
     const store = yield* BlobStore
     const table = yield* RunTable
-    for (const key of yield* store.list(`chunks/${runId}/`)) yield* store.remove(key)
+    for (const key of yield* store.list(Keys.runChunks(runId))) yield* store.remove(key)
     yield* table.deleteRun(runId)
   })
 
