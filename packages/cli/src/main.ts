@@ -11,19 +11,21 @@ import { pipeline } from "./commands/pipeline.js"
 import { plot } from "./commands/plot.js"
 import { query } from "./commands/query.js"
 import { redrive, replay, resume, runs, status } from "./commands/runs.js"
+import { sweep } from "./commands/sweep.js"
+import { tune } from "./commands/tune.js"
 import { exitCodeWith, guardStreams, streamFault } from "./Output.js"
 
 export const VERSION = "0.1.0"
 
 const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),
-  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, exportCommand, cost])
+  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, exportCommand, cost, sweep, tune])
 )
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })
 
 /** Commands that drive work: they carry on when their output can no longer be written. */
-const DRIVING = new Set(["pipeline", "resume", "redrive"])
+const DRIVING = new Set(["pipeline", "resume", "redrive", "sweep", "tune"])
 
 /** Exit code and message for a failure. */
 export const classify = (error: unknown): { code: number; message: string | null } => {
