@@ -36,6 +36,16 @@ export interface BlobStore {
 export const BlobStore = Context.GenericTag<BlobStore>("@phs/core/BlobStore")
 
 /**
+ * The largest blob every store puts and gets whole: 2 GiB − 1 bytes. The file store reads a
+ * blob with one `readFile` (Node refuses files of 2 GiB and more); S3 takes 5 GiB in one PUT.
+ * Chunk planning keeps every payload under it (CubeLimits.chunkSpectra).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_BLOB_BYTES = 2 ** 31 - 1
+
+/**
  * Refuses keys that could escape their prefix: absolute, `..` segments, backslashes,
  * empty segments or control characters.
  *

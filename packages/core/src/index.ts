@@ -7,6 +7,7 @@
  */
 export * as BlobStore from "./BlobStore.js"
 export * as Catalog from "./Catalog.js"
+export * as CubeLimits from "./CubeLimits.js"
 export * as Delivery from "./Delivery.js"
 export * as Errors from "./Errors.js"
 export * as Faults from "./Faults.js"

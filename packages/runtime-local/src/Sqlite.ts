@@ -11,6 +11,7 @@ import Database from "better-sqlite3"
 import { Context, Effect, Layer, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeDirsSync } from "./Dirs.js"
 
 /**
  * @since 0.1.0
@@ -203,7 +204,7 @@ export const make = (options: Options): Effect.Effect<Sqlite, Errors.StorageErro
     const db = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          fs.mkdirSync(options.workdir, { recursive: true })
+          makeDirsSync(options.workdir)
           return open(file, options.busyTimeoutMs ?? 5000)
         },
         catch: (error) => toStorageError(`open ${file}`, error)

@@ -5,7 +5,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { BlobStore, Errors, Keys, Pipeline, RunTable, type WorkQueue } from "@phs/core"
-import { Sqlite } from "@phs/runtime-local"
+import { LocalRun, Sqlite } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
 import * as readline from "node:readline/promises"
@@ -13,7 +13,7 @@ import { line, note, table, timestamp } from "../Output.js"
 import * as LocalTarget from "../target/LocalTarget.js"
 import * as Target from "../target/Target.js"
 import { driveAndReport, report } from "./pipeline.js"
-import { findRun, json, onTarget, targetOptions, workdir } from "./shared.js"
+import { checkConcurrency, findRun, json, onTarget, targetOptions, workdir } from "./shared.js"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
 
@@ -122,12 +122,13 @@ export const resume = Command.make(
   },
   (o) =>
     Effect.gen(function* () {
-      if (o.concurrency < 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--concurrency must be at least 1, got ${o.concurrency}` }))
+      yield* checkConcurrency(o.concurrency)
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
           const target = yield* Target.Target
           const found = yield* findRun(o.runId)
           if (found.status === "COMPLETED") return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+          if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
           const redriven = yield* Target.redrive(found)
           const notes = [
             ...Option.toArray(redriven.note),
