@@ -12,6 +12,7 @@ import * as Local from "../Local.js"
 import { line, table, timestamp } from "../Output.js"
 import { driveWithProgress, report, reportAt } from "./pipeline.js"
 import { findRun, json, targetOptions, workdir } from "./shared.js"
+import { replayParts, resumeParts, statusParts } from "./verify.js"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
 
@@ -61,6 +62,7 @@ export const status = Command.make("status", { runId, workdir, json, ...targetOp
       const chunks = yield* t.listChunks(run.runId)
       const dead = [...(yield* q.deadLetters("fit")), ...(yield* q.deadLetters("slow"))].filter((d) => d.body.includes(`"runId":"${run.runId}"`))
       printStatus(run, chunks, dead, o.json, `phs redrive ${run.runId} puts them back`)
+      yield* statusParts(run.runId, o.json)
     }).pipe(Effect.provide(Local.layer(o.workdir)))
   })
 ).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters"))
@@ -122,7 +124,9 @@ export const resume = Command.make(
         Effect.gen(function* () {
           const found = yield* findRun(o.runId)
           if (found.status === "SPLITTING") yield* Pipeline.start(Pipeline.standard, Pipeline.splitInputOf(found))
-          return yield* driveWithProgress(found.runId, { concurrency: o.concurrency, quiet: o.json })
+          const done = yield* driveWithProgress(found.runId, { concurrency: o.concurrency, quiet: o.json })
+          if (done.status === "COMPLETED") yield* resumeParts(done.runId, o.json)
+          return done
         })
       ).pipe(Effect.provide(Local.layer(o.workdir)))
       yield* report(run, o.workdir, (Date.now() - started) / 1000, o.json)
@@ -139,6 +143,7 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
     const run = yield* findRun(o.runId)
     const outcome = yield* Effect.either(Pipeline.replay(Pipeline.standard, run.runId))
     if (outcome._tag === "Right") {
+      yield* replayParts(run.runId)
       if (o.json) return line(JSON.stringify({ runId: run.runId, identical: true, steps: outcome.right.steps }))
       return line(`run ${run.runId}: identical (${outcome.right.steps} steps replayed from the journal)`)
     }
