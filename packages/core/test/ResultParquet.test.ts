@@ -273,6 +273,22 @@ describe("ResultParquet with Polars (a second, independent reader)", () => {
   })
 })
 
+describe("ResultParquet statistics", () => {
+  it.effect("each row group carries min, max and null counts (what readers prune row groups by)", () =>
+    Effect.gen(function*() {
+      const path = write("stats.parquet", encodeRows(field))
+      const stats = yield* query(
+        `SELECT path_in_schema AS col, stats_min_value AS min, stats_max_value AS max, stats_null_count AS nulls
+         FROM parquet_metadata('${path}') WHERE path_in_schema IN ('y', 'rms', 'n_components') ORDER BY 1`
+      )
+      expect(stats).toEqual([
+        { col: "n_components", min: "-1", max: "4", nulls: 0n },
+        { col: "rms", min: "0.25", max: String(0.25 + 19 / 100), nulls: 1n },
+        { col: "y", min: "0", max: "9", nulls: 0n }
+      ])
+    }))
+})
+
 describe("ResultParquet round trip", () => {
   it.effect("decodeRows(encodeRows(rows)) gives the rows back, in order", () =>
     Effect.gen(function*() {
