@@ -110,7 +110,10 @@ describe("the local table", () => {
     expect(r.map((c) => [c.column_name, c.column_type])).toEqual([
       ["x", "INTEGER"], ["y", "INTEGER"], ["beta", "DOUBLE"], ["rms", "DOUBLE"], ["min_persistence", "DOUBLE"],
       ["n_components", "INTEGER"], ["component_amplitudes", "DOUBLE[]"], ["component_means", "DOUBLE[]"],
-      ["component_stddevs", "DOUBLE[]"], ["nan_channels", "INTEGER"], ["run_id", "VARCHAR"], ["survey", "VARCHAR"]
+      ["component_stddevs", "DOUBLE[]"], ["nan_channels", "INTEGER"],
+      ["residual_rms", "DOUBLE"], ["chi2_reduced", "DOUBLE"], ["aicc", "DOUBLE"], ["component_amplitude_errors", "DOUBLE[]"],
+      ["component_mean_errors", "DOUBLE[]"], ["component_stddev_errors", "DOUBLE[]"],
+      ["run_id", "VARCHAR"], ["survey", "VARCHAR"]
     ])
     expect(await objects("SELECT DISTINCT survey FROM decompositions WHERE survey = '0042'")).toEqual([{ survey: "0042" }])
   })

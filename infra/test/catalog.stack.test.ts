@@ -37,6 +37,12 @@ describe("CatalogStack", () => {
       "component_means array<double>",
       "component_stddevs array<double>",
       "nan_channels int",
+      "residual_rms double",
+      "chi2_reduced double",
+      "aicc double",
+      "component_amplitude_errors array<double>",
+      "component_mean_errors array<double>",
+      "component_stddev_errors array<double>",
       "run_id string"
     ])
   })

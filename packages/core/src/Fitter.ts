@@ -59,7 +59,11 @@ const timedOut = (): Decomposition => ({
   components: [],
   status: "timeout",
   evaluations: 0,
-  nanChannels: 0
+  nanChannels: 0,
+  residualRms: null,
+  chi2Reduced: null,
+  aicc: null,
+  componentErrors: []
 })
 
 /** Spectra per native call when a start deadline is set: how often the deadline is checked. */

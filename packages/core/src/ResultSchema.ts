@@ -19,7 +19,8 @@ export const Int32 = Schema.Int.pipe(Schema.between(-2147483648, 2147483647))
 /**
  * One decomposed spectrum. Means and standard deviations are in channel units. A deferred
  * spectrum (over its time budget, waiting for the slow queue) has `n_components = -1` and
- * empty component lists; otherwise the three lists each hold `n_components` values.
+ * empty component lists; otherwise the component lists (values and errors) each hold
+ * `n_components` values, in one order (by mean).
  *
  * @since 0.1.0
  * @category schemas
@@ -42,6 +43,16 @@ export const DecompositionRow = Schema.Struct({
   component_stddevs: Schema.Array(Schema.Number),
   /** Channels of the spectrum that were NaN (blank) in the cube. */
   nan_channels: Int32.pipe(Schema.nonNegative()),
+  /** Fit quality (docs/results.md): √(RSS / N) over the finite channels; null when blank or deferred. */
+  residual_rms: Schema.NullOr(Schema.Number),
+  /** RSS / σ² / (N − 3 n_components); null when blank, deferred, N ≤ 3 n_components or σ = 0. */
+  chi2_reduced: Schema.NullOr(Schema.Number),
+  /** AICc of the final model; null when blank, deferred or undefined. */
+  aicc: Schema.NullOr(Schema.Number),
+  /** 1σ errors of the components' parameters, in the order of the component lists; NaN when undetermined. */
+  component_amplitude_errors: Schema.Array(Schema.Number),
+  component_mean_errors: Schema.Array(Schema.Number),
+  component_stddev_errors: Schema.Array(Schema.Number),
   /** The run that produced the row. */
   run_id: Schema.String
 })
@@ -108,6 +119,12 @@ export const RESULT_COLUMNS: ReadonlyArray<ResultColumn> = [
   column("component_means", "list<double>", false, "component centres, in channels"),
   column("component_stddevs", "list<double>", false, "component standard deviations, in channels"),
   column("nan_channels", "int32", false, "number of NaN channels in the spectrum"),
+  column("residual_rms", "double", true, "rms of data minus model over the finite channels; null when blank or deferred"),
+  column("chi2_reduced", "double", true, "sum((data - model) / noise)^2 / (N - 3 n_components); null when blank, deferred or N <= 3 n_components"),
+  column("aicc", "double", true, "AICc of the final model (as the refinement computes it); null when blank, deferred or undefined"),
+  column("component_amplitude_errors", "list<double>", false, "1-sigma amplitude errors, in the cube's units; NaN when undetermined"),
+  column("component_mean_errors", "list<double>", false, "1-sigma centre errors, in channels; NaN when undetermined"),
+  column("component_stddev_errors", "list<double>", false, "1-sigma standard deviation errors, in channels; NaN when undetermined"),
   column("run_id", "string", false, "run that produced the row")
 ]
 

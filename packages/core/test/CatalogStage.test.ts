@@ -20,6 +20,12 @@ const row = (i: number): DecompositionRow => {
     component_means: Array.from({ length: k }, (_, j) => 10 + 20 * j),
     component_stddevs: Array.from({ length: k }, (_, j) => 2 + j),
     nan_channels: 0,
+    residual_rms: i % 97 === 0 ? null : 0.1,
+    chi2_reduced: i % 97 === 0 ? null : 1.02,
+    aicc: i % 97 === 0 ? null : -50 - k,
+    component_amplitude_errors: Array.from({ length: k }, () => 0.05),
+    component_mean_errors: Array.from({ length: k }, (_, j) => 0.1 * (j + 1)),
+    component_stddev_errors: Array.from({ length: k }, () => Number.NaN),
     run_id: "r-1"
   }
 }

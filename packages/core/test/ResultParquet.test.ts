@@ -23,6 +23,12 @@ const row = (x: number, y: number, n: number, over: Partial<DecompositionRow> = 
     component_means: Array.from({ length: k }, (_, i) => 100.5 + i * 10),
     component_stddevs: Array.from({ length: k }, (_, i) => 2.25 + i),
     nan_channels: 0,
+    residual_rms: n < 0 ? null : 0.26 + x / 100,
+    chi2_reduced: n < 0 ? null : 1.05,
+    aicc: n < 0 ? null : -612.5 + x,
+    component_amplitude_errors: Array.from({ length: k }, (_, i) => 0.1 + i / 100),
+    component_mean_errors: Array.from({ length: k }, (_, i) => (i === 2 ? Number.NaN : 0.2 + i / 10)),
+    component_stddev_errors: Array.from({ length: k }, (_, i) => 0.3 + i / 10),
     run_id: "run-abc",
     ...over
   }
@@ -79,6 +85,12 @@ describe("ResultSchema", () => {
       ["component_means", "array<double>", "DOUBLE[]", false],
       ["component_stddevs", "array<double>", "DOUBLE[]", false],
       ["nan_channels", "int", "INTEGER", false],
+      ["residual_rms", "double", "DOUBLE", true],
+      ["chi2_reduced", "double", "DOUBLE", true],
+      ["aicc", "double", "DOUBLE", true],
+      ["component_amplitude_errors", "array<double>", "DOUBLE[]", false],
+      ["component_mean_errors", "array<double>", "DOUBLE[]", false],
+      ["component_stddev_errors", "array<double>", "DOUBLE[]", false],
       ["run_id", "string", "VARCHAR", false]
     ])
     expect(RESULT_COLUMNS.every((c) => c.doc.length > 0)).toBe(true)

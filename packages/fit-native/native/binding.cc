@@ -23,7 +23,8 @@ using phs::Component;
 using phs::Decomposition;
 using phs::FitParams;
 
-constexpr int kMetaFields = 5;  // status, rms, minPersistence, evaluations, blankChannels
+// status, rms, minPersistence, evaluations, blankChannels, residualRms, chi2Reduced, aicc
+constexpr int kMetaFields = 8;
 constexpr std::size_t kMaxChannels = 65536;
 
 Napi::Value throw_type(Napi::Env env, const std::string& message) {
@@ -82,6 +83,29 @@ Napi::Float64Array components_array(Napi::Env env, const std::vector<Component>&
   return a;
 }
 
+// A decomposition's per-spectrum fields into meta[0..kMetaFields).
+void write_meta(const Decomposition& d, double* meta) {
+  meta[0] = static_cast<double>(d.status);
+  meta[1] = d.rms;
+  meta[2] = d.min_persistence;
+  meta[3] = d.evaluations;
+  meta[4] = d.blank_channels;
+  meta[5] = d.residual_rms;
+  meta[6] = d.chi2_reduced;
+  meta[7] = d.aicc;
+}
+
+// The parameter errors of components [0, d.components.size()) into e, 3 per component.
+void write_errors(const Decomposition& d, double* e) {
+  for (std::size_t k = 0; k < d.components.size(); ++k) {
+    const phs::ComponentError none;
+    const phs::ComponentError& x = k < d.errors.size() ? d.errors[k] : none;
+    e[3 * k] = x.amplitude;
+    e[3 * k + 1] = x.mean;
+    e[3 * k + 2] = x.stddev;
+  }
+}
+
 bool read_components(const Napi::Value& v, std::vector<Component>& out) {
   std::vector<double> flat;
   if (!read_spectrum(v, flat) || flat.size() % 3 != 0) return false;
@@ -91,7 +115,8 @@ bool read_components(const Napi::Value& v, std::vector<Component>& out) {
   return true;
 }
 
-// decompose(spectrum, params, timeoutMs) -> { meta: Float64Array(5), components: Float64Array }
+// decompose(spectrum, params, timeoutMs)
+//   -> { meta: Float64Array(kMetaFields), components: Float64Array, errors: Float64Array }
 Napi::Value Decompose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<double> spectrum;
@@ -109,13 +134,12 @@ Napi::Value Decompose(const Napi::CallbackInfo& info) {
   phs::decompose(spectrum.data(), static_cast<int>(spectrum.size()), params, options, ws, d);
   Napi::Object out = Napi::Object::New(env);
   Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields);
-  meta[0] = static_cast<double>(d.status);
-  meta[1] = d.rms;
-  meta[2] = d.min_persistence;
-  meta[3] = d.evaluations;
-  meta[4] = d.blank_channels;
+  write_meta(d, meta.Data());
+  Napi::Float64Array errors = Napi::Float64Array::New(env, 3 * d.components.size());
+  write_errors(d, errors.Data());
   out.Set("meta", meta);
   out.Set("components", components_array(env, d.components));
+  out.Set("errors", errors);
   return out;
 }
 
@@ -153,17 +177,15 @@ void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call
   Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields * results.size());
   Napi::Uint32Array offsets = Napi::Uint32Array::New(env, results.size() + 1);
   Napi::Float64Array comps = Napi::Float64Array::New(env, 3 * total);
+  Napi::Float64Array errors = Napi::Float64Array::New(env, 3 * total);
   double* m = meta.Data();
   uint32_t* o = offsets.Data();
   double* c = comps.Data();
   std::size_t at = 0;
   for (std::size_t s = 0; s < results.size(); ++s) {
     const Decomposition& d = results[s];
-    m[kMetaFields * s] = static_cast<double>(d.status);
-    m[kMetaFields * s + 1] = d.rms;
-    m[kMetaFields * s + 2] = d.min_persistence;
-    m[kMetaFields * s + 3] = d.evaluations;
-    m[kMetaFields * s + 4] = d.blank_channels;
+    write_meta(d, m + kMetaFields * s);
+    write_errors(d, errors.Data() + 3 * at);
     o[s] = static_cast<uint32_t>(at);
     for (const Component& k : d.components) {
       c[3 * at] = k.amplitude;
@@ -177,6 +199,7 @@ void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call
   out.Set("meta", meta);
   out.Set("offsets", offsets);
   out.Set("components", comps);
+  out.Set("errors", errors);
   call->deferred.Resolve(out);
 }
 
@@ -187,7 +210,8 @@ phs::DecomposePool& pool_of(Napi::Env env) {
 }
 
 // decomposeBatch(cube: Float32Array, nChannels, params, threads, timeoutMs)
-//   -> Promise<{ meta: Float64Array(5 n), offsets: Uint32Array(n + 1), components }>
+//   -> Promise<{ meta: Float64Array(kMetaFields n), offsets: Uint32Array(n + 1), components,
+//                errors (3 per component, as components) }>
 Napi::Value DecomposeBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsTypedArray() ||
@@ -316,10 +340,16 @@ Napi::Value Fit(const Napi::CallbackInfo& info) {
   pb.n = static_cast<int>(f.size());
   phs::LmOptions opt;
   opt.max_evaluations = static_cast<int>(info[2].As<Napi::Number>().DoubleValue());
+  const double noise = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 1.0;
   phs::LmWorkspace ws;
   const phs::LmSummary s = phs::fit_lm(pb, comps, opt, ws);
+  std::vector<double> errors;
+  phs::parameter_errors(pb, comps, noise, opt.window_sigmas, ws, errors);
+  Napi::Float64Array errors_array = Napi::Float64Array::New(env, errors.size());
+  if (!errors.empty()) std::memcpy(errors_array.Data(), errors.data(), errors.size() * sizeof(double));
   Napi::Object out = Napi::Object::New(env);
   out.Set("components", components_array(env, comps));
+  out.Set("errors", errors_array);
   out.Set("status", status_name(s.status));
   out.Set("evaluations", s.evaluations);
   out.Set("iterations", s.iterations);

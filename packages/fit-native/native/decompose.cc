@@ -38,6 +38,28 @@ double first_fit(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>
   return refit(ctx, ws, comps, ctx.budget.first_fit_evaluations);
 }
 
+// Fit quality of `comps` (scaled data; amplitudes and RSS scale by 2^exponent): residual rms,
+// reduced chi^2 and AICc against the noise used in the fit, and the parameter errors.
+void assess(const FitProblem& pb, const std::vector<Component>& comps, int valid, double noise,
+            double rss_floor, int exponent, DecomposeWorkspace& ws, Decomposition& out) {
+  const double window = LmOptions().window_sigmas;
+  ws.refine.residual.resize(pb.n);
+  const double rss = residual_of(pb, comps, window, ws.refine.residual.data());
+  const int k = 3 * static_cast<int>(comps.size());
+  out.residual_rms = std::ldexp(std::sqrt(rss / valid), exponent);
+  out.chi2_reduced = valid > k && noise > 0.0 ? rss / (noise * noise) / (valid - k) : NAN;
+  // The refinement's AICc is of the scaled data: N ln(RSS / N) moves by 2 N exponent ln 2.
+  const double a = aicc(rss + rss_floor, valid, static_cast<int>(comps.size()));
+  out.aicc = std::isfinite(a) && rss + rss_floor > 0.0
+                 ? a + 2.0 * valid * exponent * 0.69314718055994531
+                 : NAN;
+  parameter_errors(pb, comps, noise, window, ws.refine.lm, ws.errors);
+  out.errors.resize(comps.size());
+  for (std::size_t c = 0; c < comps.size(); ++c)
+    out.errors[c] = ComponentError{std::ldexp(ws.errors[3 * c], exponent), ws.errors[3 * c + 1],
+                                   ws.errors[3 * c + 2]};
+}
+
 }  // namespace
 
 template <typename T>
@@ -49,6 +71,10 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   out.blank_channels = 0;
   out.rms = NAN;
   out.min_persistence = NAN;
+  out.residual_rms = NAN;
+  out.chi2_reduced = NAN;
+  out.aicc = NAN;
+  out.errors.clear();
 
   // Blank channels and the power-of-two scale (the largest |f| lands in [0.5, 1)).
   ws.scaled.resize(n);
@@ -87,11 +113,19 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   // as their lines, not as lines plus components fitted to rounding error.
   const double noise_floor = options.relative_noise_floor * std::ldexp(peak, -exponent);
   const double rms = std::max(noise.rms, noise_floor);
-  if (peak == 0.0 || valid < options.min_channels) return;
+  FitProblem problem;
+  problem.y = ws.scaled.data();
+  problem.weight = out.blank_channels > 0 ? ws.weight.data() : nullptr;
+  problem.n = n;
+  const double rss_floor = static_cast<double>(valid) * noise_floor * noise_floor;
+  ws.fitted.clear();
+  if (peak == 0.0 || valid < options.min_channels)
+    return assess(problem, ws.fitted, valid, rms, rss_floor, exponent, ws, out);
 
   // 2. Peaks over the non-blank channels (rw.compact still holds them).
   find_peaks(rw.compact.data(), valid, params.beta * rms, rw.persistence, rw.peaks);
-  if (rw.peaks.empty() && !options.refine.refine_without_peaks) return;
+  if (rw.peaks.empty() && !options.refine.refine_without_peaks)
+    return assess(problem, ws.fitted, valid, rms, rss_floor, exponent, ws, out);
   std::vector<Component> comps;
   const std::size_t keep = std::min(rw.peaks.size(), static_cast<std::size_t>(options.max_components));
   comps.reserve(keep);
@@ -103,12 +137,10 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   }
 
   RefineContext ctx;
-  ctx.problem.y = ws.scaled.data();
-  ctx.problem.weight = out.blank_channels > 0 ? ws.weight.data() : nullptr;
-  ctx.problem.n = n;
+  ctx.problem = problem;
   ctx.valid_channels = valid;
   ctx.rms = rms;
-  ctx.rss_floor = static_cast<double>(valid) * noise_floor * noise_floor;
+  ctx.rss_floor = rss_floor;
   ctx.params = params;
   ctx.budget = options.budget;
   ctx.lm.deadline = options.deadline;
@@ -132,12 +164,17 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
     out.status = DecomposeStatus::kTimeout;
     return;
   }
-  for (Component& c : comps) {
-    c.amplitude = std::ldexp(c.amplitude, exponent);
-    if (!std::isfinite(c.amplitude) || !std::isfinite(c.mean) || !std::isfinite(c.stddev)) continue;
-    out.components.push_back(c);
+  for (const Component& c : comps) {
+    Component u = c;
+    u.amplitude = std::ldexp(c.amplitude, exponent);
+    if (!std::isfinite(u.amplitude) || !std::isfinite(u.mean) || !std::isfinite(u.stddev)) continue;
+    out.components.push_back(u);
+    ws.fitted.push_back(c);
   }
+  // Equal keys in equal order: both lists get the same permutation.
   sort_by_mean(out.components);
+  sort_by_mean(ws.fitted);
+  assess(problem, ws.fitted, valid, rms, rss_floor, exponent, ws, out);
 }
 
 template void decompose<float>(const float*, int, const FitParams&, const DecomposeOptions&,

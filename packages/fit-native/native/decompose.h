@@ -34,6 +34,14 @@ struct DecomposeOptions {
   Deadline deadline;
 };
 
+// 1-sigma errors of one component's parameters (data units, channels, channels); NaN when
+// undetermined (see parameter_errors).
+struct ComponentError {
+  double amplitude = NAN;
+  double mean = NAN;
+  double stddev = NAN;
+};
+
 struct Decomposition {
   DecomposeStatus status = DecomposeStatus::kOk;
   double rms = 0.0;              // NaN when blank
@@ -41,12 +49,20 @@ struct Decomposition {
   std::vector<Component> components;  // sorted by mean; empty unless status ok
   int evaluations = 0;           // model evaluations over all fits
   int blank_channels = 0;        // non-finite input channels (NaN, +-Inf)
+  // Fit quality of `components` (also of none, for a spectrum not fitted); NaN when blank,
+  // timed out, or undefined. N = finite channels, k = 3 x components, sigma = the noise used
+  // in the fit (rms, at least relative_noise_floor x the largest |value|).
+  double residual_rms = NAN;     // sqrt(RSS / N), data units
+  double chi2_reduced = NAN;     // RSS / sigma^2 / (N - k); NaN when N <= k or sigma = 0
+  double aicc = NAN;             // the refinement's AICc in data units; NaN when N <= k + 1 or RSS = 0
+  std::vector<ComponentError> errors;  // one per component, same order
 };
 
 // Reusable storage for one worker thread.
 struct DecomposeWorkspace {
   RefineWorkspace refine;
-  std::vector<double> scaled, noise_scratch;
+  std::vector<double> scaled, noise_scratch, errors;
+  std::vector<Component> fitted;  // the final components in the scaled data
   std::vector<unsigned char> weight;
 };
 

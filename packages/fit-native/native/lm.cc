@@ -9,6 +9,10 @@
 namespace phs {
 namespace {
 
+// Cholesky pivots of a correlation matrix below this (1 - R^2 of a parameter on the others)
+// count as singular: the parameter is then a combination of the others to ~6 digits.
+constexpr double kSingularPivot = 1e-12;
+
 void window_of(const Component& c, int n, double w, int& lo, int& hi) {
   const double a = std::floor(c.mean - w * c.stddev);
   const double b = std::ceil(c.mean + w * c.stddev) + 1.0;
@@ -54,12 +58,13 @@ double evaluate(const FitProblem& pb, const double* x, int k, double window, dou
 }
 
 // In-place Cholesky of the p x p symmetric positive-definite matrix a (row-major, lower
-// triangle used) and solve a x = b into b. Returns false when a is not positive definite.
-bool cholesky_solve(double* a, int p, double* b) {
+// triangle used): a = L L^T with L in the lower triangle. Returns false when a pivot is not
+// above min_pivot (a is not positive definite, or too close to singular).
+bool cholesky_factor(double* a, int p, double min_pivot = 0.0) {
   for (int j = 0; j < p; ++j) {
     double d = a[j * p + j];
     for (int m = 0; m < j; ++m) d -= a[j * p + m] * a[j * p + m];
-    if (!(d > 0.0) || !std::isfinite(d)) return false;
+    if (!(d > min_pivot) || !std::isfinite(d)) return false;
     const double l = std::sqrt(d);
     a[j * p + j] = l;
     const double inv = 1.0 / l;
@@ -69,6 +74,11 @@ bool cholesky_solve(double* a, int p, double* b) {
       a[i * p + j] = v * inv;
     }
   }
+  return true;
+}
+
+// Solves a x = b into b, a factored by cholesky_factor.
+void cholesky_substitute(const double* a, int p, double* b) {
   for (int i = 0; i < p; ++i) {
     double v = b[i];
     for (int m = 0; m < i; ++m) v -= a[i * p + m] * b[m];
@@ -79,7 +89,25 @@ bool cholesky_solve(double* a, int p, double* b) {
     for (int m = i + 1; m < p; ++m) v -= a[m * p + i] * b[m];
     b[i] = v / a[i * p + i];
   }
+}
+
+// Cholesky of a and solve a x = b into b. Returns false when a is not positive definite.
+bool cholesky_solve(double* a, int p, double* b) {
+  if (!cholesky_factor(a, p)) return false;
+  cholesky_substitute(a, p, b);
   return true;
+}
+
+// The bounds of the parameters of k components on n channels (see kMinStddev).
+void bounds(int n, int k, double* lower, double* upper) {
+  for (int c = 0; c < k; ++c) {
+    lower[3 * c] = 0.0;
+    upper[3 * c] = HUGE_VAL;
+    lower[3 * c + 1] = 0.0;
+    upper[3 * c + 1] = n;
+    lower[3 * c + 2] = kMinStddev;
+    upper[3 * c + 2] = std::max(kMinStddev, 0.5 * n);
+  }
 }
 
 // J^T J (only blocks of overlapping windows are non-zero) and J^T residual.
@@ -167,13 +195,8 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
   ws.lo_new.resize(k);
   ws.hi_new.resize(k);
 
+  bounds(n, k, ws.lower.data(), ws.upper.data());
   for (int c = 0; c < k; ++c) {
-    ws.lower[3 * c] = 0.0;
-    ws.upper[3 * c] = HUGE_VAL;
-    ws.lower[3 * c + 1] = 0.0;
-    ws.upper[3 * c + 1] = n;
-    ws.lower[3 * c + 2] = kMinStddev;
-    ws.upper[3 * c + 2] = std::max(kMinStddev, 0.5 * n);
     ws.x[3 * c] = components[c].amplitude;
     ws.x[3 * c + 1] = components[c].mean;
     ws.x[3 * c + 2] = components[c].stddev;
@@ -327,6 +350,90 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
   }
   summary.final_cost = cost;
   return summary;
+}
+
+void parameter_errors(const FitProblem& pb, const std::vector<Component>& components,
+                      double noise, double window_sigmas, LmWorkspace& ws,
+                      std::vector<double>& errors) {
+  const int k = static_cast<int>(components.size());
+  const int p = 3 * k;
+  const int n = pb.n;
+  errors.assign(p, NAN);
+  if (k == 0 || n == 0) return;
+  ws.x.resize(p);
+  ws.lower.resize(p);
+  ws.upper.resize(p);
+  ws.gradient.resize(p);
+  ws.jtj.resize(static_cast<std::size_t>(p) * p);
+  ws.system.resize(static_cast<std::size_t>(p) * p);
+  ws.step.resize(p);
+  ws.model.resize(n);
+  ws.residual.resize(n);
+  ws.jac.resize(static_cast<std::size_t>(p) * n);
+  ws.lo.resize(k);
+  ws.hi.resize(k);
+  ws.group.resize(k);
+  ws.free_param.resize(p);
+  bounds(n, k, ws.lower.data(), ws.upper.data());
+  for (int c = 0; c < k; ++c) {
+    ws.x[3 * c] = components[c].amplitude;
+    ws.x[3 * c + 1] = components[c].mean;
+    ws.x[3 * c + 2] = components[c].stddev;
+  }
+  for (int j = 0; j < p; ++j)
+    if (!std::isfinite(ws.x[j])) return;
+  evaluate(pb, ws.x.data(), k, window_sigmas, ws.model.data(), ws.residual.data(),
+           ws.jac.data(), ws.lo.data(), ws.hi.data());
+  normal_equations(n, k, ws.jac.data(), ws.residual.data(), ws.lo.data(), ws.hi.data(),
+                   ws.jtj.data(), ws.gradient.data());
+  // Held fixed: a parameter at a bound (the constrained optimum has no Gaussian error there)
+  // or one the model does not depend on.
+  for (int j = 0; j < p; ++j) {
+    const double d = ws.jtj[j * p + j];
+    ws.free_param[j] = ws.x[j] > ws.lower[j] && ws.x[j] < ws.upper[j] && d > 0.0 && std::isfinite(d);
+  }
+  // J^T J is block diagonal over groups of components with overlapping windows: each group
+  // is inverted alone, so a degenerate group leaves the others' errors defined.
+  int* group = ws.group.data();
+  for (int c = 0; c < k; ++c) group[c] = c;
+  for (int c = 0; c < k; ++c)
+    for (int d = 0; d < c; ++d) {
+      if (std::max(ws.lo[c], ws.lo[d]) >= std::min(ws.hi[c], ws.hi[d])) continue;
+      const int from = group[c], to = group[d];
+      if (from == to) continue;
+      for (int e = 0; e < k; ++e)
+        if (group[e] == from) group[e] = to;
+    }
+  std::vector<int>& index = ws.index;
+  for (int g = 0; g < k; ++g) {
+    index.clear();
+    for (int j = 0; j < p; ++j)
+      if (group[j / 3] == g && ws.free_param[j]) index.push_back(j);
+    const int q = static_cast<int>(index.size());
+    if (q == 0) continue;
+    // Correlation form (unit diagonal), so the pivot test is scale free: a pivot is
+    // 1 - R^2 of a parameter on the ones before it.
+    double* a = ws.system.data();
+    for (int r = 0; r < q; ++r)
+      for (int s = 0; s <= r; ++s) {
+        const int u = index[r], v = index[s];
+        a[r * q + s] = ws.jtj[u * p + v] / (std::sqrt(ws.jtj[u * p + u]) * std::sqrt(ws.jtj[v * p + v]));
+      }
+    if (!cholesky_factor(a, q, kSingularPivot)) continue;
+    // diag((L L^T)^-1)_r = |L^-1 e_r|^2: one forward substitution per parameter.
+    double* e = ws.step.data();
+    for (int r = 0; r < q; ++r) {
+      double norm2 = 0.0;
+      for (int i = r; i < q; ++i) {
+        double v = i == r ? 1.0 : 0.0;
+        for (int m = r; m < i; ++m) v -= a[i * q + m] * e[m];
+        e[i] = v / a[i * q + i];
+        norm2 += e[i] * e[i];
+      }
+      const int j = index[r];
+      errors[j] = noise * std::sqrt(norm2 / ws.jtj[j * p + j]);
+    }
+  }
 }
 
 }  // namespace phs

@@ -57,7 +57,7 @@ struct LmSummary {
 struct LmWorkspace {
   std::vector<double> x, x_new, lower, upper, step, gradient, diag, jtj, system;
   std::vector<double> model, residual, jac, jac_new, model_new, residual_new;
-  std::vector<int> lo, hi, lo_new, hi_new;
+  std::vector<int> lo, hi, lo_new, hi_new, group, index;
   std::vector<unsigned char> free_param;
   std::vector<Component> start;
 };
@@ -73,6 +73,16 @@ LmSummary fit_lm(const FitProblem& problem, std::vector<Component>& components,
 // Writes residual[i] = weight_i (y_i - model_i) and returns the residual sum of squares.
 double residual_of(const FitProblem& problem, const std::vector<Component>& components,
                    double window_sigmas, double* residual);
+
+// The 1-sigma errors of the parameters at `components` (a solution of fit_lm on `problem`):
+// errors[3c + u] = noise sqrt([(J^T J)^-1]_jj) for amplitude (u = 0), mean, stddev of
+// component c, with J the model's Jacobian over the channels of weight 1 (window as in the
+// fit). A parameter at a bound, or one the model does not depend on, is held fixed and gets
+// NaN; a group of components with overlapping windows whose J^T J is (numerically) singular
+// gets NaN throughout; other groups are unaffected (J^T J is block diagonal between groups).
+void parameter_errors(const FitProblem& problem, const std::vector<Component>& components,
+                      double noise, double window_sigmas, LmWorkspace& ws,
+                      std::vector<double>& errors);
 
 }  // namespace phs
 

@@ -40,7 +40,16 @@ function job(j) {
 }
 
 const bits = (results) =>
-  JSON.stringify(results.map((d) => [d.status, d.rms, d.nanChannels, d.components.map((c) => [c.amplitude, c.mean, c.stddev])]))
+  JSON.stringify(
+    results.map((d) => [
+      d.status,
+      d.rms,
+      d.nanChannels,
+      d.components.map((c) => [c.amplitude, c.mean, c.stddev]),
+      [d.residualRms, d.chi2Reduced, d.aicc],
+      d.componentErrors.map((e) => [e.amplitude, e.mean, e.stddev].map(String))
+    ])
+  )
 
 const JOBS = 12
 

@@ -127,9 +127,26 @@ function check(d, n, ctx) {
     if (c.mean < last) fail("components not sorted by mean", ctx)
     last = c.mean
   }
+  const assessed = d.status === "ok"
+  if (!assessed && d.residualRms !== null) fail("residualRms outside status ok", ctx)
+  // (null for ok only when it overflows: data near the top of the double range)
+  if (assessed && d.residualRms === null && d.rms !== null && d.rms < 1e300) fail("residualRms missing", ctx)
+  if (d.residualRms !== null && !(d.residualRms >= 0)) fail(`residualRms ${d.residualRms}`, ctx)
+  if (d.chi2Reduced !== null && !(assessed && d.chi2Reduced >= 0)) fail(`chi2Reduced ${d.chi2Reduced}`, ctx)
+  if (d.aicc !== null && !(assessed && Number.isFinite(d.aicc))) fail(`aicc ${d.aicc}`, ctx)
+  if (d.componentErrors.length !== d.components.length) fail("one error triple per component", ctx)
+  for (const e of d.componentErrors)
+    if (![e.amplitude, e.mean, e.stddev].every((v) => Number.isNaN(v) || v >= 0)) fail("error not NaN or >= 0", ctx)
 }
 
-const bits = (d) => JSON.stringify([d.status, d.rms, d.components.map((c) => [c.amplitude, c.mean, c.stddev])])
+const bits = (d) =>
+  JSON.stringify([
+    d.status,
+    d.rms,
+    d.components.map((c) => [c.amplitude, c.mean, c.stddev]),
+    [d.residualRms, d.chi2Reduced, d.aicc],
+    d.componentErrors.map((e) => [e.amplitude, e.mean, e.stddev].map(String))
+  ])
 
 const t0 = Date.now()
 let run = 0
@@ -180,6 +197,7 @@ for (let c = 0; c < cases; c++) {
       }))
       const r = __internal.fit(g, init, int(1, 300))
       if (r.components.length !== k) fail("fit returned another number of components", ctx)
+      if (r.componentErrors.length !== k) fail("fit returned another number of errors", ctx)
     }
     steps++
   }

@@ -135,6 +135,8 @@ int main(int argc, char** argv) {
       lo.max_evaluations = r.integer(1, 300);
       phs::LmWorkspace lw;
       phs::fit_lm(pb, comps, lo, lw);
+      std::vector<double> errors;
+      phs::parameter_errors(pb, comps, r.uniform(0.0, 2.0), lo.window_sigmas, lw, errors);
     }
   }
   std::printf("leak check: %d cases (%d spectra) through the native core\n", cases, spectra);

@@ -57,6 +57,14 @@ export type DecompositionStatus = "ok" | "blank" | "timeout"
  * - `evaluations`: model evaluations over all fits (including the windowed fits of split seeds).
  * - `nanChannels`: non-finite input channels (NaN and ±Infinity are both treated as blank:
  *   zero weight in the fit, excluded from the noise and peak searches).
+ * - Fit quality of `components` (of none, for a spectrum not fitted); null for "blank" and
+ *   "timeout". N = finite channels, k = 3 × components, RSS = Σ (data − model)² over them,
+ *   σ = the noise used in the fit (`rms`, at least 1e-7 of the largest |value|):
+ *   `residualRms` √(RSS / N) in the data's units; `chi2Reduced` RSS / σ² / (N − k), null
+ *   when N ≤ k or σ = 0; `aicc` the refinement's N ln(RSS / N) + 2k + (2k² + 2k)/(N − k − 1)
+ *   in the data's units, null when N ≤ k + 1 or RSS = 0.
+ * - `componentErrors`: one per component, same order — 1σ errors from the covariance
+ *   σ² (JᵀJ)⁻¹ at the solution (see {@link ComponentErrors}).
  *
  * @since 0.1.0
  * @category models
@@ -68,7 +76,23 @@ export type Decomposition = {
   status: DecompositionStatus
   evaluations: number
   nanChannels: number
+  residualRms: number | null
+  chi2Reduced: number | null
+  aicc: number | null
+  componentErrors: ComponentErrors[]
 }
+
+/**
+ * 1σ errors of one component's parameters (amplitude in the data's units, mean and stddev in
+ * channels): √ of the diagonal of σ² (JᵀJ)⁻¹, J the model's Jacobian over the finite channels
+ * at the solution and σ the noise used in the fit. NaN for a parameter at a bound of the fit
+ * or with no effect on the model (held fixed), and for every parameter of a group of
+ * components with overlapping windows whose JᵀJ is singular.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ComponentErrors = { amplitude: number; mean: number; stddev: number }
 
 /**
  * @since 0.1.0
@@ -198,8 +222,8 @@ export const validateParams = (input: Record<string, unknown> = {}): FitParams =
   return out as FitParams
 }
 
-type NativeResult = { meta: Float64Array; components: Float64Array }
-type NativeBatchResult = { meta: Float64Array; offsets: Uint32Array; components: Float64Array }
+type NativeResult = { meta: Float64Array; components: Float64Array; errors: Float64Array }
+type NativeBatchResult = { meta: Float64Array; offsets: Uint32Array; components: Float64Array; errors: Float64Array }
 type NativeAddon = {
   decompose(spectrum: Float32Array | Float64Array, params: Float64Array, timeoutMs: number): NativeResult
   decomposeBatch(
@@ -211,7 +235,7 @@ type NativeAddon = {
   ): Promise<NativeBatchResult>
   noise(spectrum: Float32Array | Float64Array): NoiseEstimate
   peaks(spectrum: Float32Array | Float64Array, threshold: number): Peak[]
-  fit(spectrum: Float32Array | Float64Array, components: Float64Array, maxEvaluations: number): NativeFit
+  fit(spectrum: Float32Array | Float64Array, components: Float64Array, maxEvaluations: number, noise: number): NativeFit
   poolThreads(): number
 }
 
@@ -236,7 +260,7 @@ const STATUS: ReadonlyArray<DecompositionStatus> = ["ok", "blank", "timeout"]
  * @category constants
  */
 export const MAX_CHANNELS = 65536
-const META = 5
+const META = 8
 
 const paramsArray = (p: FitParams): Float64Array =>
   Float64Array.of(p.beta, p.snr_min, p.mf_snr_min, p.f_sep, p.neg_thresh, p.max_refine_iter)
@@ -249,15 +273,30 @@ const componentsOf = (flat: Float64Array, from: number, to: number): Component[]
   return out
 }
 
-const decompositionOf = (meta: Float64Array, at: number, components: Component[]): Decomposition => {
-  const rms = meta[META * at + 1]
+const errorsOf = (flat: Float64Array, from: number, to: number): ComponentErrors[] => {
+  const out: ComponentErrors[] = new Array(to - from)
+  for (let k = from; k < to; k++) {
+    out[k - from] = { amplitude: flat[3 * k], mean: flat[3 * k + 1], stddev: flat[3 * k + 2] }
+  }
+  return out
+}
+
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null)
+
+const decompositionOf = (r: NativeResult | NativeBatchResult, at: number, from: number, to: number): Decomposition => {
+  const m = r.meta
+  const rms = m[META * at + 1]
   return {
     rms: Number.isNaN(rms) ? null : rms,
-    minPersistence: meta[META * at + 2],
-    components,
-    status: STATUS[meta[META * at]],
-    evaluations: meta[META * at + 3],
-    nanChannels: meta[META * at + 4]
+    minPersistence: m[META * at + 2],
+    components: componentsOf(r.components, from, to),
+    status: STATUS[m[META * at]],
+    evaluations: m[META * at + 3],
+    nanChannels: m[META * at + 4],
+    residualRms: finiteOrNull(m[META * at + 5]),
+    chi2Reduced: finiteOrNull(m[META * at + 6]),
+    aicc: finiteOrNull(m[META * at + 7]),
+    componentErrors: errorsOf(r.errors, from, to)
   }
 }
 
@@ -286,7 +325,7 @@ export const decompose = (
   if (spectrum.length > MAX_CHANNELS) throw new RangeError(`a spectrum has at most ${MAX_CHANNELS} channels`)
   const p = validateParams(params)
   const r = addon.decompose(spectrum, paramsArray(p), checkTimeout(options.timeoutMs ?? 0))
-  return decompositionOf(r.meta, 0, componentsOf(r.components, 0, r.components.length / 3))
+  return decompositionOf(r, 0, 0, r.components.length / 3)
 }
 
 /**
@@ -331,7 +370,7 @@ export const decomposeBatch = async (
   const r = await addon.decomposeBatch(cube, nChannels, paramsArray(p), threads, timeoutMs)
   const out: Decomposition[] = new Array(n)
   for (let s = 0; s < n; s++) {
-    out[s] = decompositionOf(r.meta, s, componentsOf(r.components, r.offsets[s], r.offsets[s + 1]))
+    out[s] = decompositionOf(r, s, r.offsets[s], r.offsets[s + 1])
   }
   return out
 }
@@ -379,9 +418,11 @@ export type FitResult = {
   iterations: number
   initialCost: number
   finalCost: number
+  /** 1σ errors of the solution for the given noise (as {@link Decomposition}'s `componentErrors`) */
+  componentErrors: ComponentErrors[]
 }
 
-type NativeFit = Omit<FitResult, "components"> & { components: Float64Array }
+type NativeFit = Omit<FitResult, "components" | "componentErrors"> & { components: Float64Array; errors: Float64Array }
 
 /**
  * The individual algorithm steps, exposed for tests. Not a stable API.
@@ -395,10 +436,14 @@ export const __internal = {
   /** step 2: peaks with persistence > threshold, most persistent first */
   peaks: (spectrum: ArrayLike<number>, threshold: number): Peak[] =>
     addon.peaks(Float64Array.from(spectrum), threshold),
-  /** step 3: one bounded LM solve from `initial` (non-finite channels get zero weight) */
-  fit: (spectrum: ArrayLike<number>, initial: ReadonlyArray<Component>, maxEvaluations = 10000): FitResult => {
+  /**
+   * step 3: one bounded LM solve from `initial` (non-finite channels get zero weight), with
+   * the parameter errors of the solution for white noise of rms `noise`
+   */
+  fit: (spectrum: ArrayLike<number>, initial: ReadonlyArray<Component>, maxEvaluations = 10000, noise = 1): FitResult => {
     const flat = Float64Array.from(initial.flatMap((c) => [c.amplitude, c.mean, c.stddev]))
-    const r = addon.fit(Float64Array.from(spectrum), flat, maxEvaluations)
-    return { ...r, components: componentsOf(r.components, 0, r.components.length / 3) }
+    const { errors, ...r } = addon.fit(Float64Array.from(spectrum), flat, maxEvaluations, noise)
+    const n = r.components.length / 3
+    return { ...r, components: componentsOf(r.components, 0, n), componentErrors: errorsOf(errors, 0, n) }
   }
 }

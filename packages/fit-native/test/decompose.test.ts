@@ -71,7 +71,10 @@ describe("blank and odd input", () => {
 
   it("an all-NaN spectrum is blank: no components, rms null, minPersistence NaN", () => {
     const d = decompose(new Float32Array(424).fill(Number.NaN))
-    expect(d).toEqual({ rms: null, minPersistence: Number.NaN, components: [], status: "blank", evaluations: 0, nanChannels: 424 })
+    expect(d).toEqual({
+      rms: null, minPersistence: Number.NaN, components: [], status: "blank", evaluations: 0, nanChannels: 424,
+      residualRms: null, chi2Reduced: null, aicc: null, componentErrors: []
+    })
     expect(decompose(new Float64Array(0)).status).toBe("blank")
   })
 

@@ -1,5 +1,5 @@
 // Deterministic test data: a seeded PRNG and sums of Gaussians.
-import type { Component } from "@phs/fit-native"
+import type { Component, Decomposition } from "@phs/fit-native"
 
 /** mulberry32: a small seeded uniform generator in [0, 1). */
 export const uniform = (seed: number): (() => number) => {
@@ -31,6 +31,11 @@ export const spectrum = (n: number, comps: ReadonlyArray<Component>, noise = 0, 
   return out
 }
 
-/** The bits of a decomposition, for exact comparisons. */
-export const bits = (d: { components: ReadonlyArray<Component>; rms: number | null }): string =>
-  JSON.stringify([d.rms, d.components.map((c) => [c.amplitude, c.mean, c.stddev])])
+/** The bits of a decomposition (components, noise, fit quality), for exact comparisons. */
+export const bits = (d: Decomposition): string =>
+  JSON.stringify([
+    d.rms,
+    d.components.map((c) => [c.amplitude, c.mean, c.stddev]),
+    [d.residualRms, d.chi2Reduced, d.aicc],
+    d.componentErrors.map((e) => [e.amplitude, e.mean, e.stddev].map(String))
+  ])

@@ -123,6 +123,12 @@ export const measure = (
       component_means: d.components.map((c) => c.mean),
       component_stddevs: d.components.map((c) => c.stddev),
       nan_channels: d.nanChannels,
+      residual_rms: d.residualRms,
+      chi2_reduced: d.chi2Reduced,
+      aicc: d.aicc,
+      component_amplitude_errors: d.componentErrors.map((e) => e.amplitude),
+      component_mean_errors: d.componentErrors.map((e) => e.mean),
+      component_stddev_errors: d.componentErrors.map((e) => e.stddev),
       run_id: "survey-0123456789abcdef"
     }))
     const empty = ResultParquet.encodeRows([]).length

@@ -60,6 +60,12 @@ export const toRow = (task: FitTask, offset: number, d: Decomposition): Decompos
     component_means: deferred ? [] : d.components.map((c) => c.mean),
     component_stddevs: deferred ? [] : d.components.map((c) => c.stddev),
     nan_channels: d.nanChannels,
+    residual_rms: deferred ? null : d.residualRms,
+    chi2_reduced: deferred ? null : d.chi2Reduced,
+    aicc: deferred ? null : d.aicc,
+    component_amplitude_errors: deferred ? [] : d.componentErrors.map((e) => e.amplitude),
+    component_mean_errors: deferred ? [] : d.componentErrors.map((e) => e.mean),
+    component_stddev_errors: deferred ? [] : d.componentErrors.map((e) => e.stddev),
     run_id: task.runId
   }
 }
