@@ -43,7 +43,7 @@ beforeAll(async () => {
   runId = JSON.parse(run.stdout).runId
   part = path.join(workdir, "blobs", "decompositions", "survey=integ", `${runId}-0000.parquet`)
   original = fs.readFileSync(part)
-}, 120_000)
+}, 300_000)
 
 afterAll(() => {
   db.closeSync()
@@ -52,7 +52,7 @@ afterAll(() => {
 
 const restore = () => fs.writeFileSync(part, original)
 
-it("_validation.json records every part's size, SHA-256 and rows, and verify passes", async () => {
+it("_validation.json records every part's size, SHA-256 and rows, and verify passes", { timeout: 180_000 }, async () => {
   const record = JSON.parse(fs.readFileSync(path.join(workdir, "blobs", "runs", runId, "_validation.json"), "utf8"))
   expect(record.parts).toEqual([{ key: `decompositions/survey=integ/${runId}-0000.parquet`, bytes: original.length, sha256: sha256(original), rows: 1200 }])
   const ok = await phs(["verify", runId, "--workdir", workdir])
@@ -80,7 +80,7 @@ it("a deleted part: verify exits 1 naming it, status and replay see it; resume r
   expect((await phs(["verify", runId, "--workdir", workdir])).code).toBe(0)
   expect(sha256(fs.readFileSync(part))).toBe(sha256(original))
   expect(await amplitudeSum(part)).toBe(sum)
-}, 60_000)
+}, 180_000)
 
 it("5 KB overwritten inside a part is detected, and resume repairs it", async () => {
   const sum = await amplitudeSum(part)
@@ -95,7 +95,7 @@ it("5 KB overwritten inside a part is detected, and resume repairs it", async ()
   expect((await phs(["resume", runId, "--workdir", workdir])).code).toBe(0)
   expect((await phs(["verify", runId, "--workdir", workdir])).code).toBe(0)
   expect(await amplitudeSum(part)).toBe(sum)
-}, 60_000)
+}, 180_000)
 
 it("a file no run published in the partition is named by verify --survey", async () => {
   const stray = path.join(path.dirname(part), "copy.parquet")
@@ -105,7 +105,7 @@ it("a file no run published in the partition is named by verify --survey", async
   expect(verify.stdout).toContain("decompositions/survey=integ/copy.parquet: not a part of any completed run")
   fs.rmSync(stray)
   expect((await phs(["verify", "--survey", "integ", "--workdir", workdir])).code).toBe(0)
-}, 60_000)
+}, 180_000)
 
 it("with the chunk results gone, resume says what must be recomputed", async () => {
   fs.rmSync(part)
@@ -118,9 +118,9 @@ it("with the chunk results gone, resume says what must be recomputed", async () 
   fs.writeFileSync(chunk, saved)
   restore()
   expect((await phs(["verify", runId, "--workdir", workdir])).code).toBe(0)
-}, 60_000)
+}, 180_000)
 
-it("verify without a run or survey is a usage error", async () => {
+it("verify without a run or survey is a usage error", { timeout: 180_000 }, async () => {
   const r = await phs(["verify", "--workdir", workdir])
   expect(r.code).toBe(2)
   expect(r.stderr).toMatch(/a run id or --survey/)
