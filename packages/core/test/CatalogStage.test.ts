@@ -26,7 +26,13 @@ const row = (i: number): DecompositionRow => {
     component_amplitude_errors: Array.from({ length: k }, () => 0.05),
     component_mean_errors: Array.from({ length: k }, (_, j) => 0.1 * (j + 1)),
     component_stddev_errors: Array.from({ length: k }, () => Number.NaN),
-    run_id: "r-1"
+    run_id: "r-1",
+    cube: "c.fits",
+    lon: i % 5 === 0 ? null : 30 + i / 1e4,
+    lat: i % 5 === 0 ? null : -0.5,
+    component_velocities: i % 5 === 0 ? null : Array.from({ length: k }, (_, j) => 40 + j),
+    component_velocity_dispersions: i % 5 === 0 ? null : Array.from({ length: k }, () => 0.5),
+    component_integrated_intensities: i % 5 === 0 ? null : Array.from({ length: k }, (_, j) => 1.25 * (1 + j))
   }
 }
 
