@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { BlobStore, Errors } from "@phs/core"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -89,6 +89,39 @@ const writeAtomically = async (file: string, bytes: Uint8Array | { readonly copy
     throw error
   }
   await syncDir(dir)
+}
+
+/**
+ * Streams `body` into a hidden temporary file beside `file`, syncs it and renames it over
+ * `file`; a failed or interrupted stream removes the temporary file and leaves `file` as it was.
+ */
+const writeStreamAtomically = <E>(key: string, file: string, body: Stream.Stream<Uint8Array, E>) => {
+  const dir = path.dirname(file)
+  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
+  const fail = (error: unknown) => fsError("putStream", key, error)
+  return Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: async () => {
+        await fs.promises.mkdir(dir, { recursive: true })
+        return fs.promises.open(temp, "wx")
+      },
+      catch: fail
+    }),
+    (handle) =>
+      Effect.gen(function* () {
+        yield* Stream.runForEach(body, (bytes) => Effect.tryPromise({ try: () => handle.writeFile(bytes), catch: fail }))
+        yield* Effect.tryPromise({ try: () => handle.sync(), catch: fail })
+      }),
+    (handle, exit) =>
+      Effect.promise(async () => {
+        await handle.close().catch(() => undefined)
+        if (exit._tag === "Failure") await fs.promises.rm(temp, { force: true }).catch(() => undefined)
+      })
+  ).pipe(
+    Effect.zipRight(Effect.tryPromise({ try: () => fs.promises.rename(temp, file), catch: fail })),
+    Effect.tapError(() => Effect.promise(() => fs.promises.rm(temp, { force: true }).catch(() => undefined))),
+    Effect.zipRight(Effect.promise(() => syncDir(dir)))
+  )
 }
 
 const readRange = async (file: string, offset: number, length: number): Promise<Uint8Array> => {
@@ -211,6 +244,8 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
         Effect.flatMap(fileOf("putFile", key), (file) =>
           Effect.tryPromise({ try: () => writeAtomically(file, { copyOf: source }), catch: (error) => fsError("putFile", key, error) })
         ),
+
+      putStream: (key, body) => Effect.flatMap(fileOf("putStream", key), (file) => writeStreamAtomically(key, file, body)),
 
       list: (prefix) => {
         const slash = prefix.lastIndexOf("/")

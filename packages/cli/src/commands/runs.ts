@@ -14,6 +14,7 @@ import * as LocalTarget from "../target/LocalTarget.js"
 import * as Target from "../target/Target.js"
 import { driveAndReport, report } from "./pipeline.js"
 import { checkConcurrency, findRun, json, onTarget, targetOptions, workdir } from "./shared.js"
+import { replayParts, resumeParts, statusParts } from "./verify.js"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
 
@@ -63,6 +64,7 @@ export const status = Command.make("status", { runId, json, ...targetOptions }, 
       if (Option.isSome(dead.unknown) && !o.json) note(`note: dead letters not read: ${dead.unknown.value}`)
       const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
       printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`)
+      yield* statusParts(run.runId, o.json)
     })
   )
 ).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters, and whether anything drives it"))
@@ -127,7 +129,11 @@ export const resume = Command.make(
         Effect.gen(function* () {
           const target = yield* Target.Target
           const found = yield* findRun(o.runId)
-          if (found.status === "COMPLETED") return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+          if (found.status === "COMPLETED") {
+            // A finished run: its published parts are checked and, where damaged, rebuilt.
+            yield* resumeParts(found.runId, o.json)
+            return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+          }
           if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
           const redriven = yield* Target.redrive(found)
           const notes = [
@@ -136,7 +142,9 @@ export const resume = Command.make(
             ...(yield* target.unstick(found))
           ]
           if (!o.json) for (const n of notes) note(n)
-          return yield* driveAndReport(found.runId, { concurrency: o.concurrency, asJson: o.json })
+          const done = yield* driveAndReport(found.runId, { concurrency: o.concurrency, asJson: o.json })
+          if (done.status === "COMPLETED") yield* resumeParts(done.runId, o.json)
+          return done
         })
       )
     })
@@ -151,6 +159,7 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
     const run = yield* findRun(o.runId)
     const outcome = yield* Effect.either(Pipeline.replay(Pipeline.standard, run.runId))
     if (outcome._tag === "Right") {
+      yield* replayParts(run.runId)
       if (o.json) return line(JSON.stringify({ runId: run.runId, identical: true, steps: outcome.right.steps }))
       return line(`run ${run.runId}: identical (${outcome.right.steps} steps replayed from the journal)`)
     }
