@@ -9,6 +9,7 @@ import { cost } from "./commands/cost.js"
 import { exportCommand } from "./commands/export.js"
 import { pipeline } from "./commands/pipeline.js"
 import { plot } from "./commands/plot.js"
+import { view } from "./commands/view.js"
 import { query } from "./commands/query.js"
 import { redrive, replay, resume, runs, status } from "./commands/runs.js"
 
@@ -16,7 +17,7 @@ export const VERSION = "0.1.0"
 
 const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),
-  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, exportCommand, cost])
+  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, view, exportCommand, cost])
 )
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })
