@@ -25,7 +25,7 @@ const view = await startView([main, "--workdir", workdir, "--labels", path.join(
 const browser = await launch()
 try {
   const { page } = browser
-  await page.setViewportSize({ width: 1500, height: 1000 })
+  await page.setViewportSize({ width: 1900, height: 1000 })
   await page.goto(view.url)
   await page.waitForFunction(() => window.__phs.mapMs !== null)
   const counts = await (await fetch(`${view.url}api/map?run=${main}&value=n_components`)).json()

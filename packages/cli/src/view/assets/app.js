@@ -56,7 +56,7 @@
     const f = u - i
     return stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * f))
   }
-  const CATEGORY = [[247, 247, 247], [76, 120, 168], [245, 133, 24], [84, 162, 75], [178, 121, 162], [238, 202, 59], [157, 117, 93], [114, 183, 178], [255, 157, 166], [121, 112, 110], [186, 176, 172]]
+  const CATEGORY = [[76, 120, 168], [245, 133, 24], [84, 162, 75], [178, 121, 162], [238, 202, 59], [157, 117, 93], [114, 183, 178], [255, 157, 166], [121, 112, 110], [186, 176, 172]]
 
   /** The colour scale of a map: a function value → [r, g, b] and the colour bar's description. */
   const scaleOf = (m) => {
@@ -317,6 +317,7 @@
       }
       return d
     }
+    el("path", { class: "model", d: curve((x) => p.components.reduce((s, c) => s + gauss(c, x), 0)), fill: "none", stroke: MODEL_COLOR, "stroke-width": 2.5, opacity: 0.45 }, svg)
     comps.forEach((c, k) => {
       if (c.accepted === false) return
       el("path", {
@@ -329,7 +330,6 @@
         "stroke-dasharray": c.source === "fitted" ? "" : "5 3"
       }, svg)
     })
-    el("path", { class: "model", d: curve((x) => p.components.reduce((s, c) => s + gauss(c, x), 0)), fill: "none", stroke: MODEL_COLOR, "stroke-width": 1.2, opacity: 0.8 }, svg)
     if (interactive) {
       const sel = el("rect", { class: "selection", x: 0, y: m.t, width: 0, height: mainH, fill: "#4c78a8", opacity: 0.15 }, svg)
       const toSvgX = (ev) => {
