@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
-// @ts-expect-error: a plain ES module shared with bench/view.mjs and scripts/view-screenshot.mjs
+// a plain ES module shared with bench/view.mjs and scripts/view-screenshot.mjs
 import { clickPixel, launch, startView } from "../scripts/view-browser.mjs"
 import { phs, tempDir } from "./support/cli.js"
 
@@ -290,5 +290,5 @@ describe("phs view API", () => {
     const bad = await phs(["view", "--workdir", workdir, "--port", "0", "--labels", broken])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain("is not a label file")
-  })
+  }, 120_000)
 })
