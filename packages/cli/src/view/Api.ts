@@ -5,7 +5,7 @@
  * taken from the request: runs are looked up by id in the run table, assets by name in a
  * fixed list loaded at start.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerRequest, HttpServerResponse, type HttpServerError } from "@effect/platform"
 import type { ResultSchema } from "@phs/core"
 import { Cause, Effect, ParseResult, Schema } from "effect"
 import * as Labels from "./Labels.js"
@@ -165,7 +165,7 @@ const error = (status: number, message: string) => HttpServerResponse.unsafeJson
 
 /** Turns a handler's failures into JSON errors. */
 const handle = <R>(
-  body: Effect.Effect<unknown, BadRequest | NotFound | ParseResult.ParseError | import("@effect/platform/HttpServerError").RequestError, R>
+  body: Effect.Effect<unknown, BadRequest | NotFound | ParseResult.ParseError | HttpServerError.RequestError, R>
 ) =>
   body.pipe(
     Effect.map((b) => HttpServerResponse.unsafeJson(b)),
