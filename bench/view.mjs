@@ -3,7 +3,7 @@
 // 341² = 116,281 spectra × 424 channels, a GRS tile's size, with a velocity axis), one
 // `phs pipeline`, then the page: time to draw the map for each quantity (fetch + draw, and
 // draw alone) and to show a pixel's spectrum (click → panel drawn) for 30 pixels.
-//   npm run bench:view [-- --side 341 --keep]
+//   npm run bench:view [-- --side 341 --keep]   (--workdir W: reuse the workdir a --keep run left)
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -50,15 +50,17 @@ const writeCube = (file) => {
   fs.writeFileSync(file, Buffer.concat([Buffer.from(header, "latin1"), data]))
 }
 
-const cube = path.join(tmp, `tile-${side}.fits`)
-const t0 = Date.now()
-writeCube(cube)
-console.log(`phs view benchmark: ${side}×${side} = ${side * side} spectra × ${channels} channels (written in ${((Date.now() - t0) / 1000).toFixed(1)} s)`)
-const workdir = path.join(tmp, "w")
-const t1 = Date.now()
-const run = spawnSync(process.execPath, [PHS, "pipeline", cube, "--survey", "benchview", "--workdir", workdir, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 })
-if (run.status !== 0) throw new Error(`phs pipeline failed: ${run.stderr}`)
-console.log(`  pipeline: ${((Date.now() - t1) / 1000).toFixed(1)} s`)
+const workdir = arg("workdir", path.join(tmp, "w"))
+if (arg("workdir", null) === null) {
+  const cube = path.join(tmp, `tile-${side}.fits`)
+  const t0 = Date.now()
+  writeCube(cube)
+  console.log(`phs view benchmark: ${side}×${side} = ${side * side} spectra × ${channels} channels (written in ${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  const t1 = Date.now()
+  const run = spawnSync(process.execPath, [PHS, "pipeline", cube, "--survey", "benchview", "--workdir", workdir, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 })
+  if (run.status !== 0) throw new Error(`phs pipeline failed: ${run.stderr}`)
+  console.log(`  pipeline: ${((Date.now() - t1) / 1000).toFixed(1)} s (${path.join(workdir)})`)
+} else console.log(`phs view benchmark on ${workdir}`)
 
 const view = await startView(["--workdir", workdir])
 const browser = await launch()
@@ -84,8 +86,11 @@ try {
   for (let i = 0; i < 30; i++) {
     const x = Math.floor(((i * 7919) % 1000) / 1000 * side)
     const y = Math.floor(((i * 104729) % 1000) / 1000 * side)
+    const before = await page.evaluate(() => window.__phs.pixelsShown)
     await clickPixel(page, x, y)
-    await page.waitForSelector(`body[data-pixel="${x},${y}"]`)
+    await page.waitForFunction((n) => window.__phs.pixelsShown > n, before, { timeout: 10_000 }).catch(async (e) => {
+      throw new Error(`pixel (${x}, ${y}) not shown: ${await page.locator("#status").textContent()} (${e.message.split("\n")[0]})`)
+    })
     pixels.push(await page.evaluate(() => window.__phs.pixelMs))
   }
   pixels.sort((a, b) => a - b)

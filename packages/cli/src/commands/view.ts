@@ -63,8 +63,16 @@ export const view = Command.make(
             o.open ? openInBrowser(url) : Effect.void
           )
       })
+      // Start reading the run the page opens with while the browser comes up.
+      const preload = Layer.effectDiscard(
+        Effect.gen(function* () {
+          const data = yield* ViewData.ViewData
+          const first = initial ?? ViewData.newest(yield* data.runs)
+          if (first !== null) yield* Effect.forkDaemon(Effect.ignore(data.run(first)))
+        })
+      )
       return yield* Layer.launch(
-        server.pipe(
+        Layer.merge(server, preload).pipe(
           Layer.provide(ViewData.layerLocal(o.workdir, survey)),
           Layer.provide(Labels.layer(labelFile)),
           Layer.mapError((e) =>

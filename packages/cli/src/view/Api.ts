@@ -11,7 +11,7 @@ import { Cause, Effect, ParseResult, Schema } from "effect"
 import * as Labels from "./Labels.js"
 import { fitWindow } from "./HandFit.js"
 import { numberColumn, QUANTITIES, QUANTITY_NAMES, valueOf, type QuantityName } from "./Quantities.js"
-import { checkPixel, ViewData, type LoadedRun } from "./ViewData.js"
+import { checkPixel, newest, ViewData, type LoadedRun } from "./ViewData.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
 import type { Asset } from "./Assets.js"
 
@@ -207,9 +207,10 @@ export const router = (assets: ReadonlyArray<Asset>, initialRun: string | null) 
         Effect.gen(function* () {
           const data = yield* ViewData
           const labels = yield* Labels.Labels
+          const runs = yield* data.runs
           return {
-            runs: yield* data.runs,
-            initial: initialRun,
+            runs,
+            initial: initialRun ?? newest(runs),
             quantities: QUANTITY_NAMES.map((name) => ({ name, doc: QUANTITIES[name].doc, discrete: QUANTITIES[name].discrete })),
             labels: { file: labels.file }
           }

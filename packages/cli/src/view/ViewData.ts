@@ -4,8 +4,11 @@
  * workdir through the same code as `phs plot` (plot/RunData.ts); another layer (e.g. AWS)
  * only has to provide this service.
  */
-import { BlobStore, RunTable, type Errors, type Fits, type ResultSchema } from "@phs/core"
+import { BlobStore, Fits, RunTable, type Errors, type ResultSchema } from "@phs/core"
+import { RuntimeLocal } from "@phs/runtime-local"
 import { Context, Effect, Layer, Ref } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as RunData from "../plot/RunData.js"
 import { galacticOf, velocityAxis, type VelocityAxis } from "./Quantities.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
@@ -57,6 +60,10 @@ const infoOf = (r: RunTable.RunRecord): RunInfo => ({
   createdAt: r.createdAt
 })
 
+/** The run the page opens with when none is named: the newest. */
+export const newest = (runs: ReadonlyArray<RunInfo>): string | null =>
+  runs.reduce<RunInfo | null>((best, r) => (best === null || r.createdAt > best.createdAt ? r : best), null)?.runId ?? null
+
 /** Checks that (x, y) is a pixel of the run's cube. */
 export const checkPixel = (run: LoadedRun, x: number, y: number): Effect.Effect<void, BadRequest> =>
   x < run.info.nx && y < run.info.ny
@@ -77,7 +84,7 @@ export const layerLocal = (workdir: string, survey?: string): Layer.Layer<ViewDa
       const context = yield* Layer.build(RunData.layer(workdir))
       const local = <A, E>(eff: Effect.Effect<A, E, RunTable.RunTable | BlobStore.BlobStore>) =>
         Effect.provide(eff, context)
-      const cache = yield* Ref.make(new Map<string, LoadedRun>())
+      const cache = yield* Ref.make(new Map<string, Effect.Effect<LoadedRun, NotFound>>())
 
       const runs = local(
         Effect.gen(function* () {
@@ -111,18 +118,67 @@ export const layerLocal = (workdir: string, survey?: string): Layer.Layer<ViewDa
           })
         ).pipe(Effect.catchIf((e): e is Exclude<typeof e, NotFound> => e._tag !== "NotFound", Effect.die))
 
-      const run = (runId: string) =>
-        Effect.gen(function* () {
-          const hit = (yield* Ref.get(cache)).get(runId)
-          if (hit !== undefined) return hit
-          const loaded = yield* load(runId)
-          yield* Ref.update(cache, (m) => new Map(m).set(runId, loaded))
-          return loaded
-        })
+      // One load per run, shared by concurrent requests (the first map of a tile waits for
+      // its 116k rows); a failed load is forgotten, so a run that gets results can be retried.
+      const lock = yield* Effect.makeSemaphore(1)
+      const run = (runId: string): Effect.Effect<LoadedRun, NotFound> =>
+        Effect.flatten(
+          lock.withPermits(1)(
+            Effect.gen(function* () {
+              const hit = (yield* Ref.get(cache)).get(runId)
+              if (hit !== undefined) return hit
+              const once = yield* Effect.cached(
+                load(runId).pipe(Effect.tapError(() => Ref.update(cache, (m) => (m.delete(runId), m))))
+              )
+              yield* Ref.update(cache, (m) => m.set(runId, once))
+              return once
+            })
+          )
+        )
+
+      // A spectrum of a channel-major cube is one small read per channel: read them from one
+      // open descriptor per cube (closed with the server) instead of opening the blob each time.
+      const root = path.resolve(RuntimeLocal.blobRoot(workdir))
+      const open = new Map<string, { readonly fd: number; readonly size: number } | null>()
+      yield* Effect.addFinalizer(() => Effect.sync(() => open.forEach((f) => f !== null && fs.closeSync(f.fd))))
+      const cubeFile = (key: string) => {
+        if (!open.has(key)) {
+          const file = path.resolve(root, key)
+          const inside = BlobStore.isSafeKey(key) && file.startsWith(root + path.sep)
+          try {
+            const fd = inside ? fs.openSync(file, "r") : -1
+            open.set(key, fd < 0 ? null : { fd, size: fs.fstatSync(fd).size })
+          } catch {
+            open.set(key, null)
+          }
+        }
+        return open.get(key) ?? null
+      }
+      const sourceOf = (f: { readonly fd: number; readonly size: number }): Fits.ByteSource<never> => ({
+        size: f.size,
+        read: (offset, length) =>
+          Effect.sync(() => {
+            const bytes = new Uint8Array(Math.max(0, Math.min(length, f.size - offset)))
+            let done = 0
+            while (done < bytes.length) {
+              const n = fs.readSync(f.fd, bytes, done, bytes.length - done, offset + done)
+              if (n === 0) break
+              done += n
+            }
+            return done === bytes.length ? bytes : bytes.subarray(0, done)
+          })
+      })
 
       const spectrum = (run: LoadedRun, x: number, y: number) =>
         Effect.gen(function* () {
           yield* checkPixel(run, x, y)
+          const f = cubeFile(run.info.cubeKey)
+          if (f !== null) {
+            return yield* Fits.readSpectra(sourceOf(f), run.header, y * run.info.nx + x, 1).pipe(
+              Effect.mapError((e) => new NotFound({ message: `${run.info.cubeKey}: ${e.reason}` }))
+            )
+          }
+          // the cube is gone: the chunk payloads, as phs plot reads them
           const table = yield* RunTable.RunTable
           const record = yield* table.getRun(run.info.runId)
           if (record._tag === "None") return yield* Effect.fail(new NotFound({ message: `no run ${run.info.runId}` }))

@@ -121,7 +121,7 @@
     }
     ctx.putImageData(img, 0, 0)
     const s = Math.min(MAP_PX / m.nx, MAP_PX / m.ny)
-    layout.scale = s >= 1 ? Math.floor(s) : s
+    layout.scale = s >= 2 ? Math.floor(s) : s // whole screen pixels per cell once there is room
     layout.w = m.nx * layout.scale
     layout.h = m.ny * layout.scale
     canvas.style.width = `${layout.w}px`
@@ -501,7 +501,7 @@
       const r = await api("/api/runs")
       state.runs = r.runs
       state.quantities = r.quantities
-      state.run = r.initial ?? [...r.runs].sort((a, b) => b.createdAt - a.createdAt)[0]?.runId ?? null
+      state.run = r.initial
       for (const q of r.quantities) $("value").add(new Option(q.name, q.name, false, q.name === state.value))
       $("value").title = r.quantities.map((q) => `${q.name}: ${q.doc}`).join("\n")
       fillRuns()
