@@ -95,3 +95,23 @@ describe("phs pipeline survives SIGKILL", () => {
     await resumeAndCheck(workdir)
   })
 })
+
+describe("lost intermediates are re-derived on resume", () => {
+  it("killed mid-fit, then a chunk payload and a fitted chunk's result deleted: resume re-splits and refits them", async () => {
+    const workdir = path.join(tempDir(), "w")
+    const rule = { service: "BlobStore", op: "put", match: ".parquet", kind: "crash-before", nth: 7 }
+    const killed = await phs(pipelineArgs(workdir), { env: { PHS_FAULTS: JSON.stringify({ seed: 1, rules: [rule] }) } })
+    expect(killed.signal).toBe("SIGKILL")
+    const chunksDir = path.join(workdir, "blobs", "chunks")
+    const [runDir] = fs.readdirSync(chunksDir)
+    const files = fs.readdirSync(path.join(chunksDir, runDir))
+    const fitted = files.filter((f) => f.endsWith(".parquet")).sort()
+    const unfitted = files.filter((f) => f.endsWith(".f32") && !fitted.includes(f.replace(".f32", ".parquet"))).sort()
+    expect(fitted.length).toBeGreaterThan(0)
+    expect(unfitted.length).toBeGreaterThan(0)
+    fs.rmSync(path.join(chunksDir, runDir, fitted[0]))
+    fs.rmSync(path.join(chunksDir, runDir, unfitted[unfitted.length - 1]))
+    await resumeAndCheck(workdir)
+    expect(fs.existsSync(path.join(chunksDir, runDir, fitted[0]))).toBe(true)
+  })
+})

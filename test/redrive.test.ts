@@ -41,3 +41,22 @@ it("a dead-lettered chunk fails the run with its reason; redrive and resume comp
   const after = JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout)
   expect(after.deadLetters).toEqual([])
 })
+
+it("phs resume alone reopens a FAILED run's chunks and dead letters and completes it", async () => {
+  const dir = tempDir()
+  const cube = path.join(dir, "c.fits")
+  fs.writeFileSync(cube, cubeFits({ nx: 10, ny: 10, nchan: 64, seed: 6 }))
+  const workdir = path.join(dir, "w")
+  const plan = { seed: 4, rules: [{ service: "BlobStore", op: "get", match: "chunk-0000025.f32", kind: "transient" }] }
+  const failed = await phs(["pipeline", cube, "--survey", "again", "--chunk-size", "25", "--workdir", workdir], { env: { PHS_FAULTS: JSON.stringify(plan) } })
+  expect(failed.code).toBe(1)
+  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  expect(JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout).run.status).toBe("FAILED")
+
+  const resumed = await phs(["resume", runId, "--json", "--workdir", workdir])
+  expect(resumed.code).toBe(0)
+  expect(JSON.parse(resumed.stdout)).toMatchObject({ status: "COMPLETED", jobsCompleted: 4, jobsFailed: 0, spectraDone: 100 })
+  const after = JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout)
+  expect(after.deadLetters).toEqual([])
+  expect(after.chunks.every((c: { status: string }) => c.status === "COMPLETED")).toBe(true)
+})

@@ -13,8 +13,8 @@ import type * as s3 from "aws-cdk-lib/aws-s3"
 import type { Construct } from "constructs"
 // The two modules alone, by relative path: the package entry point `@phs/core` also loads
 // the native addon, which synthesizing a template must not need.
-import { NAMED_QUERIES } from "../../packages/core/src/NamedQueries.js"
-import { RESULT_COLUMNS, RESULT_TABLE } from "../../packages/core/src/ResultSchema.js"
+import { NAMED_QUERIES } from "@phs/core/queries"
+import { RESULT_COLUMNS, RESULT_TABLE } from "@phs/core/schema"
 import { PREFIXES } from "./storage.stack.js"
 
 /**

@@ -9,6 +9,7 @@
 import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib"
 import * as sqs from "aws-cdk-lib/aws-sqs"
 import { NagSuppressions } from "cdk-nag"
+import { Delivery } from "@phs/core/kernel"
 import type { Construct } from "constructs"
 
 /**
@@ -86,10 +87,10 @@ export class QueuesStack extends Stack {
     this.queues = {
       // Two redeliveries after the first attempt: a chunk's steps are journaled, so a retry
       // resumes where the failed attempt stopped.
-      fit: withDlq("Fit", consumerWindow, 3),
+      fit: withDlq("Fit", consumerWindow, Delivery.maxDeliveries.fit),
       // One retry: a spectrum that fails twice without a time budget will fail again.
-      slow: withDlq("Slow", consumerWindow, 2),
-      catalog: withDlq("Catalog", consumerWindow, 3),
+      slow: withDlq("Slow", consumerWindow, Delivery.maxDeliveries.slow),
+      catalog: withDlq("Catalog", consumerWindow, Delivery.maxDeliveries.catalog),
       splitFailures
     }
 

@@ -1,5 +1,5 @@
 /**
- * State: the run table (runs and their chunks, DESIGN.md "Run table") and the step journal
+ * State: the run table (runs and their chunks, docs/architecture.md, "Run table") and the step journal
  * (durable step records), both DynamoDB on demand with point-in-time recovery.
  *
  * @since 0.1.0

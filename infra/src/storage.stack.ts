@@ -1,11 +1,12 @@
 /**
- * Storage: the one data bucket holding every blob of the pipeline (DESIGN.md "Blob layout"),
+ * Storage: the one data bucket holding every blob of the pipeline (docs/architecture.md, "Blob layout"),
  * and the bucket its server access logs go to.
  *
  * @since 0.1.0
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib"
 import * as s3 from "aws-cdk-lib/aws-s3"
+import { Keys } from "@phs/core/kernel"
 import type { Construct } from "constructs"
 
 /**
@@ -14,14 +15,7 @@ import type { Construct } from "constructs"
  * @since 0.1.0
  * @category constants
  */
-export const PREFIXES = {
-  cubes: "cubes/",
-  manifests: "manifests/",
-  chunks: "chunks/",
-  runs: "runs/",
-  decompositions: "decompositions/",
-  athenaResults: "athena-results/"
-} as const
+export const PREFIXES = Keys.PREFIXES
 
 /**
  * @since 0.1.0

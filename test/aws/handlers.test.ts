@@ -6,7 +6,7 @@
  * services.
  */
 import { SendMessageCommand } from "@aws-sdk/client-sqs"
-import { BlobStore, Catalog, Errors, Fitter, Journal, Keys, RunTable, WorkQueue } from "@phs/core"
+import { BlobStore, Catalog, Errors, Fitter, Journal, Keys, Pipeline, RunTable, WorkQueue } from "@phs/core"
 import { CatalogGlue, CatalogHandler, SlowWorkerHandler, SplitterHandler, WorkerHandler } from "@phs/runtime-lambda"
 import type { SQSEvent } from "aws-lambda"
 import { Effect, Layer, Schedule } from "effect"
@@ -301,6 +301,35 @@ describeEmulated("the aws handlers on the emulators", () => {
       expect(dead[0].reason).toContain("native pool lost")
       expect(JSON.parse(dead[0].body)).toMatchObject({ start: 0 })
       expect(await h.run(Effect.flatMap(BlobStore.BlobStore, (s) => s.list("decompositions/")))).toEqual([])
+    })
+  })
+
+  it("a chunk failed by a fatal error is dead-lettered, not acked, and reopening the run completes it exactly once", async () => {
+    const first = cubeData(small.cube)[0]
+    const broken = { on: true }
+    const fatalChunk0 = over(Fitter.Fitter, (fitter) => ({
+      ...fitter,
+      decomposeBatch: (spectra, n, params, options) =>
+        broken.on && spectra[0] === first
+          ? Effect.fail(new Errors.FitError({ reason: "queue ack: database or disk is full (injected)", retryable: false }))
+          : fitter.decomposeBatch(spectra, n, params, options)
+    }))
+    await withDeployment({ wraps: [fatalChunk0] }, async (d, h) => {
+      const f = await flow(d, h, await upload(d, small))
+      const runId = runIdOf(f)
+      expect(await h.run(getRun(runId))).toMatchObject({ status: "FAILED", jobsCompleted: 4, jobsFailed: 1 })
+      const dead = await h.run(Effect.flatMap(WorkQueue.WorkQueue, (q) => q.deadLetters("fit")))
+      expect(dead.length).toBe(1)
+      expect(dead[0].receiveCount).toBe(1)
+      expect(dead[0].reason).toContain("database or disk is full")
+      broken.on = false
+      expect(await h.run(Pipeline.reopen(runId))).toEqual({ redriven: 1, reopenedChunks: 1, resent: 0 })
+      await drain(d.sqs, d.queues.fit.url, (e) => h.worker(e, context(900_000)))
+      await drain(d.sqs, d.queues.slow.url, (e) => h.slowWorker(e, context(900_000)))
+      await drain(d.sqs, d.queues.catalog, (e) => h.catalog(e, context(900_000)))
+      const { run } = await expectExactlyOnce(h, runId, "grs", 35)
+      expect(run).toMatchObject({ status: "COMPLETED", jobsCompleted: 5, jobsFailed: 0 })
+      expect(await h.run(Effect.flatMap(WorkQueue.WorkQueue, (q) => q.deadLetters("fit")))).toEqual([])
     })
   })
 

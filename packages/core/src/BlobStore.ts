@@ -1,6 +1,6 @@
 /**
  * Blobs by key: cubes, manifests, chunk payloads, Parquet files. A bucket on AWS, a
- * directory locally; the keys are the same (see DESIGN.md, blob layout).
+ * directory locally; the keys are the same (docs/architecture.md, "Blob layout"; `Keys`).
  *
  * @since 0.1.0
  */

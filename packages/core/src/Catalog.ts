@@ -6,6 +6,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { StorageError } from "./Errors.js"
+import * as Keys from "./Keys.js"
 
 /**
  * A registered partition of a table.
@@ -44,7 +45,7 @@ export const Catalog = Context.GenericTag<Catalog>("@phs/core/Catalog")
  * @since 0.1.0
  * @category constants
  */
-export const RESULT_DATABASE = "phspectra"
+export const RESULT_DATABASE = Keys.RESULT_DATABASE
 export const RESULT_TABLE = "decompositions"
 
 /**

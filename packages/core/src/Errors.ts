@@ -159,6 +159,26 @@ export const isRetryable = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "retryable" in error && (error as { retryable: unknown }).retryable === true
 
 /**
+ * Operating-system error codes that trying again can help with: a busy or exhausted
+ * resource, and a full disk or quota (space is freed, or the disk grown, and the run goes
+ * on; `phs resume` reopens what failed meanwhile).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const TRANSIENT_OS_CODES: ReadonlySet<string> = new Set(["EBUSY", "EAGAIN", "EMFILE", "ENFILE", "ENOSPC", "EDQUOT"])
+
+/**
+ * SQLite result codes (and their extended codes) that trying again can help with: busy or
+ * locked, and a full database or disk (`SQLITE_FULL`, "database or disk is full").
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isTransientSqliteCode = (code: string): boolean =>
+  code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code.startsWith("SQLITE_FULL") || code === "SQLITE_IOERR_WRITE"
+
+/**
  * Wraps a value thrown by a storage client as a StorageError.
  *
  * @since 0.1.0

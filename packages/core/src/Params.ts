@@ -7,10 +7,11 @@ import * as Native from "@phs/fit-native"
 import { Effect, ParseResult, Schema } from "effect"
 import { isSafeKey } from "./BlobStore.js"
 import { InvalidInput } from "./Errors.js"
+import * as Keys from "./Keys.js"
 import { hashValue } from "./internal/canonical.js"
 
 /**
- * Parameters of a run: the decomposer's (ALGORITHM.md) plus the pipeline's budget.
+ * Parameters of a run: the decomposer's (docs/algorithm.md, "Parameters") plus the pipeline's budget.
  *
  * @since 0.1.0
  * @category models
@@ -113,7 +114,7 @@ export const Survey = Schema.String.pipe(
  */
 export const Manifest = Schema.Struct({
   cube_key: Schema.String.pipe(
-    Schema.filter((k) => (k.startsWith("cubes/") && isSafeKey(k)) || "cube_key must be a key under cubes/ without .. or empty segments")
+    Schema.filter((k) => (k.startsWith(Keys.PREFIXES.cubes) && isSafeKey(k)) || `cube_key must be a key under ${Keys.PREFIXES.cubes} without .. or empty segments`)
   ),
   survey: Survey,
   params: Schema.optionalWith(

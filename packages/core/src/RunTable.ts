@@ -76,6 +76,86 @@ export const ChunkRecord = Schema.Struct({
 })
 export type ChunkRecord = typeof ChunkRecord.Type
 
+/** A field stored under another (snake_case) name. */
+const stored = <S extends Schema.Schema.Any, const K extends string>(schema: S, key: K) => Schema.propertySignature(schema).pipe(Schema.fromKey(key))
+/** A nullable field stored under another name; an absent one (DynamoDB leaves nulls out) is null. */
+const storedOrNull = <A, I, const K extends string>(schema: Schema.Schema<A, I>, key: K) =>
+  Schema.optionalWith(Schema.NullOr(schema), { nullable: true, default: () => null }).pipe(Schema.fromKey(key))
+
+const runStorageFields = {
+  runId: stored(Schema.String, "run_id"),
+  survey: Schema.String,
+  cubeKey: stored(Schema.String, "cube_key"),
+  createdAt: stored(Schema.Number, "created_at"),
+  updatedAt: stored(Schema.Number, "updated_at"),
+  params: RunRecord.fields.params,
+  codeVersion: stored(Schema.String, "code_version"),
+  nx: Schema.Number,
+  ny: Schema.Number,
+  nChannels: stored(Schema.Number, "n_channels"),
+  chunkSize: stored(Schema.Number, "chunk_size"),
+  nSpectra: stored(Schema.Number, "n_spectra"),
+  jobsTotal: stored(Schema.Number, "jobs_total"),
+  jobsCompleted: stored(Schema.Number, "jobs_completed"),
+  jobsFailed: stored(Schema.Number, "jobs_failed"),
+  spectraDone: stored(Schema.Number, "spectra_done"),
+  spectraDeferred: stored(Schema.Number, "spectra_deferred"),
+  slowPending: stored(Schema.Number, "slow_pending"),
+  status: RunStatus,
+  reason: storedOrNull(Schema.String, "reason")
+}
+
+/**
+ * A run as a storage back end keeps it (the SQLite `runs` row, the DynamoDB `RUN` item):
+ * snake_case names, a missing `reason` read as null. Decodes to a `RunRecord`.
+ *
+ * @since 0.1.0
+ * @category storage
+ */
+export const StoredRun = Schema.Struct(runStorageFields)
+
+/**
+ * `StoredRun` with the parameters as JSON text (a SQLite column).
+ *
+ * @since 0.1.0
+ * @category storage
+ */
+export const StoredRunJsonParams = Schema.Struct({ ...runStorageFields, params: Schema.parseJson(RunRecord.fields.params) })
+
+/**
+ * A chunk as a storage back end keeps it (the SQLite `chunks` row, a `CHUNK#` item).
+ * Decodes to a `ChunkRecord`.
+ *
+ * @since 0.1.0
+ * @category storage
+ */
+export const StoredChunk = Schema.Struct({
+  runId: stored(Schema.String, "run_id"),
+  start: Schema.Number,
+  count: Schema.Number,
+  status: ChunkStatus,
+  leaseUntil: storedOrNull(Schema.Number, "lease_until"),
+  attempts: Schema.Number,
+  startedAt: storedOrNull(Schema.Number, "started_at"),
+  finishedAt: storedOrNull(Schema.Number, "finished_at"),
+  outputKey: storedOrNull(Schema.String, "output_key"),
+  deferred: Schema.Number,
+  error: storedOrNull(Schema.String, "error")
+})
+
+/**
+ * A stored record that does not decode: the storage holds something phs did not write.
+ *
+ * @since 0.1.0
+ * @category storage
+ */
+export const decodeStored =
+  <A, I>(schema: Schema.Schema<A, I>, operation: string) =>
+  (row: unknown): Effect.Effect<A, StorageError> =>
+    Schema.decodeUnknown(schema)(row).pipe(
+      Effect.mapError((e) => new StorageError({ operation, reason: `stored record does not decode: ${e.message}`, retryable: false }))
+    )
+
 /**
  * What a claim found.
  *
@@ -157,6 +237,26 @@ export const RunTable = Context.GenericTag<RunTable>("@phs/core/RunTable")
  */
 export const isSettled = (run: RunRecord): boolean =>
   run.jobsCompleted + run.jobsFailed >= run.jobsTotal && run.slowPending === 0
+
+/**
+ * A chunk as split creates it: PENDING, never attempted.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const pendingChunk = (runId: string, start: number, count: number): ChunkRecord => ({
+  runId,
+  start,
+  count,
+  status: "PENDING",
+  leaseUntil: null,
+  attempts: 0,
+  startedAt: null,
+  finishedAt: null,
+  outputKey: null,
+  deferred: 0,
+  error: null
+})
 
 /**
  * Error text as stored on a chunk: at most 1 KB.

@@ -10,6 +10,7 @@ import { Clock, Context, Duration, Effect, Option, Schedule, Schema } from "effe
 import { isRetryable, NondeterminismError, StepTimeout, StorageError } from "./Errors.js"
 import { canonicalJson, sha256 } from "./internal/canonical.js"
 import { Journal } from "./Journal.js"
+import { stepRetry } from "./Retry.js"
 
 /**
  * Where steps run: a stage execution over one scope (a chunk, a run) of one run. `next`
@@ -58,15 +59,12 @@ export interface Step<I, IE, O, OE, E, R> {
 }
 
 /**
- * Three retries with jittered exponential backoff from 200 ms.
+ * Three retries with jittered exponential backoff from 200 ms (`Retry.stepRetry`).
  *
  * @since 0.1.0
  * @category constants
  */
-export const defaultRetry: Schedule.Schedule<unknown, unknown> = Schedule.exponential("200 millis").pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(3))
-)
+export const defaultRetry: Schedule.Schedule<unknown, unknown> = stepRetry
 
 /**
  * @since 0.1.0

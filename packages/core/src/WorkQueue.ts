@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer } from "effect"
+import { maxDeliveries } from "./Delivery.js"
 import { StorageError } from "./Errors.js"
 
 /**
@@ -51,13 +52,12 @@ export interface QueueDepth {
 }
 
 /**
- * Deliveries before a message goes to the dead letters, per queue (the reference
- * deployment: 3 for the main queue, 2 for the slow one).
+ * Deliveries before a message goes to the dead letters, per queue (`Delivery.maxDeliveries`).
  *
  * @since 0.1.0
  * @category constants
  */
-export const maxReceives: Readonly<Record<QueueName, number>> = { fit: 3, slow: 2 }
+export const maxReceives: Readonly<Record<QueueName, number>> = { fit: maxDeliveries.fit, slow: maxDeliveries.slow }
 
 /**
  * @since 0.1.0

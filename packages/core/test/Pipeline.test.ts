@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
 import { cubeFits } from "../../../test/support/cubes.js"
 import * as BlobStore from "../src/BlobStore.js"
 import * as Catalog from "../src/Catalog.js"
+import { FitError } from "../src/Errors.js"
 import * as Fitter from "../src/Fitter.js"
 import * as Journal from "../src/Journal.js"
+import * as Keys from "../src/Keys.js"
 import * as Pipeline from "../src/Pipeline.js"
 import * as ResultParquet from "../src/ResultParquet.js"
 import * as RunTable from "../src/RunTable.js"
@@ -92,6 +94,17 @@ describe("Pipeline on memory services", () => {
       expect(histogram["0"]).toBeGreaterThanOrEqual(2)
       expect(validation.rms.min).toBeLessThanOrEqual(validation.rms.median)
       expect(validation.rms.median).toBeLessThanOrEqual(validation.rms.max)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("the git revision comes from the settings (PHS_GIT_REVISION), resolved outside the journaled step", () =>
+    Effect.gen(function* () {
+      const { run } = yield* runCube({ nx: 4, ny: 2, chunk: 4 }).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PHS_GIT_REVISION", "abc1234"]])))
+      )
+      const store = yield* BlobStore.BlobStore
+      const config = JSON.parse(new TextDecoder().decode(yield* store.get(`runs/${run.runId}/_stage_config.json`)))
+      expect(config.git_revision).toBe("abc1234")
     }).pipe(Effect.provide(services()))
   )
 
@@ -217,6 +230,147 @@ describe("Replay", () => {
         expect(err.stage).toBe("fit")
         expect(err.step).toBe("fit-chunk")
       }
+    }).pipe(Effect.provide(services()))
+  )
+})
+
+/** The native fitter, failing every batch with a fatal error while `broken.on` is set. */
+const breakable = (broken: { on: boolean }) =>
+  Layer.sync(Fitter.Fitter, () => {
+    const native = Fitter.makeNative({ threads: 1 })
+    return {
+      version: native.version,
+      decomposeBatch: (spectra, n, params, options) =>
+        broken.on ? Effect.fail(new FitError({ reason: "injected: disk full", retryable: false })) : native.decomposeBatch(spectra, n, params, options)
+    }
+  })
+
+const startCube = (opts: { nx: number; ny: number; chunk: number }) =>
+  Effect.gen(function* () {
+    yield* putCube("cubes/t.fits", cubeFits({ nx: opts.nx, ny: opts.ny, seed: 7 }))
+    const input = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", chunk_size: opts.chunk, params: { beta: 3.5 } })
+    yield* Pipeline.start(Pipeline.standard, input)
+    return input
+  })
+
+const uniquePixels = (rows: ReadonlyArray<{ x: number; y: number }>) => new Set(rows.map((r) => `${r.x},${r.y}`)).size
+
+describe("Recovery", () => {
+  it.live("a chunk failed by a fatal error is dead-lettered, and driving the run again reopens it and completes the run", () => {
+    const broken = { on: true }
+    return Effect.gen(function* () {
+      const input = yield* startCube({ nx: 5, ny: 3, chunk: 4 })
+      const failed = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(failed.status).toBe("FAILED")
+      expect(failed.jobsFailed).toBe(4)
+      const q = yield* WorkQueue.WorkQueue
+      const dead = yield* q.deadLetters("fit")
+      expect(dead.length).toBe(4)
+      expect(dead.every((d) => d.reason.includes("injected: disk full"))).toBe(true)
+      broken.on = false
+      const resumed = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(resumed.status).toBe("COMPLETED")
+      expect(resumed.jobsFailed).toBe(0)
+      expect((yield* q.depth("fit")).deadLetters).toBe(0)
+      const rows = yield* tableRows("test")
+      expect(rows.length).toBe(15)
+      expect(uniquePixels(rows)).toBe(15)
+    }).pipe(Effect.provide(Layer.merge(memory, breakable(broken))))
+  })
+
+  it.live("a FAILED chunk whose message was acknowledged gets a new message on reopen", () =>
+    Effect.gen(function* () {
+      const input = yield* startCube({ nx: 4, ny: 2, chunk: 4 })
+      const q = yield* WorkQueue.WorkQueue
+      const table = yield* RunTable.RunTable
+      // The messages are gone (acknowledged), the chunks FAILED: nothing to redrive.
+      for (const m of yield* q.receive("fit", { max: 10, visibilityMs: 1000 })) yield* q.ack("fit", m.receipt)
+      for (const c of yield* table.listChunks(input.runId)) yield* table.failChunk(input.runId, c.start, "queue ack: database or disk is full")
+      expect((yield* Pipeline.finishRun(Pipeline.standard, input.runId)).status).toBe("FAILED")
+      const reopened = yield* Pipeline.reopen(input.runId)
+      expect(reopened).toEqual({ redriven: 0, reopenedChunks: 2, resent: 2 })
+      const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(run.status).toBe("COMPLETED")
+      expect((yield* tableRows("test")).length).toBe(8)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a chunk payload deleted before its fit is split again from the cube", () =>
+    Effect.gen(function* () {
+      const input = yield* startCube({ nx: 5, ny: 3, chunk: 4 })
+      const store = yield* BlobStore.BlobStore
+      const key = Keys.chunkPayload(input.runId, 4)
+      const original = yield* store.get(key)
+      yield* store.remove(key)
+      const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(run.status).toBe("COMPLETED")
+      expect(yield* store.get(key)).toEqual(original)
+      const rows = yield* tableRows("test")
+      expect(rows.length).toBe(15)
+      expect(uniquePixels(rows)).toBe(15)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a chunk result deleted before the catalog is fitted again, with the same rows", () =>
+    Effect.gen(function* () {
+      const input = yield* startCube({ nx: 5, ny: 3, chunk: 4 })
+      yield* Pipeline.drain(Pipeline.standard, { pollMs: 5 })
+      const store = yield* BlobStore.BlobStore
+      const key = Keys.chunkResult(input.runId, 8)
+      const before = yield* ResultParquet.decodeRows(yield* store.get(key))
+      yield* store.remove(key)
+      const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(run.status).toBe("COMPLETED")
+      expect(yield* ResultParquet.decodeRows(yield* store.get(key))).toEqual(before)
+      const rows = yield* tableRows("test")
+      expect(rows.length).toBe(15)
+      expect(uniquePixels(rows)).toBe(15)
+    }).pipe(Effect.provide(services()))
+  )
+})
+
+/** Replays with the journal's entries passed through `edit` (damage done to the stored journal). */
+const replayEdited = (runId: string, edit: (entries: ReadonlyArray<Journal.JournalEntry>) => ReadonlyArray<Journal.JournalEntry>) =>
+  Effect.gen(function* () {
+    const journal = yield* Journal.Journal
+    const damaged: Journal.Journal = { ...journal, entries: (id) => Effect.map(journal.entries(id), edit) }
+    return yield* Effect.flip(Pipeline.replay(Pipeline.standard, runId).pipe(Effect.provideService(Journal.Journal, damaged)))
+  })
+
+describe("Replay finds damage", () => {
+  it.live("every journal row of one chunk's scope deleted", () =>
+    Effect.gen(function* () {
+      const { input } = yield* runCube({ nx: 5, ny: 3, chunk: 4 })
+      const err = yield* replayEdited(input.runId, (es) => es.filter((e) => !(e.stage === "fit" && e.scope === "chunk-0000004")))
+      expect(err).toMatchObject({ _tag: "NondeterminismError", stage: "fit", scope: "chunk-0000004", step: "fit-chunk", seq: 0 })
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("the catalog's finish record set to FAILED", () =>
+    Effect.gen(function* () {
+      const { input } = yield* runCube({ nx: 4, ny: 2, chunk: 4 })
+      const err = yield* replayEdited(input.runId, (es) =>
+        es.map((e) => (e.stage === "catalog" && e.step === "finish" ? { ...e, output: JSON.stringify({ status: "FAILED" }) } : e))
+      )
+      expect(err).toMatchObject({ _tag: "NondeterminismError", stage: "catalog", step: "finish" })
+      expect(err.message).toMatch(/FAILED.*COMPLETED/)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a published part or the run's metadata that no longer exists", () =>
+    Effect.gen(function* () {
+      const { input } = yield* runCube({ nx: 4, ny: 2, chunk: 4 })
+      const store = yield* BlobStore.BlobStore
+      const part = Keys.resultPart("test", input.runId, 0)
+      const bytes = yield* store.get(part)
+      yield* store.remove(part)
+      const err = yield* Effect.flip(Pipeline.replay(Pipeline.standard, input.runId))
+      expect(err).toMatchObject({ _tag: "NondeterminismError", stage: "catalog", step: "compact" })
+      expect(err.message).toContain(part)
+      yield* store.put(part, bytes)
+      yield* store.remove(Keys.runMeta(input.runId, "_validation.json"))
+      const meta = yield* Effect.flip(Pipeline.replay(Pipeline.standard, input.runId))
+      expect(meta.message).toContain("_validation.json")
     }).pipe(Effect.provide(services()))
   )
 })

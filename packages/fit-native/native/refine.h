@@ -10,7 +10,7 @@
 
 namespace phs {
 
-// The algorithm's parameters (ALGORITHM.md); defaults are the published ones.
+// The algorithm's parameters (docs/algorithm.md, "Parameters"); defaults are the published ones.
 struct FitParams {
   double beta = 3.5;          // persistence threshold in units of rms
   double snr_min = 1.5;       // minimum amplitude / rms
@@ -26,7 +26,7 @@ struct FitBudget {
   int refit_evaluations = 5000;
 };
 
-// How refinement goes beyond the reference (ALGORITHM.md, "Beyond the reference").
+// How refinement goes beyond the reference (docs/algorithm.md, "Beyond the reference").
 struct RefineOptions {
   // Try replacing each component by two (a blend persistence cannot see). Each component
   // gets three seeds, each fitted against the data less the other components over
@@ -111,7 +111,7 @@ struct RefineContext {
   RefineOptions options;
 };
 
-// True when the component survives validation (ALGORITHM.md step 4).
+// True when the component survives validation (docs/algorithm.md, step 4).
 bool passes_validation(const Component& c, double rms, int n_channels, const FitParams& params);
 
 // AICc = N ln(RSS / N) + 2k + (2k^2 + 2k) / (N - k - 1), k = 3 components; +inf for N <= k + 1.

@@ -9,7 +9,7 @@ import { createRequire } from "node:module"
 import { resolve as resolvePath } from "node:path"
 
 /**
- * The algorithm's parameters (see ALGORITHM.md).
+ * The algorithm's parameters (docs/algorithm.md, "Parameters").
  *
  * @since 0.1.0
  * @category models

@@ -19,7 +19,7 @@ import {
   S3Client,
   UploadPartCommand
 } from "@aws-sdk/client-s3"
-import { BlobStore, Errors } from "@phs/core"
+import { BlobStore, Errors, Keys } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
 import { clientOptions, type AwsConfig } from "./AwsConfig.js"
 import { call, callStorage, errorName, httpStatus, toStorageError, type AwsCallError } from "./internal/aws.js"
@@ -53,8 +53,8 @@ const unsafe = (operation: string, key: string) =>
 const notFoundOr = (key: string) => (e: AwsCallError) =>
   isNotFound(e.cause) ? new Errors.BlobNotFound({ key }) : toStorageError(e)
 
-/** Part size of a multipart upload (S3 needs at least 5 MiB for every part but the last). */
-const PART_BYTES = 8 * 1024 * 1024
+/** Part size of a multipart upload (`Keys.MULTIPART_PART_BYTES`). */
+const PART_BYTES = Keys.MULTIPART_PART_BYTES
 
 /**
  * Uploads a file in parts of `PART_BYTES` (multipart above one part), so memory stays flat

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { Delivery } from "@phs/core"
 import { Clock, Effect } from "effect"
 
 /**
@@ -34,10 +35,10 @@ export const fromRemaining = (remainingMs: number, marginMs: number = SAFETY_MAR
   Effect.map(Clock.currentTimeMillis, (now) => startBefore(now, remainingMs, marginMs))
 
 /**
- * How long a delivery that failed transiently stays hidden before its retry: 250 ms · 2^n
- * after the n-th delivery, at most 30 s (the local runtime's schedule).
+ * How long a delivery that failed transiently stays hidden before its retry
+ * (`Delivery.redeliveryDelayMs`, the same for every engine).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const retryDelayMs = (receiveCount: number): number => Math.min(30_000, 250 * 2 ** Math.max(0, receiveCount))
+export const retryDelayMs = (receiveCount: number): number => Delivery.redeliveryDelayMs(receiveCount)

@@ -10,13 +10,13 @@
  *
  * @since 0.1.0
  */
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb"
+import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb"
 import { BlobStore, Errors, Journal } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import type { AwsConfig } from "./AwsConfig.js"
-import { call, callStorage, toStorageError } from "./internal/aws.js"
-import { conditionItem, isConditionFailed, type Item, makeClient, N, num, queryAll, S, str } from "./internal/dynamo.js"
+import { callStorage, toStorageError } from "./internal/aws.js"
+import { type Item, makeClient, N, num, putIfAbsent, queryAll, S, str } from "./internal/dynamo.js"
 
 /**
  * @since 0.1.0
@@ -117,26 +117,14 @@ export const make = (
           ref = outputBlobKey(entry.runId, entry.output)
           yield* store.put(ref, new TextEncoder().encode(entry.output))
         }
-        const standing = yield* call("dynamodb journal record", (abortSignal) =>
-          client.send(
-            new PutItemCommand({
-              TableName: table,
-              Item: toItem(entry, ref),
-              ConditionExpression: "attribute_not_exists(pk)",
-              ReturnValuesOnConditionCheckFailure: "ALL_OLD"
-            }),
-            { abortSignal }
+        const standing = yield* putIfAbsent(client, "dynamodb journal record", table, toItem(entry, ref)).pipe(
+          Effect.mapError(toStorageError),
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.succeed(Option.none<Item>()),
+              onSome: (item) => (item === undefined ? getItem(entry) : Effect.succeed(Option.some(item)))
+            })
           )
-        ).pipe(
-          Effect.as(Option.none<Item>()),
-          Effect.catchIf(
-            (e) => isConditionFailed(e.cause),
-            (e) => {
-              const item = conditionItem(e.cause)
-              return item === undefined ? getItem(entry) : Effect.succeed(Option.some(item))
-            }
-          ),
-          Effect.mapError((e) => (e instanceof Errors.StorageError ? e : toStorageError(e)))
         )
         return Option.isNone(standing) ? entry : yield* decode(standing.value)
       }),

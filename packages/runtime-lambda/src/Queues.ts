@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { WorkQueue } from "@phs/core"
+import { Delivery, WorkQueue } from "@phs/core"
 
 /**
  * Deliveries before SQS dead-letters a message, per queue.
@@ -23,7 +23,7 @@ export const maxReceiveCount: Readonly<Record<WorkQueue.QueueName, number>> = Wo
  * @since 0.1.0
  * @category constants
  */
-export const catalogMaxReceiveCount = 3
+export const catalogMaxReceiveCount = Delivery.maxDeliveries.catalog
 
 /**
  * The `RedrivePolicy` attribute of a work queue.

@@ -11,13 +11,12 @@
 import {
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   TransactWriteItemsCommand,
   type TransactWriteItem,
   UpdateItemCommand
 } from "@aws-sdk/client-dynamodb"
 import { Errors, RunTable } from "@phs/core"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
 import type { AwsConfig } from "./AwsConfig.js"
 import { call, callStorage, toStorageError } from "./internal/aws.js"
 import {
@@ -26,18 +25,20 @@ import {
   makeClient,
   cancellationCodes,
   conditionItem,
+  fromItem,
+  putIfAbsent as putIfAbsentItem,
   isConditionFailed,
   isTransientCancel,
   type Item,
   N,
   num,
-  numOrNull,
   queryAll,
   S,
   scanAll,
   str,
-  strOrNull
+  toItem
 } from "./internal/dynamo.js"
+import { whileRaced } from "./internal/retry.js"
 import { BY_SURVEY } from "./Tables.js"
 
 /**
@@ -71,79 +72,21 @@ const CHUNKS_PENDING = "chunks_pending"
 const runKey = (runId: string): Item => ({ pk: S(runId), sk: S(RUN_SORT_KEY) })
 const chunkKey = (runId: string, start: number): Item => ({ pk: S(runId), sk: S(chunkSortKey(start)) })
 
-const runItem = (r: RunTable.RunRecord): Item => ({
-  ...runKey(r.runId),
-  survey: S(r.survey),
-  cube_key: S(r.cubeKey),
-  created_at: N(r.createdAt),
-  updated_at: N(r.updatedAt),
-  params: { M: Object.fromEntries(Object.entries(r.params).map(([k, v]) => [k, N(v)])) },
-  code_version: S(r.codeVersion),
-  nx: N(r.nx),
-  ny: N(r.ny),
-  n_channels: N(r.nChannels),
-  chunk_size: N(r.chunkSize),
-  n_spectra: N(r.nSpectra),
-  jobs_total: N(r.jobsTotal),
-  jobs_completed: N(r.jobsCompleted),
-  jobs_failed: N(r.jobsFailed),
-  spectra_done: N(r.spectraDone),
-  spectra_deferred: N(r.spectraDeferred),
-  slow_pending: N(r.slowPending),
-  status: S(r.status),
-  ...(r.reason === null ? {} : { reason: S(r.reason) })
-})
+const encodeRun = Schema.encodeSync(RunTable.StoredRun)
+const encodeChunk = Schema.encodeSync(RunTable.StoredChunk)
+const decodeStoredRun = Schema.decodeUnknownSync(RunTable.StoredRun)
+const decodeStoredChunk = Schema.decodeUnknownSync(RunTable.StoredChunk)
 
-const decodeRun = (item: Item): RunTable.RunRecord => ({
-  runId: str(item, "pk"),
-  survey: str(item, "survey"),
-  cubeKey: str(item, "cube_key"),
-  createdAt: num(item, "created_at"),
-  updatedAt: num(item, "updated_at"),
-  params: Object.fromEntries(Object.entries(item.params?.M ?? {}).map(([k, v]) => [k, Number(v.N)])),
-  codeVersion: str(item, "code_version"),
-  nx: num(item, "nx"),
-  ny: num(item, "ny"),
-  nChannels: num(item, "n_channels"),
-  chunkSize: num(item, "chunk_size"),
-  nSpectra: num(item, "n_spectra"),
-  jobsTotal: num(item, "jobs_total"),
-  jobsCompleted: num(item, "jobs_completed"),
-  jobsFailed: num(item, "jobs_failed"),
-  spectraDone: num(item, "spectra_done"),
-  spectraDeferred: num(item, "spectra_deferred"),
-  slowPending: num(item, "slow_pending"),
-  status: str(item, "status") as RunTable.RunStatus,
-  reason: strOrNull(item, "reason")
-})
+/** The run id is the partition key, not an attribute of its own. */
+const withoutRunId = ({ run_id: _, ...rest }: { readonly run_id: string }) => rest
 
-const chunkItem = (c: RunTable.ChunkRecord): Item => ({
-  ...chunkKey(c.runId, c.start),
-  start: N(c.start),
-  count: N(c.count),
-  status: S(c.status),
-  attempts: N(c.attempts),
-  deferred: N(c.deferred),
-  ...(c.leaseUntil === null ? {} : { lease_until: N(c.leaseUntil) }),
-  ...(c.startedAt === null ? {} : { started_at: N(c.startedAt) }),
-  ...(c.finishedAt === null ? {} : { finished_at: N(c.finishedAt) }),
-  ...(c.outputKey === null ? {} : { output_key: S(c.outputKey) }),
-  ...(c.error === null ? {} : { error: S(c.error) })
-})
+const runItem = (r: RunTable.RunRecord): Item => ({ ...runKey(r.runId), ...toItem(withoutRunId(encodeRun(r))) })
 
-const decodeChunk = (item: Item): RunTable.ChunkRecord => ({
-  runId: str(item, "pk"),
-  start: num(item, "start"),
-  count: num(item, "count"),
-  status: str(item, "status") as RunTable.ChunkStatus,
-  leaseUntil: numOrNull(item, "lease_until"),
-  attempts: num(item, "attempts"),
-  startedAt: numOrNull(item, "started_at"),
-  finishedAt: numOrNull(item, "finished_at"),
-  outputKey: strOrNull(item, "output_key"),
-  deferred: num(item, "deferred"),
-  error: strOrNull(item, "error")
-})
+const decodeRun = (item: Item): RunTable.RunRecord => decodeStoredRun({ ...fromItem(item), run_id: str(item, "pk") })
+
+const chunkItem = (c: RunTable.ChunkRecord): Item => ({ ...chunkKey(c.runId, c.start), ...toItem(withoutRunId(encodeChunk(c))) })
+
+const decodeChunk = (item: Item): RunTable.ChunkRecord => decodeStoredChunk({ ...fromItem(item), run_id: str(item, "pk") })
 
 /** Every attribute an expression names goes through a placeholder: no reserved-word surprises. */
 const names = {
@@ -198,24 +141,7 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
     }).pipe(Effect.map((items) => items.map(decodeChunk).sort((a, b) => a.start - b.start)))
 
   const putIfAbsent = (operation: string, item: Item) =>
-    call(operation, (abortSignal) =>
-      client.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: item,
-          ConditionExpression: "attribute_not_exists(pk)",
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD"
-        }),
-        { abortSignal }
-      )
-    ).pipe(
-      Effect.as(Option.none<Item>()),
-      Effect.catchIf(
-        (e) => isConditionFailed(e.cause),
-        (e) => Effect.succeed(Option.some(conditionItem(e.cause) ?? {}))
-      ),
-      Effect.mapError(toStorageError)
-    )
+    putIfAbsentItem(client, operation, tableName, item).pipe(Effect.map(Option.map((standing) => standing ?? {})), Effect.mapError(toStorageError))
 
   const writeChunks = (runId: string, chunks: ReadonlyArray<RunTable.ChunkRecord>) =>
     Effect.zipRight(
@@ -472,15 +398,13 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
       }),
     reopenFailed: (runId) =>
       Effect.gen(function* () {
-        let reopened = 0
         // Chunks go back in transactions of up to 99 (+ the run): each one keeps the counters exact.
-        // A condition that no longer holds (a concurrent reopen) sends us back to re-read, a few times.
-        for (let round = 0; round < 3; round++) {
+        // A condition that no longer holds (a concurrent reopen) sends us back to re-read (`whileRaced`).
+        const round = Effect.gen(function* () {
           const run = yield* mustGetRun(runId)
           const failed = (yield* listChunks(runId)).filter((c) => c.status === "FAILED")
-          if (failed.length === 0) break
-          let raced = false
-          for (let i = 0; i < failed.length && !raced; i += TRANSACTION_CHUNKS) {
+          let reopened = 0
+          for (let i = 0; i < failed.length; i += TRANSACTION_CHUNKS) {
             const group = failed.slice(i, i + TRANSACTION_CHUNKS)
             const reopenRun = i === 0 && run.status === "FAILED"
             const now = yield* Clock.currentTimeMillis
@@ -514,7 +438,7 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
                 }
               }
             ]
-            raced = yield* call("dynamodb reopen failed", (abortSignal) =>
+            const raced = yield* call("dynamodb reopen failed", (abortSignal) =>
               client.send(new TransactWriteItemsCommand({ TransactItems: items }), { abortSignal })
             ).pipe(
               Effect.as(false),
@@ -524,11 +448,14 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
               ),
               Effect.mapError(toStorageError)
             )
-            if (!raced) reopened += group.length
+            if (raced) return { raced: true as const, reopened }
+            reopened += group.length
           }
-          if (!raced) break
-        }
-        return { applied: reopened > 0, run: yield* mustGetRun(runId), reopened }
+          return { raced: false as const, reopened }
+        })
+        let total = 0
+        yield* whileRaced(Effect.map(round, (r) => { total += r.reopened; return r.raced ? ("raced" as const) : r.reopened }))
+        return { applied: total > 0, run: yield* mustGetRun(runId), reopened: total }
       }),
     deleteRun: (runId) =>
       Effect.gen(function* () {

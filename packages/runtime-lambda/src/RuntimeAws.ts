@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Errors, Fitter, type Pipeline, type WorkQueue } from "@phs/core"
-import { Either, Layer } from "effect"
+import { type Errors, Fitter, Keys, type Pipeline, Settings, type WorkQueue } from "@phs/core"
+import { Config as EffectConfig, Either, Layer, Option } from "effect"
 import * as AthenaQuery from "./AthenaQuery.js"
 import { type AwsConfig, forService, type Service } from "./AwsConfig.js"
 import * as BlobStoreS3 from "./BlobStoreS3.js"
@@ -98,50 +98,66 @@ export const ENV = {
   fitThreads: "PHS_FIT_THREADS"
 } as const
 
+const endpointOverrides = EffectConfig.all(
+  [["s3", ENV.s3Endpoint], ["sqs", ENV.sqsEndpoint], ["dynamodb", ENV.dynamodbEndpoint]].map(([service, name]) =>
+    EffectConfig.map(Settings.optional(name), Option.map((url) => [service as Service, url] as const))
+  )
+).pipe(EffectConfig.map((pairs): Partial<Record<Service, string>> => Object.fromEntries(pairs.flatMap(Option.toArray))))
+
+const projection = Settings.optionalParsed(ENV.partitionProjection, (v) =>
+  v === "true" || v === "false" ? Either.right(v === "true") : Either.left('must be "true" or "false"')
+)
+
 /**
- * The config from environment variables; what is missing or malformed is named.
+ * The runtime's config as an Effect `Config` over the variables of `ENV` (read it with any
+ * `ConfigProvider`).
+ *
+ * @since 0.1.0
+ * @category settings
+ */
+export const config: EffectConfig.Config<Config> = EffectConfig.all({
+  region: Settings.required(ENV.region),
+  endpoint: Settings.optional(ENV.endpoint),
+  endpoints: endpointOverrides,
+  bucket: Settings.required(ENV.bucket),
+  runsTable: Settings.required(ENV.runsTable),
+  journalTable: Settings.required(ENV.journalTable),
+  fitQueue: Settings.required(ENV.fitQueue),
+  fitDlq: Settings.required(ENV.fitDlq),
+  slowQueue: Settings.required(ENV.slowQueue),
+  slowDlq: Settings.required(ENV.slowDlq),
+  catalogQueue: Settings.optional(ENV.catalogQueue),
+  glueDatabase: Settings.optional(ENV.glueDatabase),
+  partitionProjection: projection,
+  athenaWorkgroup: Settings.optional(ENV.athenaWorkgroup),
+  athenaOutput: Settings.optional(ENV.athenaOutput),
+  fitThreads: Settings.optionalParsed(ENV.fitThreads, Settings.positiveInteger)
+}).pipe(
+  EffectConfig.map(
+    (c): Config => ({
+      aws: { region: c.region, ...Option.match(c.endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) }) },
+      endpoints: c.endpoints,
+      bucket: c.bucket,
+      runsTable: c.runsTable,
+      journalTable: c.journalTable,
+      queues: { fit: { url: c.fitQueue, dlqUrl: c.fitDlq }, slow: { url: c.slowQueue, dlqUrl: c.slowDlq } },
+      ...Option.match(c.catalogQueue, { onNone: () => ({}), onSome: (catalogQueueUrl) => ({ catalogQueueUrl }) }),
+      glueDatabase: Option.getOrElse(c.glueDatabase, () => Keys.RESULT_DATABASE),
+      partitionProjection: Option.getOrElse(c.partitionProjection, () => true),
+      athena: {
+        workgroup: Option.getOrElse(c.athenaWorkgroup, () => "primary"),
+        outputLocation: Option.getOrElse(c.athenaOutput, () => `s3://${c.bucket}/${Keys.PREFIXES.athenaResults}`)
+      },
+      ...Option.match(c.fitThreads, { onNone: () => ({}), onSome: (fitThreads) => ({ fitThreads }) })
+    })
+  )
+)
+
+/**
+ * The config from environment variables (`config` over them); what is missing or malformed
+ * is named.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromEnv = (env: Readonly<Record<string, string | undefined>>): Either.Either<Config, Errors.InvalidInput> => {
-  const problems: string[] = []
-  const get = (name: string) => {
-    const v = env[name]
-    return v === undefined || v.trim() === "" ? undefined : v.trim()
-  }
-  const required = (name: string) => {
-    const v = get(name)
-    if (v === undefined) problems.push(`${name} is not set`)
-    return v ?? ""
-  }
-  const projection = get(ENV.partitionProjection) ?? "true"
-  if (projection !== "true" && projection !== "false") problems.push(`${ENV.partitionProjection} must be "true" or "false", got ${JSON.stringify(projection)}`)
-  const threads = get(ENV.fitThreads)
-  if (threads !== undefined && !(Number.isInteger(Number(threads)) && Number(threads) >= 1))
-    problems.push(`${ENV.fitThreads} must be a positive integer, got ${JSON.stringify(threads)}`)
-  const endpoint = get(ENV.endpoint)
-  const endpoints: Partial<Record<Service, string>> = {}
-  for (const [service, name] of [["s3", ENV.s3Endpoint], ["sqs", ENV.sqsEndpoint], ["dynamodb", ENV.dynamodbEndpoint]] as const) {
-    const v = get(name)
-    if (v !== undefined) endpoints[service] = v
-  }
-  const bucket = required(ENV.bucket)
-  const config: Config = {
-    aws: { region: required(ENV.region), ...(endpoint === undefined ? {} : { endpoint }) },
-    endpoints,
-    bucket,
-    runsTable: required(ENV.runsTable),
-    journalTable: required(ENV.journalTable),
-    queues: {
-      fit: { url: required(ENV.fitQueue), dlqUrl: required(ENV.fitDlq) },
-      slow: { url: required(ENV.slowQueue), dlqUrl: required(ENV.slowDlq) }
-    },
-    ...(get(ENV.catalogQueue) === undefined ? {} : { catalogQueueUrl: get(ENV.catalogQueue) }),
-    glueDatabase: get(ENV.glueDatabase) ?? "phspectra",
-    partitionProjection: projection !== "false",
-    athena: { workgroup: get(ENV.athenaWorkgroup) ?? "primary", outputLocation: get(ENV.athenaOutput) ?? `s3://${bucket}/athena-results/` },
-    ...(threads === undefined ? {} : { fitThreads: Number(threads) })
-  }
-  return problems.length > 0 ? Either.left(new Errors.InvalidInput({ reason: `bad environment: ${problems.join("; ")}` })) : Either.right(config)
-}
+export const fromEnv = (env: Readonly<Record<string, string | undefined>>): Either.Either<Config, Errors.InvalidInput> => Settings.fromEnv(config, env)

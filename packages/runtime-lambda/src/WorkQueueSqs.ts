@@ -26,6 +26,7 @@ import { Errors, RunTable, WorkQueue } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
 import { clientOptions, type AwsConfig } from "./AwsConfig.js"
 import { call, callStorage, errorName, toStorageError } from "./internal/aws.js"
+import { untilProcessed } from "./internal/retry.js"
 
 /**
  * A queue and its dead-letter queue.
@@ -131,6 +132,9 @@ const numberAttr = (m: SqsMessage, name: string): number | undefined => {
   return v === undefined ? undefined : Number(v)
 }
 
+/** Calls of a send batch before the messages SQS still refuses are an error. */
+const SEND_ATTEMPTS = 3
+
 /**
  * A work queue over an existing client.
  *
@@ -143,29 +147,33 @@ export const make = (client: SQSClient, options: Omit<Options, "aws">): WorkQueu
   const scanWait = options.scanWaitSeconds ?? 1
 
   const sendTo = (url: string, bodies: ReadonlyArray<string>) =>
-    Effect.gen(function* () {
-      for (let i = 0; i < bodies.length; i += 10) {
-        let entries = bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body }))
-        for (let attempt = 1; entries.length > 0; attempt++) {
-          const out = yield* callStorage("sqs send", (abortSignal) =>
-            client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }), { abortSignal })
-          )
-          const failed = out.Failed ?? []
-          if (failed.length === 0) break
-          if (attempt >= 3 || failed.some((f) => f.SenderFault === true))
-            return yield* Effect.fail(
-              new Errors.StorageError({
-                operation: "sqs send",
-                key: url,
-                reason: `${failed.length} message(s) refused: ${failed[0].Code ?? "?"} ${failed[0].Message ?? ""}`.trim(),
-                retryable: !failed.some((f) => f.SenderFault === true)
+    Effect.forEach(
+      chunksOf(bodies, 10),
+      (batch) => {
+        let refused = ""
+        return untilProcessed(
+          batch.map((body, j) => ({ Id: String(j), MessageBody: body })),
+          (entries) =>
+            callStorage("sqs send", (abortSignal) => client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [...entries] }), { abortSignal })).pipe(
+              Effect.flatMap((out) => {
+                const failed = out.Failed ?? []
+                if (failed.length > 0) refused = `${failed[0].Code ?? "?"} ${failed[0].Message ?? ""}`.trim()
+                if (failed.some((f) => f.SenderFault === true))
+                  return Effect.fail(
+                    new Errors.StorageError({ operation: "sqs send", key: url, reason: `${failed.length} message(s) refused: ${refused}`, retryable: false })
+                  )
+                const retry = new Set(failed.map((f) => f.Id))
+                return Effect.succeed(entries.filter((e) => retry.has(e.Id)))
               })
-            )
-          const retry = new Set(failed.map((f) => f.Id))
-          entries = entries.filter((e) => retry.has(e.Id))
-        }
-      }
-    })
+            ),
+          {
+            attempts: SEND_ATTEMPTS,
+            exhausted: (left) => new Errors.StorageError({ operation: "sqs send", key: url, reason: `${left} message(s) refused: ${refused}`, retryable: true })
+          }
+        )
+      },
+      { discard: true }
+    )
 
   const ignoringStale = <A>(operation: string, f: (signal: AbortSignal) => Promise<A>) =>
     call(operation, f).pipe(

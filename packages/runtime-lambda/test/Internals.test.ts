@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { HandlerSetup, RuntimeAws, WorkQueueSqs } from "@phs/runtime-lambda"
-import { Either, Option } from "effect"
+import { RunTable } from "@phs/core"
+import { Either, Option, Schema } from "effect"
+import { makeRun } from "../../core/test/conformance/RunTable.js"
+import { fromItem, toItem } from "../src/internal/dynamo.js"
 import { isTransient, toStorageError, AwsCallError } from "../src/internal/aws.js"
 
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
@@ -114,5 +117,24 @@ describe("HandlerSetup.fromEnv", () => {
     let made = 0
     const get = HandlerSetup.once(() => ++made)
     expect([get(), get(), get()]).toEqual([1, 1, 1])
+  })
+})
+
+describe("DynamoDB items of the run table's storage records", () => {
+  it("a run and a chunk survive encode → item → decode; null fields are left out of the item and read back as null", () => {
+    const run = makeRun({ reason: null, params: { beta: 3.5, snr_min: 1.5 } })
+    const runItem = toItem(Schema.encodeSync(RunTable.StoredRun)(run))
+    expect(runItem.reason).toBeUndefined()
+    expect(runItem.params).toEqual({ M: { beta: { N: "3.5" }, snr_min: { N: "1.5" } } })
+    expect(Schema.decodeUnknownSync(RunTable.StoredRun)(fromItem(runItem))).toEqual(run)
+    const chunk = { ...RunTable.pendingChunk("run-a", 100, 50), status: "FAILED" as const, attempts: 2, error: "FitError: x", finishedAt: 5 }
+    const chunkItem = toItem(Schema.encodeSync(RunTable.StoredChunk)(chunk))
+    expect(chunkItem.lease_until).toBeUndefined()
+    expect(chunkItem.error).toEqual({ S: "FitError: x" })
+    expect(Schema.decodeUnknownSync(RunTable.StoredChunk)(fromItem(chunkItem))).toEqual(chunk)
+  })
+
+  it("a stored record that is not a run does not decode", () => {
+    expect(() => Schema.decodeUnknownSync(RunTable.StoredRun)(fromItem({ run_id: { S: "r" }, status: { S: "LOST" } }))).toThrow()
   })
 })

@@ -23,7 +23,7 @@ export interface Options {
 /** Temporary files of unfinished puts: `.<name>.<16 hex>.tmp`. */
 const TEMP = /^\..+\.[0-9a-f]{16}\.tmp$/
 
-const RETRYABLE = new Set(["EBUSY", "EAGAIN", "EMFILE", "ENFILE"])
+const RETRYABLE = Errors.TRANSIENT_OS_CODES
 /** Codes meaning "no blob at this key": the path is missing, or runs through a file, or is a directory. */
 const ABSENT = new Set(["ENOENT", "ENOTDIR", "EISDIR"])
 

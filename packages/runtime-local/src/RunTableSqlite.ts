@@ -7,82 +7,20 @@
  * @since 0.1.0
  */
 import { Errors, RunTable } from "@phs/core"
-import { Clock, Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
 import { Sqlite } from "./Sqlite.js"
 
-interface RunRow {
-  readonly run_id: string
-  readonly survey: string
-  readonly cube_key: string
-  readonly created_at: number
-  readonly updated_at: number
-  readonly params: string
-  readonly code_version: string
-  readonly nx: number
-  readonly ny: number
-  readonly n_channels: number
-  readonly chunk_size: number
-  readonly n_spectra: number
-  readonly jobs_total: number
-  readonly jobs_completed: number
-  readonly jobs_failed: number
-  readonly spectra_done: number
-  readonly spectra_deferred: number
-  readonly slow_pending: number
-  readonly status: RunTable.RunStatus
-  readonly reason: string | null
-}
+/** A `runs` row, as SQLite returns it (parameters as JSON text). */
+type RunRow = typeof RunTable.StoredRunJsonParams.Encoded
+/** A `chunks` row. */
+type ChunkRow = typeof RunTable.StoredChunk.Encoded
 
-interface ChunkRow {
-  readonly run_id: string
-  readonly start: number
-  readonly count: number
-  readonly status: RunTable.ChunkStatus
-  readonly lease_until: number | null
-  readonly attempts: number
-  readonly started_at: number | null
-  readonly finished_at: number | null
-  readonly output_key: string | null
-  readonly deferred: number
-  readonly error: string | null
-}
-
-const toRun = (r: RunRow): RunTable.RunRecord => ({
-  runId: r.run_id,
-  survey: r.survey,
-  cubeKey: r.cube_key,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  params: JSON.parse(r.params) as Record<string, number>,
-  codeVersion: r.code_version,
-  nx: r.nx,
-  ny: r.ny,
-  nChannels: r.n_channels,
-  chunkSize: r.chunk_size,
-  nSpectra: r.n_spectra,
-  jobsTotal: r.jobs_total,
-  jobsCompleted: r.jobs_completed,
-  jobsFailed: r.jobs_failed,
-  spectraDone: r.spectra_done,
-  spectraDeferred: r.spectra_deferred,
-  slowPending: r.slow_pending,
-  status: r.status,
-  reason: r.reason
-})
-
-const toChunk = (c: ChunkRow): RunTable.ChunkRecord => ({
-  runId: c.run_id,
-  start: c.start,
-  count: c.count,
-  status: c.status,
-  leaseUntil: c.lease_until,
-  attempts: c.attempts,
-  startedAt: c.started_at,
-  finishedAt: c.finished_at,
-  outputKey: c.output_key,
-  deferred: c.deferred,
-  error: c.error
-})
+const decodeRun = Schema.decodeUnknownSync(RunTable.StoredRunJsonParams)
+const toRun = (row: RunRow): RunTable.RunRecord => decodeRun(row)
+const decodeChunk = Schema.decodeUnknownSync(RunTable.StoredChunk)
+const toChunk = (row: ChunkRow): RunTable.ChunkRecord => decodeChunk(row)
+const runRowOf = Schema.encodeSync(RunTable.StoredRunJsonParams)
+const chunkRowOf = Schema.encodeSync(RunTable.StoredChunk)
 
 /** What a transaction found, before it becomes a success or a typed failure. */
 type Found<A> = { readonly _tag: "Ok"; readonly value: A } | { readonly _tag: "NotFound"; readonly runId: string }
@@ -185,43 +123,10 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
   return RunTable.RunTable.of({
     createRun: (run, chunks) =>
       sql.transaction("createRun", () => {
-        const inserted = s.insertRun.run({
-          run_id: run.runId,
-          survey: run.survey,
-          cube_key: run.cubeKey,
-          created_at: run.createdAt,
-          updated_at: run.updatedAt,
-          params: JSON.stringify(run.params),
-          code_version: run.codeVersion,
-          nx: run.nx,
-          ny: run.ny,
-          n_channels: run.nChannels,
-          chunk_size: run.chunkSize,
-          n_spectra: run.nSpectra,
-          jobs_total: run.jobsTotal,
-          jobs_completed: run.jobsCompleted,
-          jobs_failed: run.jobsFailed,
-          spectra_done: run.spectraDone,
-          spectra_deferred: run.spectraDeferred,
-          slow_pending: run.slowPending,
-          status: run.status,
-          reason: run.reason
-        })
+        const inserted = s.insertRun.run(runRowOf(run))
         if (inserted.changes === 0) return storedRun(run.runId)
         for (const c of chunks)
-          s.insertChunk.run({
-            run_id: run.runId,
-            start: c.start,
-            count: c.count,
-            status: c.status,
-            lease_until: c.leaseUntil,
-            attempts: c.attempts,
-            started_at: c.startedAt,
-            finished_at: c.finishedAt,
-            output_key: c.outputKey,
-            deferred: c.deferred,
-            error: c.error
-          })
+          s.insertChunk.run(chunkRowOf({ ...c, runId: run.runId }))
         return run
       }),
 
@@ -244,7 +149,7 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
             const c = s.getChunk.get(runId, start)
             if (c === undefined) return notFound(`${runId} chunk ${start}`)
             if (c.status === "COMPLETED" || c.status === "FAILED") return ok({ _tag: "Settled", status: c.status })
-            if (c.status === "IN_PROGRESS" && c.lease_until !== null && c.lease_until > now)
+            if (c.status === "IN_PROGRESS" && typeof c.lease_until === "number" && c.lease_until > now)
               return ok({ _tag: "Busy", leaseUntil: c.lease_until })
             s.claim.run(now + leaseMs, now, runId, start)
             return ok({ _tag: "Claimed", attempt: c.attempts + 1 })

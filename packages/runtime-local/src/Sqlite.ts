@@ -145,11 +145,12 @@ export const migrations: ReadonlyArray<string> = [
 
 const isRetryableSqlite = (error: unknown): boolean => {
   const code = typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : ""
-  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")
+  return Errors.isTransientSqliteCode(code) || Errors.TRANSIENT_OS_CODES.has(code)
 }
 
 /**
- * A thrown SQLite error as a `StorageError`: retryable when the database was busy or locked.
+ * A thrown SQLite error as a `StorageError`: retryable when the database was busy or locked,
+ * or the disk full (`Errors.isTransientSqliteCode`).
  *
  * @since 0.1.0
  * @category errors

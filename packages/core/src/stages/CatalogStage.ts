@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Config, Effect, Option, Schema } from "effect"
 import { BlobStore } from "../BlobStore.js"
 import { Catalog, RESULT_DATABASE, RESULT_TABLE } from "../Catalog.js"
 import * as Keys from "../Keys.js"
@@ -19,7 +19,7 @@ import * as Step from "../Step.js"
 import { RunRef } from "./Tasks.js"
 
 /** Rows per compacted part (~50–100 MB of Parquet). */
-export const ROWS_PER_PART = 1_000_000
+export const ROWS_PER_PART = Keys.ROWS_PER_PART
 
 const RunSummary = Schema.Struct({
   runId: Schema.String,
@@ -186,9 +186,10 @@ export const validationProblems = (summary: Pick<RunSummary, "nSpectra">, stats:
 
 const metadataStep = Step.make({
   name: "write-metadata",
-  input: Schema.Struct({ summary: RunSummary, parts: Schema.Array(Schema.String), stats: Stats }),
+  // gitRevision is resolved outside the step (absent when unset, so older records still match).
+  input: Schema.Struct({ summary: RunSummary, parts: Schema.Array(Schema.String), stats: Stats, gitRevision: Schema.optional(Schema.String) }),
   output: Schema.Struct({ problems: Schema.Array(Schema.String), catalogedAt: Schema.Number }),
-  run: ({ summary, parts, stats }) =>
+  run: ({ summary, parts, stats, gitRevision }) =>
     Effect.gen(function* () {
       const store = yield* BlobStore
       const catalogedAt = yield* Clock.currentTimeMillis
@@ -202,7 +203,7 @@ const metadataStep = Step.make({
           cube_key: summary.cubeKey,
           params: summary.params,
           code_version: summary.codeVersion,
-          git_revision: process.env.PHS_GIT_REVISION ?? null,
+          git_revision: gitRevision ?? null,
           created_at: new Date(summary.createdAt).toISOString(),
           cataloged_at: new Date(catalogedAt).toISOString(),
           counts: { spectra: summary.nSpectra, chunks: summary.chunkKeys.length + summary.failedChunks.length, rows: stats.rows, parts: parts.length },
@@ -284,7 +285,8 @@ export const catalog = Stage.make({
         return { status, parts: [], problems }
       }
       const { parts, stats } = yield* Step.run(compactStep, { runId, survey: summary.survey, chunkKeys: summary.chunkKeys })
-      const { problems } = yield* Step.run(metadataStep, { summary, parts, stats })
+      const gitRevision = yield* Config.option(Config.string("PHS_GIT_REVISION")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+      const { problems } = yield* Step.run(metadataStep, { summary, parts, stats, ...Option.match(gitRevision, { onNone: () => ({}), onSome: (r) => ({ gitRevision: r }) }) })
       if (problems.length === 0) yield* Step.run(registerStep, { survey: summary.survey })
       const { status } = yield* Step.run(finishStep, { runId, problems, parts })
       return { status, parts, problems }

@@ -16,6 +16,7 @@ import { isSettled, RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
+import { rewritePayload } from "./Split.js"
 import { FitOutput, FitTask, SlowTask } from "./Tasks.js"
 
 /**
@@ -28,7 +29,8 @@ import { FitOutput, FitTask, SlowTask } from "./Tasks.js"
 export class StartDeadline extends Context.Tag("@phs/core/StartDeadline")<StartDeadline, number>() {}
 
 /**
- * A chunk's spectra from its payload blob.
+ * A chunk's spectra from its payload blob; a payload that is gone is split again from the
+ * cube (`Split.rewritePayload`).
  *
  * @since 0.1.0
  * @category combinators
@@ -36,7 +38,7 @@ export class StartDeadline extends Context.Tag("@phs/core/StartDeadline")<StartD
 export const readPayload = (task: FitTask) =>
   Effect.gen(function* () {
     const store = yield* BlobStore
-    const bytes = yield* store.get(task.payloadKey)
+    const bytes = yield* store.get(task.payloadKey).pipe(Effect.catchTag("BlobNotFound", () => rewritePayload(task)))
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + task.count * task.nChannels * 4))
   })
 

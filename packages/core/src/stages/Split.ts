@@ -11,14 +11,12 @@ import { BlobStore } from "../BlobStore.js"
 import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
 import * as Fits from "../Fits.js"
 import * as Keys from "../Keys.js"
-import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
+import { pendingChunk, RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
 import { FitTask, RunParams, SplitInput, SplitOutput } from "./Tasks.js"
 
-/** Chunks read from the cube together (bounds split's memory: 16 × 500 × 424 × 4 B ≈ 14 MB). */
-const CHUNKS_PER_BLOCK = 16
 
 /**
  * A blob read by ranges, as the FITS reader wants it.
@@ -95,19 +93,7 @@ const registerStep = Step.make({
         status: "SPLITTING",
         reason: null
       }
-      const chunks: ChunkRecord[] = starts.map((start) => ({
-        runId: input.runId,
-        start,
-        count: Math.min(input.chunkSize, nSpectra - start),
-        status: "PENDING",
-        leaseUntil: null,
-        attempts: 0,
-        startedAt: null,
-        finishedAt: null,
-        outputKey: null,
-        deferred: 0,
-        error: null
-      }))
+      const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
       const stored = yield* table.createRun(run, chunks)
       return { createdAt: stored.createdAt }
     })
@@ -143,6 +129,27 @@ const writePayloadsStep = Step.make({
       return { blank }
     }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
 })
+
+/**
+ * Writes a chunk's payload again from the cube the run was split from (the payload was
+ * lost); returns its bytes.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const rewritePayload = (task: Pick<FitTask, "runId" | "start" | "count" | "payloadKey">) =>
+  Effect.gen(function* () {
+    const table = yield* RunTable
+    const store = yield* BlobStore
+    const run = yield* table.getRun(task.runId)
+    if (Option.isNone(run)) return yield* Effect.fail(new BlobNotFound({ key: task.payloadKey }))
+    const src = yield* blobSource(run.value.cubeKey)
+    const header = yield* Fits.readHeader(src)
+    const spectra = yield* Fits.readSpectra(src, header, task.start, task.count)
+    const bytes = new Uint8Array(spectra.buffer, spectra.byteOffset, task.count * header.nchan * 4)
+    yield* store.put(task.payloadKey, bytes)
+    return bytes
+  }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
 
 const enqueueStep = Step.make({
   name: "enqueue",
@@ -193,7 +200,7 @@ export const discardRun = (runId: string) =>
   Effect.gen(function* () {
     const store = yield* BlobStore
     const table = yield* RunTable
-    for (const key of yield* store.list(`chunks/${runId}/`)) yield* store.remove(key)
+    for (const key of yield* store.list(Keys.runChunks(runId))) yield* store.remove(key)
     yield* table.deleteRun(runId)
   })
 
@@ -212,9 +219,9 @@ export const split = Stage.make({
       yield* Step.run(registerStep, { ...input, nx: geo.nx, ny: geo.ny, nChannels: geo.nChannels })
       const starts = planChunks(nSpectra, input.chunkSize)
       let blank = 0
-      for (let i = 0; i < starts.length; i += CHUNKS_PER_BLOCK) {
+      for (let i = 0; i < starts.length; i += Keys.SPLIT_CHUNKS_PER_BLOCK) {
         const first = starts[i]
-        const last = Math.min(nSpectra, starts[Math.min(i + CHUNKS_PER_BLOCK, starts.length) - 1] + input.chunkSize)
+        const last = Math.min(nSpectra, starts[Math.min(i + Keys.SPLIT_CHUNKS_PER_BLOCK, starts.length) - 1] + input.chunkSize)
         const written = yield* Step.run(writePayloadsStep, {
           runId: input.runId,
           cubeKey: input.cubeKey,

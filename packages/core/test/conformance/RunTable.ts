@@ -33,19 +33,7 @@ export const makeRun = (overrides: Partial<RunTable.RunRecord> = {}): RunTable.R
 
 /** The PENDING chunks of a run. */
 export const makeChunks = (run: RunTable.RunRecord): Array<RunTable.ChunkRecord> =>
-  Array.from({ length: run.jobsTotal }, (_, i) => ({
-    runId: run.runId,
-    start: i * run.chunkSize,
-    count: Math.min(run.chunkSize, run.nSpectra - i * run.chunkSize),
-    status: "PENDING" as const,
-    leaseUntil: null,
-    attempts: 0,
-    startedAt: null,
-    finishedAt: null,
-    outputKey: null,
-    deferred: 0,
-    error: null
-  }))
+  Array.from({ length: run.jobsTotal }, (_, i) => RunTable.pendingChunk(run.runId, i * run.chunkSize, Math.min(run.chunkSize, run.nSpectra - i * run.chunkSize)))
 
 const LEASE = 60_000
 const NOW = 10_000

@@ -7,12 +7,10 @@
  *
  * @since 0.1.0
  */
-import { Errors, Pipeline, RunTable, Step } from "@phs/core"
+import { Delivery, Errors, Pipeline, RunTable, Step } from "@phs/core"
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Cause, Clock, Effect, Exit, Option, type Schedule, Schema } from "effect"
+import { Cause, Clock, Effect, Either, Exit, Option, type Schedule, Schema } from "effect"
 import * as CatalogQueue from "../CatalogQueue.js"
-import * as Deadline from "../Deadline.js"
-import * as Queues from "../Queues.js"
 import { fromEnv, log, once, type Outcome, processBatch, receiveCount, type Setup } from "./setup.js"
 
 const CatalogMessage = Schema.parseJson(Schema.Struct({ runId: Schema.String }))
@@ -53,8 +51,9 @@ const finish = (pipeline: Pipeline.Pipeline, retry: Schedule.Schedule<unknown, u
       return "retry" as Outcome
     }
     const reason = Pipeline.errorText(failure.value)
-    if (Errors.isRetryable(failure.value) && receiveCount(record) < Queues.catalogMaxReceiveCount) {
-      yield* Effect.ignore(Effect.flatMap(CatalogQueue.CatalogQueue, (q) => q.retryLater(record.receiptHandle, Deadline.retryDelayMs(receiveCount(record)))))
+    const decision = Delivery.decide("catalog", receiveCount(record), Either.left(failure.value), Pipeline.errorText)
+    if (decision._tag === "Release") {
+      yield* Effect.ignore(Effect.flatMap(CatalogQueue.CatalogQueue, (q) => q.retryLater(record.receiptHandle, decision.delayMs)))
       yield* done({ outcome: "retry", runId, reason })
       return "retry" as Outcome
     }

@@ -5,12 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Errors, Pipeline, RunTable, Step, WorkQueue } from "@phs/core"
+import { Delivery, Errors, Pipeline, RunTable, Settings, Step, WorkQueue } from "@phs/core"
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Cause, Clock, Effect, Either, Exit, Layer, ManagedRuntime, Option, type Schedule } from "effect"
+import { Cause, Clock, Config as EffectConfig, Effect, Either, Exit, Layer, ManagedRuntime, Option, type Schedule } from "effect"
 import { forService } from "../AwsConfig.js"
 import * as CatalogQueue from "../CatalogQueue.js"
-import * as Deadline from "../Deadline.js"
 import * as RuntimeAws from "../RuntimeAws.js"
 import * as WorkQueueSqs from "../WorkQueueSqs.js"
 
@@ -75,11 +74,9 @@ export const layer = (config: RuntimeAws.Config): Layer.Layer<Services> =>
  * @category constructors
  */
 export const fromEnv = (env: Readonly<Record<string, string | undefined>> = process.env): Setup => {
-  const config = Either.getOrThrowWith(RuntimeAws.fromEnv(env), (e) => new Error(e.reason))
-  const lease = env[LEASE_ENV]
-  if (lease !== undefined && !(Number.isFinite(Number(lease)) && Number(lease) > 0))
-    throw new Error(`bad environment: ${LEASE_ENV} must be a positive number of milliseconds, got ${JSON.stringify(lease)}`)
-  return { runtime: ManagedRuntime.make(layer(config)), ...(lease === undefined ? {} : { chunkLeaseMs: Number(lease) }) }
+  const settings = Settings.fromEnv(EffectConfig.all({ aws: RuntimeAws.config, lease: Settings.optionalParsed(LEASE_ENV, Settings.positiveNumber) }), env)
+  const { aws, lease } = Either.getOrThrowWith(settings, (e) => new Error(e.reason))
+  return { runtime: ManagedRuntime.make(layer(aws)), ...Option.match(lease, { onNone: () => ({}), onSome: (chunkLeaseMs) => ({ chunkLeaseMs }) }) }
 }
 
 /**
@@ -145,12 +142,15 @@ export const processBatch = <R>(event: SQSEvent, work: (record: SQSRecord) => Ef
   )
 
 /**
- * Works one engine message (`fit` or `slow`), retrying transient failures a few times first:
- * - `Done` / `Failed` (a chunk failed for good): handled; a settled run is sent to the catalog queue.
- * - `Busy` (another worker holds the chunk's lease): hidden until the lease ends, and kept.
- * - a retryable error before the last delivery: hidden for a backoff, and kept.
- * - any other error, or the last delivery's: given up (`giveUp`: settle what the message
- *   stood for, then dead-letter it with the reason).
+ * Works one engine message (`fit` or `slow`), retrying transient failures a few times first,
+ * then doing what `Delivery.decide` says (the same decision as the local driver's):
+ * - Ack: handled; a settled run is sent to the catalog queue.
+ * - Release (another worker holds the chunk, or a transient failure before the last
+ *   delivery): hidden for the decided delay, and kept.
+ * - DeadLetter (a chunk failed for good, a fatal error, the last delivery's error): what
+ *   the message stood for is settled (`Pipeline.abandon`, unless the handler already failed
+ *   the chunk), a settled run is sent to the catalog queue, and the message goes to the
+ *   dead letters with the reason, where `phs redrive` / `phs resume` find it.
  * - a defect: kept (it comes back after the visibility timeout). An interruption fails the
  *   invocation, as a crash would.
  *
@@ -162,7 +162,6 @@ export const workRecord = <E, R>(args: {
   readonly queue: WorkQueue.QueueName
   readonly record: SQSRecord
   readonly handle: Effect.Effect<Pipeline.Handled, E, R>
-  readonly giveUp: (reason: string) => Effect.Effect<void, unknown, Services>
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }): Effect.Effect<Outcome, never, R | Services> =>
   Effect.gen(function* () {
@@ -178,46 +177,50 @@ export const workRecord = <E, R>(args: {
     // Transient failures are retried here first: the stage replays what it already did from
     // the journal, and a delivery spent on a blip is one fewer before the dead letters.
     const exit = yield* Effect.exit(Effect.retry(args.handle, { schedule: args.retry ?? Step.defaultRetry, while: Errors.isRetryable }))
-    if (Exit.isSuccess(exit)) {
-      const handled = exit.value
-      if (handled._tag === "Busy") {
-        yield* Effect.ignore(q.release(queue, receipt, handled.retryInMs))
-        yield* done({ outcome: "busy", retryInMs: handled.retryInMs })
+    if (Exit.isFailure(exit)) {
+      if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+      if (Option.isNone(Cause.failureOption(exit.cause))) {
+        yield* done({ outcome: "retry", defect: Cause.pretty(exit.cause) })
         return "retry"
       }
-      if (handled.runSettled) {
-        const notified = yield* Effect.exit(Effect.flatMap(CatalogQueue.CatalogQueue, (c) => c.notify(handled.runId)))
-        if (Exit.isFailure(notified)) {
-          yield* done({ outcome: "retry", runId: handled.runId, reason: `catalog queue: ${Cause.pretty(notified.cause)}` })
-          return "retry"
-        }
-      }
-      yield* done({
-        outcome: handled._tag === "Done" ? "done" : "chunk-failed",
-        runId: handled.runId,
-        runSettled: handled.runSettled,
-        ...(handled._tag === "Failed" ? { reason: handled.reason } : {})
+    }
+    const outcome = Exit.isSuccess(exit) ? Either.right(exit.value) : Either.left(Option.getOrThrow(Cause.failureOption(exit.cause)))
+    const decision = Delivery.decide(queue, count, outcome, Pipeline.errorText)
+    const handled = Exit.isSuccess(exit) ? exit.value : undefined
+    const reason = decision._tag === "DeadLetter" ? decision.reason : Either.isLeft(outcome) ? Pipeline.errorText(outcome.left) : undefined
+    if (decision._tag === "Release") {
+      yield* Effect.ignore(q.release(queue, receipt, decision.delayMs))
+      yield* done(handled?._tag === "Busy" ? { outcome: "busy", retryInMs: decision.delayMs } : { outcome: "retry", reason })
+      return "retry"
+    }
+    // What the message stood for is settled before it is let go: a failure here keeps it.
+    const settled = yield* Effect.exit(
+      Effect.gen(function* () {
+        const toNotify =
+          decision._tag === "DeadLetter" && decision.settle
+            ? Option.flatMap(yield* Pipeline.abandon(queue, record.body, decision.reason), (r) =>
+                r.status === "RUNNING" && RunTable.isSettled(r) ? Option.some(r.runId) : Option.none()
+              )
+            : handled !== undefined && handled._tag !== "Busy" && handled.runSettled
+              ? Option.some(handled.runId)
+              : Option.none<string>()
+        if (Option.isSome(toNotify)) yield* Effect.flatMap(CatalogQueue.CatalogQueue, (c) => c.notify(toNotify.value))
+        if (decision._tag === "DeadLetter") yield* q.deadLetter(queue, receipt, decision.reason)
       })
+    )
+    if (Exit.isFailure(settled)) {
+      yield* done({ outcome: "retry", ...(reason === undefined ? {} : { reason }), giveUp: Cause.pretty(settled.cause) })
+      return "retry"
+    }
+    if (decision._tag === "Ack") {
+      yield* done({ outcome: "done", runId: handled?._tag === "Done" ? handled.runId : undefined, runSettled: handled?._tag === "Done" && handled.runSettled })
       return "done"
     }
-    if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isNone(failure)) {
-      yield* done({ outcome: "retry", defect: Cause.pretty(exit.cause) })
-      return "retry"
-    }
-    const reason = Pipeline.errorText(failure.value)
-    if (Errors.isRetryable(failure.value) && count < WorkQueue.maxReceives[queue]) {
-      yield* Effect.ignore(q.release(queue, receipt, Deadline.retryDelayMs(count)))
-      yield* done({ outcome: "retry", reason })
-      return "retry"
-    }
-    const gaveUp = yield* Effect.exit(Effect.zipRight(args.giveUp(reason), q.deadLetter(queue, receipt, reason)))
-    if (Exit.isFailure(gaveUp)) {
-      yield* done({ outcome: "retry", reason, giveUp: Cause.pretty(gaveUp.cause) })
-      return "retry"
-    }
-    yield* done({ outcome: "dead-lettered", reason })
+    yield* done(
+      handled?._tag === "Failed"
+        ? { outcome: "chunk-failed", runId: handled.runId, runSettled: handled.runSettled, reason: handled.reason }
+        : { outcome: "dead-lettered", reason }
+    )
     return "done"
   })
 

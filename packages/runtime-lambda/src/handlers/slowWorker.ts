@@ -5,25 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Pipeline, RunTable, Tasks } from "@phs/core"
+import { Pipeline } from "@phs/core"
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda"
-import { Effect, Option, Schema } from "effect"
+import { Effect } from "effect"
 import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
-
-/**
- * A slow message given up on leaves spectra at `n_components = -1`, which the catalog's
- * validation would refuse: the run fails now, saying which chunk (as the local runtime's
- * dead-letter sweep does).
- */
-const failRun = (body: string, reason: string) =>
-  Effect.gen(function* () {
-    const task = Option.getRight(Schema.decodeUnknownEither(Schema.parseJson(Tasks.SlowTask))(body))
-    if (Option.isNone(task)) return
-    const table = yield* RunTable.RunTable
-    yield* table
-      .transition(task.value.runId, ["RUNNING"], "FAILED", `slow fit of chunk ${task.value.start} dead-lettered: ${reason}`)
-      .pipe(Effect.catchTag("RunNotFound", () => Effect.void))
-  })
 
 /**
  * The handler over a setup (tests pass their own runtime).
@@ -42,7 +27,6 @@ export const make = (setup: () => Setup) => (event: SQSEvent): Promise<SQSBatchR
           queue: "slow",
           record,
           handle: Pipeline.handleSlow(pipeline, record.body),
-          giveUp: (reason) => failRun(record.body, reason),
           ...(s.retry === undefined ? {} : { retry: s.retry })
         })
       )

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { BlobStore, Errors, Params, Pipeline, RunTable, Step } from "@phs/core"
+import { BlobStore, Errors, Keys, Params, Pipeline, RunTable, Step } from "@phs/core"
 import type { EventBridgeEvent, S3ObjectCreatedNotificationEventDetail } from "aws-lambda"
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
@@ -140,7 +140,7 @@ const split = (pipeline: Pipeline.Pipeline, event: ObjectCreated) =>
     const key = event.detail?.object?.key ?? ""
     const report = (result: Result) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.as(log({ handler: "splitter", ...result, ms: now - started }), result))
-    if (!key.startsWith("manifests/") || !key.endsWith(".json")) return yield* report({ _tag: "Ignored", key })
+    if (!Keys.isManifest(key)) return yield* report({ _tag: "Ignored", key })
 
     const refused = (manifest: unknown) => (reason: string) =>
       Effect.map(recordRefused(key, manifest, reason), (runId): Result => ({ _tag: "Refused", key, runId, reason }))

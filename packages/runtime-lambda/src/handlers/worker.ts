@@ -6,24 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Pipeline, RunTable, StartDeadline, Tasks } from "@phs/core"
+import { Pipeline, StartDeadline } from "@phs/core"
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda"
-import { Effect, Option, Schema } from "effect"
+import { Effect } from "effect"
 import * as Deadline from "../Deadline.js"
-import { fromEnv, notifyIfSettled, once, processBatch, type Setup, workRecord } from "./setup.js"
-
-/**
- * A fit message given up on: its chunk fails with the reason (so the run settles and says
- * why), then the message goes to the dead letters.
- */
-const failChunk = (body: string, reason: string) =>
-  Effect.gen(function* () {
-    const task = Option.getRight(Schema.decodeUnknownEither(Schema.parseJson(Tasks.FitTask))(body))
-    if (Option.isNone(task)) return
-    const table = yield* RunTable.RunTable
-    const failed = yield* table.failChunk(task.value.runId, task.value.start, reason).pipe(Effect.option)
-    if (Option.isSome(failed)) yield* notifyIfSettled(failed.value.run)
-  })
+import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
 
 /**
  * The handler over a setup (tests pass their own runtime).
@@ -45,7 +32,6 @@ export const make = (setup: () => Setup) => (event: SQSEvent, context: Context):
             queue: "fit",
             record,
             handle: Pipeline.handleFit(pipeline, record.body, s.chunkLeaseMs ?? remaining).pipe(Effect.provideService(StartDeadline, startBefore)),
-            giveUp: (reason) => failChunk(record.body, reason),
             ...(s.retry === undefined ? {} : { retry: s.retry })
           })
         })

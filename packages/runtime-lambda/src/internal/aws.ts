@@ -96,10 +96,3 @@ export const toStorageError = (e: AwsCallError): Errors.StorageError =>
 /** Runs one SDK call whose errors all take their default meaning. */
 export const callStorage = <A>(operation: string, f: (signal: AbortSignal) => Promise<A>, key?: string): Effect.Effect<A, Errors.StorageError> =>
   Effect.mapError(call(operation, f, key), toStorageError)
-
-/** Waits in real time (for backoff between retries of unprocessed items: not Effect's clock, which tests may freeze). */
-export const pause = (ms: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const t = setTimeout(() => resume(Effect.void), ms)
-    return Effect.sync(() => clearTimeout(t))
-  })

@@ -7,6 +7,7 @@ import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
   DynamoDBClient,
+  PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
@@ -14,9 +15,10 @@ import {
   type WriteRequest
 } from "@aws-sdk/client-dynamodb"
 import { Errors } from "@phs/core"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { clientOptions, type AwsConfig } from "../AwsConfig.js"
-import { callStorage, errorName, pause } from "./aws.js"
+import { type AwsCallError, call, callStorage, errorName } from "./aws.js"
+import { UNPROCESSED_ATTEMPTS, untilProcessed } from "./retry.js"
 
 /** A DynamoDB client for `aws`. */
 export const makeClient = (aws: AwsConfig): DynamoDBClient => new DynamoDBClient(clientOptions(aws))
@@ -27,9 +29,33 @@ export const S = (value: string): AttributeValue => ({ S: value })
 export const N = (value: number): AttributeValue => ({ N: String(value) })
 
 export const str = (item: Item, name: string): string => item[name]?.S ?? ""
-export const strOrNull = (item: Item, name: string): string | null => item[name]?.S ?? null
 export const num = (item: Item, name: string): number => Number(item[name]?.N ?? 0)
-export const numOrNull = (item: Item, name: string): number | null => (item[name]?.N === undefined ? null : Number(item[name].N))
+
+/** An attribute value as plain data: strings, numbers, booleans, maps, null. */
+export const fromAttribute = (a: AttributeValue): unknown =>
+  a.S !== undefined ? a.S : a.N !== undefined ? Number(a.N) : a.BOOL !== undefined ? a.BOOL : a.M !== undefined ? fromItem(a.M) : null
+
+/** An item as plain data (what a storage record schema decodes). */
+export const fromItem = (item: Item): Record<string, unknown> => Object.fromEntries(Object.entries(item).map(([k, v]) => [k, fromAttribute(v)]))
+
+/** Plain data as an attribute value; null and undefined have none (the attribute is left out). */
+export const toAttribute = (v: unknown): AttributeValue | undefined =>
+  typeof v === "string"
+    ? S(v)
+    : typeof v === "number"
+      ? N(v)
+      : typeof v === "boolean"
+        ? { BOOL: v }
+        : typeof v === "object" && v !== null
+          ? { M: toItem(v as Record<string, unknown>) }
+          : undefined
+
+/** Plain data (an encoded storage record) as an item, null attributes left out. */
+export const toItem = (data: Readonly<Record<string, unknown>>): Item =>
+  Object.fromEntries(Object.entries(data).flatMap(([k, v]) => {
+    const a = toAttribute(v)
+    return a === undefined ? [] : [[k, a]]
+  }))
 
 /** A DynamoDB error that a layer gives a meaning to. */
 export const isConditionFailed = (cause: unknown): boolean => errorName(cause) === "ConditionalCheckFailedException"
@@ -51,68 +77,85 @@ const TRANSIENT_CANCEL = new Set(["TransactionConflict", "ThrottlingError", "Pro
 export const isTransientCancel = (codes: ReadonlyArray<string>): boolean =>
   codes.some((c) => TRANSIENT_CANCEL.has(c)) && codes.every((c) => c === "None" || TRANSIENT_CANCEL.has(c))
 
-/** Every item of a query, following `LastEvaluatedKey`. */
-export const queryAll = (client: DynamoDBClient, operation: string, input: QueryCommandInput) =>
+/** Every item of the pages `page` reads, following `LastEvaluatedKey`. */
+const allPages = (
+  operation: string,
+  page: (start: Item | undefined, abortSignal: AbortSignal) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>
+) =>
   Effect.gen(function* () {
     const items: Item[] = []
     let start: Item | undefined
     do {
-      const page = yield* callStorage(operation, (abortSignal) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
-      items.push(...(page.Items ?? []))
-      start = page.LastEvaluatedKey
+      const out = yield* callStorage(operation, (abortSignal) => page(start, abortSignal))
+      items.push(...(out.Items ?? []))
+      start = out.LastEvaluatedKey
     } while (start !== undefined)
     return items
   })
+
+/** Every item of a query, following `LastEvaluatedKey`. */
+export const queryAll = (client: DynamoDBClient, operation: string, input: QueryCommandInput) =>
+  allPages(operation, (start, abortSignal) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
 
 /** Every item of a scan, following `LastEvaluatedKey`. */
 export const scanAll = (client: DynamoDBClient, operation: string, input: ScanCommandInput) =>
-  Effect.gen(function* () {
-    const items: Item[] = []
-    let start: Item | undefined
-    do {
-      const page = yield* callStorage(operation, (abortSignal) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
-      items.push(...(page.Items ?? []))
-      start = page.LastEvaluatedKey
-    } while (start !== undefined)
-    return items
-  })
+  allPages(operation, (start, abortSignal) => client.send(new ScanCommand({ ...input, ExclusiveStartKey: start }), { abortSignal }))
 
-const UNPROCESSED_ATTEMPTS = 8
+/**
+ * Puts an item unless its key exists. None when it was put; else the item that stands
+ * (undefined when DynamoDB did not return it).
+ */
+export const putIfAbsent = (client: DynamoDBClient, operation: string, table: string, item: Item): Effect.Effect<Option.Option<Item | undefined>, AwsCallError> =>
+  call(operation, (abortSignal) =>
+    client.send(
+      new PutItemCommand({ TableName: table, Item: item, ConditionExpression: "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+      { abortSignal }
+    )
+  ).pipe(
+    Effect.as(Option.none<Item | undefined>()),
+    Effect.catchIf(
+      (e) => isConditionFailed(e.cause),
+      (e) => Effect.succeed(Option.some(conditionItem(e.cause)))
+    )
+  )
 
-const unprocessed = (operation: string, table: string, left: number) =>
+const unprocessed = (operation: string, table: string) => (left: number) =>
   new Errors.StorageError({ operation, key: table, reason: `${left} item(s) still unprocessed after ${UNPROCESSED_ATTEMPTS} attempts`, retryable: true })
 
 /** Writes requests 25 at a time, retrying the unprocessed ones with backoff. */
 export const batchWrite = (client: DynamoDBClient, operation: string, table: string, requests: ReadonlyArray<WriteRequest>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending: WriteRequest[] = requests.slice(i, i + 25)
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= UNPROCESSED_ATTEMPTS) return yield* Effect.fail(unprocessed(operation, table, pending.length))
-        if (attempt > 0) yield* pause(Math.min(1000, 25 * 2 ** attempt))
-        const out = yield* callStorage(operation, (abortSignal) =>
-          client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), { abortSignal })
-        )
-        pending = out.UnprocessedItems?.[table] ?? []
-      }
-    }
-  })
+  Effect.forEach(
+    Array.from({ length: Math.ceil(requests.length / 25) }, (_, i) => requests.slice(i * 25, i * 25 + 25)),
+    (batch) =>
+      untilProcessed(
+        batch,
+        (pending) =>
+          callStorage(operation, (abortSignal) =>
+            client.send(new BatchWriteItemCommand({ RequestItems: { [table]: [...pending] } }), { abortSignal })
+          ).pipe(Effect.map((out) => out.UnprocessedItems?.[table] ?? [])),
+        { exhausted: unprocessed(operation, table) }
+      ),
+    { discard: true }
+  )
 
 /** Reads items by key 100 at a time (consistently), retrying the unprocessed ones with backoff. */
 export const batchGet = (client: DynamoDBClient, operation: string, table: string, keys: ReadonlyArray<Item>) =>
   Effect.gen(function* () {
     const items: Item[] = []
     for (let i = 0; i < keys.length; i += 100) {
-      let pending: Item[] = keys.slice(i, i + 100)
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= UNPROCESSED_ATTEMPTS) return yield* Effect.fail(unprocessed(operation, table, pending.length))
-        if (attempt > 0) yield* pause(Math.min(1000, 25 * 2 ** attempt))
-        const out = yield* callStorage(operation, (abortSignal) =>
-          client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }), { abortSignal })
-        )
-        items.push(...(out.Responses?.[table] ?? []))
-        pending = out.UnprocessedKeys?.[table]?.Keys ?? []
-      }
+      yield* untilProcessed(
+        keys.slice(i, i + 100),
+        (pending) =>
+          callStorage(operation, (abortSignal) =>
+            client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [...pending], ConsistentRead: true } } }), { abortSignal })
+          ).pipe(
+            Effect.map((out) => {
+              items.push(...(out.Responses?.[table] ?? []))
+              return out.UnprocessedKeys?.[table]?.Keys ?? []
+            })
+          ),
+        { exhausted: unprocessed(operation, table) }
+      )
     }
     return items
   })

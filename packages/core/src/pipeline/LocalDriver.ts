@@ -1,0 +1,160 @@
+/**
+ * The local polling driver: one machine works a run's queues until the run is COMPLETED or
+ * FAILED (`drive`), or until the queues are empty (`drain`). What to do with each handled
+ * message is `Delivery.decide`, as on Lambda.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option, Schedule } from "effect"
+import * as Delivery from "../Delivery.js"
+import { isRetryable } from "../Errors.js"
+import { engineRetry } from "../Retry.js"
+import { isSettled, type RunRecord } from "../RunTable.js"
+import { WorkQueue, type Message, type QueueName } from "../WorkQueue.js"
+import type { Pipeline } from "./Compose.js"
+import { abandon, errorText, finishRun, handleFit, handleSlow } from "./Handlers.js"
+import { getRun } from "./Prepare.js"
+import { isOfRun, reopen } from "./Recovery.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DriveOptions {
+  /** Chunks in flight at once (default 2). */
+  readonly concurrency?: number
+  /** Chunk lease and message visibility, ms (default 60 000; extended while working). */
+  readonly leaseMs?: number
+  /** Wait between polls when nothing is visible, ms (default 200). */
+  readonly pollMs?: number
+}
+
+/** Carries out a decision. If that call itself fails transiently the message simply comes
+ * back later: handling it again changes nothing. */
+const apply = (queue: QueueName, msg: Message, decision: Delivery.Decision) =>
+  Effect.gen(function* () {
+    const q = yield* WorkQueue
+    switch (decision._tag) {
+      case "Ack":
+        return yield* q.ack(queue, msg.receipt)
+      case "Release":
+        return yield* q.release(queue, msg.receipt, decision.delayMs)
+      case "DeadLetter":
+        if (decision.settle) yield* abandon(queue, msg.body, decision.reason)
+        return yield* q.deadLetter(queue, msg.receipt, decision.reason)
+    }
+  }).pipe(Effect.catchIf(isRetryable, () => Effect.void))
+
+/**
+ * Works a queue message: handle it, keep it invisible while working, then carry out what
+ * `Delivery.decide` says.
+ */
+const work = (pipeline: Pipeline, queue: QueueName, msg: Message, leaseMs: number) =>
+  Effect.gen(function* () {
+    const q = yield* WorkQueue
+    const beat = Duration.millis(Math.max(50, Math.floor(leaseMs / 3)))
+    const handle = queue === "fit" ? handleFit(pipeline, msg.body, leaseMs) : handleSlow(pipeline, msg.body)
+    // Scoped, so the heartbeat stops however handling ends (success, failure, defect, interruption).
+    const result = yield* Effect.scoped(
+      Effect.zipRight(
+        q.release(queue, msg.receipt, leaseMs).pipe(Effect.ignore, Effect.repeat(Schedule.spaced(beat)), Effect.delay(beat), Effect.forkScoped),
+        Effect.either(handle)
+      )
+    )
+    yield* apply(queue, msg, Delivery.decide(queue, msg.receiveCount, result, errorText))
+  })
+
+/**
+ * Receives up to `concurrency` messages (fit first; slow only when `slowToo` or no fit is
+ * visible) and works them all at once. Returns how many there were.
+ */
+const workVisible = (pipeline: Pipeline, concurrency: number, leaseMs: number, slowToo: boolean) =>
+  Effect.gen(function* () {
+    const q = yield* WorkQueue
+    const fits = yield* q.receive("fit", { max: concurrency, visibilityMs: leaseMs })
+    const slows = fits.length > 0 && !slowToo ? [] : yield* q.receive("slow", { max: concurrency, visibilityMs: leaseMs })
+    yield* Effect.forEach(
+      [...fits.map((m) => work(pipeline, "fit", m, leaseMs)), ...slows.map((m) => work(pipeline, "slow", m, leaseMs))],
+      (eff) => eff,
+      { concurrency: "unbounded", discard: true }
+    )
+    return fits.length + slows.length
+  })
+
+const settings = (options: DriveOptions) => ({
+  concurrency: options.concurrency ?? 2,
+  leaseMs: options.leaseMs ?? 60_000,
+  pollMs: options.pollMs ?? 200
+})
+
+/**
+ * Drives a run on this machine until it is COMPLETED or FAILED: work the `fit` queue, then
+ * the `slow` queue, then catalog. Safe to call again after a crash (that is `phs resume`):
+ * a FAILED run's failed chunks and dead letters are reopened first (`Recovery.reopen`).
+ *
+ * @since 0.1.0
+ * @category engine
+ */
+export const drive = (pipeline: Pipeline, runId: string, options: DriveOptions = {}) =>
+  Effect.gen(function* () {
+    const { concurrency, leaseMs, pollMs } = settings(options)
+    yield* reopen(runId).pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
+    /** One round: finish the run if it is settled, else work what is visible. */
+    const round = Effect.gen(function* () {
+      const run = yield* getRun(runId)
+      if (run.status === "COMPLETED" || run.status === "FAILED") return Option.some(run)
+      if (run.status === "CATALOGING" || (run.status !== "SPLITTING" && isSettled(run))) return Option.some(yield* finishRun(pipeline, runId))
+      if ((yield* workVisible(pipeline, concurrency, leaseMs, false)) === 0) {
+        yield* sweepDeadLetters(runId)
+        yield* Effect.sleep(Duration.millis(pollMs))
+      }
+      return Option.none<RunRecord>()
+    })
+    // A transient failure of the engine's own calls (a claim, a receive) costs a round, not the run.
+    const resilient = round.pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
+    for (;;) {
+      const finished = yield* resilient
+      if (Option.isSome(finished)) return finished.value
+    }
+  })
+
+/**
+ * Works the queues until they are empty, waiting for in-flight messages to come back.
+ * Whatever is left after a run finished (a duplicate, a message whose ack was lost) is
+ * handled like any redelivery: it changes nothing already done.
+ *
+ * @since 0.1.0
+ * @category engine
+ */
+export const drain = (pipeline: Pipeline, options: DriveOptions = {}) =>
+  Effect.gen(function* () {
+    const { concurrency, leaseMs, pollMs } = settings(options)
+    const q = yield* WorkQueue
+    const round = Effect.gen(function* () {
+      const fit = yield* q.depth("fit")
+      const slow = yield* q.depth("slow")
+      if (fit.visible + fit.inFlight + slow.visible + slow.inFlight === 0) return true
+      if ((yield* workVisible(pipeline, concurrency, leaseMs, true)) === 0) yield* Effect.sleep(Duration.millis(pollMs))
+      return false
+    }).pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
+    while (!(yield* round)) {
+      // keep working
+    }
+  })
+
+/**
+ * A message the queue itself dead-lettered (delivered too often without an ack: a crash
+ * loop) never completed its work: settle it as giving up on it would (`abandon`), so the
+ * run settles and says why. Slow dead letters of a chunk with no deferred spectra left
+ * change nothing.
+ *
+ * @since 0.1.0
+ * @category engine
+ */
+export const sweepDeadLetters = (runId: string) =>
+  Effect.gen(function* () {
+    const q = yield* WorkQueue
+    for (const queue of ["fit", "slow"] as const) {
+      for (const d of yield* q.deadLetters(queue)) if (isOfRun(runId)(d.body)) yield* abandon(queue, d.body, d.reason)
+    }
+  })
