@@ -87,7 +87,14 @@ beforeAll(async () => {
   url = started.url
   stop = started.stop
   browser = await launch()
+  await openPage()
 }, 180_000)
+
+/** (Re)loads the page and waits for the map. */
+const openPage = async () => {
+  await browser.page.goto(url)
+  await browser.page.waitForFunction(() => (window as unknown as { __phs: { mapMs: number | null } }).__phs.mapMs !== null)
+}
 
 afterAll(async () => {
   await browser?.close()
@@ -98,8 +105,7 @@ afterAll(async () => {
 describe("phs view in a browser", () => {
   it("draws the map, opens a pixel's spectrum with its components, and labels it", async () => {
     const { page } = browser
-    await page.goto(url)
-    await page.waitForFunction(() => (window as unknown as { __phs: { mapMs: number | null } }).__phs.mapMs !== null)
+    await openPage()
     // a discrete colour bar for the component count: one class per count in the map
     const counts = new Set(rows.get(runIds.beta35)!.map((r) => r.n_components))
     const classes = await page.locator("#map-axes rect[data-class]").evaluateAll((es) => es.map((e) => Number(e.getAttribute("data-class"))))
@@ -173,6 +179,17 @@ describe("phs view in a browser", () => {
 
     const timings = await page.evaluate(() => (window as unknown as { __phs: { mapMs: number; pixelMs: number } }).__phs)
     console.log(`phs view on 5×5: map drawn in ${timings.mapMs.toFixed(1)} ms, pixel spectrum in ${timings.pixelMs.toFixed(1)} ms`)
+  })
+
+  it("hovering shows the pixel, its (l, b) and the value", async () => {
+    const { page } = browser
+    const box = (await page.locator("#map").boundingBox())!
+    // pixel (4, 0): the right-most column, the bottom row (y grows upwards)
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.9)
+    const row = rowAt(runIds.beta35, 4, 0)
+    const hover = await page.locator("#hover").textContent()
+    expect(hover).toMatch(/^x 4, y 0 \(l, b\) = \(\d+\.\d{4}°, -?\d+\.\d{4}°\): n_components = (\d+)$/)
+    expect(hover).toContain(`n_components = ${row.n_components}`)
   })
 
   it("arrow keys move to the neighbouring pixel", async () => {
