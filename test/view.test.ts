@@ -205,6 +205,8 @@ describe("phs view in a browser", () => {
 
   it("compares with the other run: both spectra side by side and a difference map", async () => {
     const { page } = browser
+    await clickPixel(page, 2, 2)
+    await page.waitForSelector('body[data-pixel="2,2"]')
     await page.selectOption("#other", runIds.beta5)
     await page.waitForSelector("#panel-other:not([hidden]) svg")
     const other = rowAt(runIds.beta5, 2, 2)
