@@ -304,6 +304,7 @@ describe("phs view API", () => {
     const unknown = await phs(["view", "nosuchrun", "--workdir", workdir, "--port", "0"])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr.trim().split("\n")).toHaveLength(1)
+    expect(unknown.stderr).toContain("no run nosuchrun")
     const broken = path.join(dir, "broken.json")
     fs.writeFileSync(broken, "{\"spectra\": 3}")
     const bad = await phs(["view", "--workdir", workdir, "--port", "0", "--labels", broken])
