@@ -221,6 +221,18 @@ describe("phs view in a browser", () => {
     }
   })
 
+  it("removes a pixel's label", async () => {
+    const { page } = browser
+    await clickPixel(page, 0, 0)
+    await page.waitForSelector('body[data-pixel="0,0"]')
+    expect(await page.locator("#label-state").textContent()).toContain("labelled, 1 components")
+    await page.locator("#unlabel").click()
+    await page.waitForSelector("#status:text('removed')")
+    const saved = JSON.parse(fs.readFileSync(labelFile, "utf8")) as { spectra: Array<{ x: number; y: number }> }
+    expect(saved.spectra.some((s) => s.x === 0 && s.y === 0)).toBe(false)
+    expect(saved.spectra.length).toBeGreaterThan(0)
+  })
+
   it("makes no request that leaves 127.0.0.1", () => {
     expect(browser.outside).toEqual([])
     expect(browser.seen.length).toBeGreaterThan(5)
@@ -272,6 +284,14 @@ describe("phs view API", () => {
     expect(badLabel.status).toBe(400)
     const foreign = await get("/api/runs", { headers: { host: "attacker.example" } })
     expect(foreign.status).toBe(403)
+    // another site's page cannot change the labels: a foreign Origin, or a body that is not JSON
+    const before = fs.readFileSync(labelFile, "utf8")
+    const body = JSON.stringify({ components: [] })
+    const crossSite = await get(`/api/labels/1/1`, { method: "PUT", body, headers: { origin: "http://attacker.example" } })
+    expect(crossSite.status).toBe(403)
+    const plain = await get(`/api/labels/1/1`, { method: "PUT", body, headers: { "content-type": "text/plain" } })
+    expect(plain.status).toBe(415)
+    expect(fs.readFileSync(labelFile, "utf8")).toBe(before)
   })
 
   it("reads nothing outside the workdir whatever the parameters", async () => {

@@ -292,6 +292,16 @@ export const app = (assets: ReadonlyArray<Asset>, initialRun: string | null) =>
     const req = yield* HttpServerRequest.HttpServerRequest
     const host = req.headers.host ?? ""
     if (!LOCAL_HOST.test(host)) return error(403, `this server answers requests to 127.0.0.1 only, not ${host}`)
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      // Changes come from this page only: another site's page may send a simple
+      // cross-origin request here, but not one with its own Origin matching ours, nor
+      // (without a CORS preflight we never grant) a JSON body.
+      const origin = req.headers.origin
+      if (origin !== undefined && origin !== `http://${host}`) return error(403, `changes are accepted from this server's page only, not from ${origin}`)
+      if (!(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) {
+        return error(415, "a change must be sent as application/json")
+      }
+    }
     return yield* router(assets, initialRun)
   }).pipe(
     Effect.catchAllCause((cause) =>

@@ -474,7 +474,7 @@
     const p = state.main
     if (!p) return
     try {
-      await api(`/api/labels/${p.x}/${p.y}`, { method: "DELETE" })
+      await api(`/api/labels/${p.x}/${p.y}`, { method: "DELETE", headers: { "content-type": "application/json" } })
       p.label = null
       state.comps = labelState(p)
       renderSpectra()
