@@ -66,7 +66,8 @@ describe("view quantities", () => {
     x: 0, y: 0, beta: 3.5, rms: 0.1, min_persistence: 0.35, n_components: 2,
     component_amplitudes: [1, 3], component_means: [10, 20], component_stddevs: [2, 4],
     nan_channels: 0, residual_rms: 0.1, chi2_reduced: 1.1, aicc: 0,
-    component_amplitude_errors: [0, 0], component_mean_errors: [0, 0], component_stddev_errors: [0, 0], run_id: "r"
+    component_amplitude_errors: [0, 0], component_mean_errors: [0, 0], component_stddev_errors: [0, 0], run_id: "r",
+    lon: null, lat: null, component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null
   } satisfies DecompositionRow
 
   it("reads a velocity axis in m/s as km/s, and none from a frequency axis", () => {
@@ -85,5 +86,10 @@ describe("view quantities", () => {
     expect(valueOf("integrated", row, v)).toBeCloseTo((1 * 2 + 3 * 4) * Math.sqrt(2 * Math.PI) * 0.5, 12)
     expect(valueOf("velocity", { ...row, n_components: -1, component_amplitudes: [], component_means: [], component_stddevs: [] }, v)).toBeNull()
     expect(valueOf("chi2_reduced", { ...row, rms: null }, v)).toBeNull()
+    // the table's world columns, when the fit wrote them, win over the header read here
+    const world = { ...row, component_velocities: [7, 8], component_velocity_dispersions: [1.5, 2.5], component_integrated_intensities: [3, 4] }
+    expect(valueOf("velocity", world, v)).toBe(8)
+    expect(valueOf("dispersion", world, v)).toBe(2.5)
+    expect(valueOf("integrated", world, v)).toBe(7)
   })
 })

@@ -12,12 +12,14 @@ import { plot } from "./commands/plot.js"
 import { view } from "./commands/view.js"
 import { query } from "./commands/query.js"
 import { redrive, replay, resume, runs, status } from "./commands/runs.js"
+import { sweep } from "./commands/sweep.js"
+import { tune } from "./commands/tune.js"
 
 export const VERSION = "0.1.0"
 
 const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),
-  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, view, exportCommand, cost])
+  Command.withSubcommands([pipeline, runs, status, resume, replay, redrive, query, plot, view, exportCommand, cost, sweep, tune])
 )
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })

@@ -98,7 +98,22 @@ export const submit = (
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
     yield* checkCube(s.cube)
-    const cubeKey = yield* importCube(s.cube, s.survey)
+    return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey) })
+  })
+
+/**
+ * Starts a run of a cube already in the blob store (`cube` is its key, from
+ * {@link importCube}): what a sweep does for each of its points, importing the cube once.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const submitImported = (
+  pipeline: Pipeline.Pipeline,
+  s: Submission
+): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
+  Effect.gen(function* () {
+    const cubeKey = s.cube
     const manifest = { cube_key: cubeKey, survey: s.survey, params: s.params ?? {}, ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }) }
     const input = yield* Pipeline.prepare(manifest)
     const store = yield* BlobStore.BlobStore

@@ -10,7 +10,7 @@ import type { ResultSchema } from "@phs/core"
 import { Cause, Effect, ParseResult, Schema } from "effect"
 import * as Labels from "./Labels.js"
 import { fitWindow } from "./HandFit.js"
-import { numberColumn, QUANTITIES, QUANTITY_NAMES, valueOf, type QuantityName } from "./Quantities.js"
+import { QUANTITIES, QUANTITY_NAMES, valueOf, type QuantityName } from "./Quantities.js"
 import { checkPixel, newest, ViewData, type LoadedRun } from "./ViewData.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
 import type { Asset } from "./Assets.js"
@@ -68,12 +68,10 @@ export const pixel = (run: LoadedRun, x: number, y: number) =>
     const label = (yield* labels.all).spectra.find((s) => s.x === x && s.y === y) ?? null
     const v = run.velocity
     const where = run.galactic?.(x, y)
-    const lon = numberColumn(row, "lon") ?? where?.lon ?? null
-    const lat = numberColumn(row, "lat") ?? where?.lat ?? null
-    const column = (name: string, k: number) => {
-      const list: unknown = (row as Record<string, unknown>)[name]
-      return Array.isArray(list) && typeof list[k] === "number" ? (list[k] as number) : undefined
-    }
+    // the table's world columns (core's WCS), else a plate carrée header read linearly
+    const lon = row.lon ?? where?.lon ?? null
+    const lat = row.lat ?? where?.lat ?? null
+    const column = (list: ReadonlyArray<number> | null, k: number) => (list !== null && Number.isFinite(list[k]) ? list[k] : undefined)
     const components = row.component_amplitudes.map((amplitude, k) => {
       const mean = row.component_means[k]
       const stddev = row.component_stddevs[k]
@@ -82,8 +80,8 @@ export const pixel = (run: LoadedRun, x: number, y: number) =>
         amplitude,
         mean,
         stddev,
-        velocity: column("component_velocities", k) ?? (v === undefined ? null : v.at(mean)),
-        dispersion: column("component_velocity_dispersions", k) ?? (v === undefined ? null : stddev * Math.abs(v.step)),
+        velocity: column(row.component_velocities, k) ?? (v === undefined ? null : v.at(mean)),
+        dispersion: column(row.component_velocity_dispersions, k) ?? (v === undefined ? null : stddev * Math.abs(v.step)),
         errors: errors.every((e) => e === undefined)
           ? null
           : { amplitude: finiteOrNull(errors[0] ?? Number.NaN), mean: finiteOrNull(errors[1] ?? Number.NaN), stddev: finiteOrNull(errors[2] ?? Number.NaN) }

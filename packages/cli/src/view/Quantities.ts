@@ -36,11 +36,6 @@ export const galacticOf = (header: Fits.CubeHeader): ((x: number, y: number) => 
   return (x, y) => ({ lon: world(a1, x), lat: world(a2, y) })
 }
 
-/** A world column of a row when the result table has it (a newer table), else undefined. */
-export const numberColumn = (row: Row, name: string): number | undefined => {
-  const v: unknown = (row as Record<string, unknown>)[name]
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined
-}
 
 const brightest = (row: Row): number => {
   let k = -1
@@ -76,6 +71,7 @@ export const QUANTITIES = {
     unit: (b, vel) => `${b ?? ""} ${vel ? "km/s" : "channel"}`.trim(),
     of: (row, v) => {
       if (!usable(row)) return null
+      if (v !== undefined && row.component_integrated_intensities !== null) return row.component_integrated_intensities.reduce((a, b) => a + b, 0)
       const x = Maps.integrated(row)
       return v === undefined ? x : x * Math.abs(v.step)
     }
@@ -87,7 +83,7 @@ export const QUANTITIES = {
     of: (row, v) => {
       const k = usable(row) ? brightest(row) : -1
       if (k < 0) return null
-      return v === undefined ? row.component_means[k] : v.at(row.component_means[k])
+      return row.component_velocities?.[k] ?? (v === undefined ? row.component_means[k] : v.at(row.component_means[k]))
     }
   },
   dispersion: {
@@ -97,7 +93,7 @@ export const QUANTITIES = {
     of: (row, v) => {
       const k = usable(row) ? brightest(row) : -1
       if (k < 0) return null
-      return v === undefined ? row.component_stddevs[k] : row.component_stddevs[k] * Math.abs(v.step)
+      return row.component_velocity_dispersions?.[k] ?? (v === undefined ? row.component_stddevs[k] : row.component_stddevs[k] * Math.abs(v.step))
     }
   },
   rms: fromMaps("rms"),
