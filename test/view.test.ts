@@ -13,6 +13,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
+import { decode as decodeTruth } from "../packages/core/src/score/Labels.js"
 // a plain ES module shared with bench/view.mjs and scripts/view-screenshot.mjs
 import { clickPixel, launch, startView } from "../scripts/view-browser.mjs"
 import { phs, tempDir } from "./support/cli.js"
@@ -167,6 +168,9 @@ describe("phs view in a browser", () => {
       row.component_amplitudes.slice(1).map((a, i) => ({ amplitude: a, mean: row.component_means[i + 1], stddev: row.component_stddevs[i + 1] }))
     )
     expect(Math.abs(mine.components.at(-1)!.mean - row.component_means[k])).toBeLessThan(2 * row.component_stddevs[k])
+    // what phs tune --truth reads
+    const truth = await Effect.runPromise(decodeTruth(fs.readFileSync(labelFile, "utf8"), labelFile))
+    expect(truth.spectra.find((s) => s.x === row.x && s.y === row.y)?.components).toEqual(mine.components)
 
     // reopening the pixel shows the label: the rejected component unchecked, the hand one kept
     await page.keyboard.press("ArrowRight")

@@ -37,7 +37,10 @@ const MapQuery = Schema.Struct({
 const RunQuery = Schema.Struct({ run: RunId })
 const PixelPath = Schema.Struct({ x: Index, y: Index })
 const FitBody = Schema.Struct({ lo: Schema.Int.pipe(Schema.nonNegative()), hi: Schema.Int.pipe(Schema.nonNegative()) })
-const LabelBody = Schema.Struct({ category: Schema.optional(Labels.Category), components: Labels.LabelledSpectrum.fields.components })
+const LabelBody = Schema.Struct({
+  category: Labels.LabelledSpectrum.fields.category,
+  components: Labels.LabelledSpectrum.fields.components.pipe(Schema.maxItems(64))
+})
 
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null)
 

@@ -5,28 +5,19 @@
  * Every change is written at once (write a temporary file, then rename), so a crash loses
  * nothing but the change in flight.
  */
+import { Scoring } from "@phs/core"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { BadRequest } from "./ViewErrors.js"
 
-export const Component = Schema.Struct({
-  amplitude: Schema.Number.pipe(Schema.finite()),
-  mean: Schema.Number.pipe(Schema.finite()),
-  stddev: Schema.Number.pipe(Schema.finite(), Schema.positive())
-})
+/** One labelled component and spectrum: core's label format, the one `phs tune --truth` decodes. */
+export const Component = Scoring.Labels.Component
 export type Component = typeof Component.Type
-
-export const Category = Schema.String.pipe(Schema.maxLength(100))
-
-export const LabelledSpectrum = Schema.Struct({
-  x: Schema.Int.pipe(Schema.nonNegative()),
-  y: Schema.Int.pipe(Schema.nonNegative()),
-  category: Schema.optional(Category),
-  components: Schema.Array(Component).pipe(Schema.maxItems(64))
-})
+export const LabelledSpectrum = Scoring.Labels.LabelledSpectrum
 export type LabelledSpectrum = typeof LabelledSpectrum.Type
 
+/** The file as the viewer keeps it: possibly still empty (tune needs one spectrum or more). */
 export const LabelFile = Schema.Struct({ spectra: Schema.Array(LabelledSpectrum) })
 export type LabelFile = typeof LabelFile.Type
 
