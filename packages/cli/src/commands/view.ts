@@ -3,12 +3,14 @@
  * compare it with another run of the cube, and label spectra (docs/viewer.md).
  */
 import { Args, Command, Options } from "@effect/cli"
+import { HttpServerError } from "@effect/platform"
 import { Errors } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { line } from "../Output.js"
 import * as RunData from "../plot/RunData.js"
+import * as LocalTarget from "../target/LocalTarget.js"
 import * as Labels from "../view/Labels.js"
 import * as Server from "../view/Server.js"
 import * as ViewData from "../view/ViewData.js"
@@ -38,7 +40,7 @@ export const view = Command.make(
   (o) =>
     Effect.gen(function* () {
       if (o.port < 0 || o.port > 65535) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--port must be 0..65535, got ${o.port}` }))
-      yield* RunData.requireWorkdir(o.workdir)
+      yield* LocalTarget.requireWorkdir(o.workdir)
       const survey = Option.getOrUndefined(o.survey)
       const initial = yield* Option.match(o.runId, {
         onNone: () => Effect.succeed(null),
@@ -76,9 +78,9 @@ export const view = Command.make(
           Layer.provide(ViewData.layerLocal(o.workdir, survey)),
           Layer.provide(Labels.layer(labelFile)),
           Layer.mapError((e) =>
-            e._tag === "ServeError"
+            e instanceof HttpServerError.ServeError
               ? new Errors.InvalidInput({ reason: `cannot listen on ${Server.HOST}:${o.port}: ${String(e.cause instanceof Error ? e.cause.message : e.cause)}` })
-              : e._tag === "LabelFileError"
+              : e instanceof Labels.LabelFileError
               ? new Errors.InvalidInput({ reason: e.message })
               : e
           )

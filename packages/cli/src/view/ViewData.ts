@@ -4,12 +4,14 @@
  * workdir through the same code as `phs plot` (plot/RunData.ts); another layer (e.g. AWS)
  * only has to provide this service.
  */
-import { BlobStore, Fits, RunTable, type Errors, type ResultSchema } from "@phs/core"
+import { BlobStore, Fits, RunTable, type Pipeline, type ResultSchema } from "@phs/core"
 import { RuntimeLocal } from "@phs/runtime-local"
 import { Context, Effect, Layer, Ref } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as RunData from "../plot/RunData.js"
+import * as LocalTarget from "../target/LocalTarget.js"
+import type * as Target from "../target/Target.js"
 import { galacticOf, velocityAxis, type VelocityAxis } from "./Quantities.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
 
@@ -76,13 +78,13 @@ export const checkPixel = (run: LoadedRun, x: number, y: number): Effect.Effect<
  * The service over a local workdir (which must exist), showing the runs of `survey` only
  * when given. Storage failures are defects: the API answers them with a 500.
  */
-export const layerLocal = (workdir: string, survey?: string): Layer.Layer<ViewData, Errors.InvalidInput | Errors.StorageError> =>
+export const layerLocal = (workdir: string, survey?: string): Layer.Layer<ViewData, Target.Error> =>
   Layer.scoped(
     ViewData,
     Effect.gen(function* () {
-      yield* RunData.requireWorkdir(workdir)
+      yield* LocalTarget.requireWorkdir(workdir)
       const context = yield* Layer.build(RunData.layer(workdir))
-      const local = <A, E>(eff: Effect.Effect<A, E, RunTable.RunTable | BlobStore.BlobStore>) =>
+      const local = <A, E>(eff: Effect.Effect<A, E, Target.Services | Pipeline.Services>) =>
         Effect.provide(eff, context)
       const cache = yield* Ref.make(new Map<string, Effect.Effect<LoadedRun, NotFound>>())
 
