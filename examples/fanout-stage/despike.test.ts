@@ -49,7 +49,9 @@ describe("a fan-out stage with a halo (examples/fanout-stage)", () => {
       const changed = rows.filter((r) => r.n_components !== byPixel.get(`${r.x},${r.y}`)!.n_components)
       expect(changed.length).toBeGreaterThan(0)
       // per-stage progress in the run table: every chunk once
-      expect(yield* Effect.flatMap(RunTable.RunTable, (t) => t.stageProgress(run.runId))).toEqual({ despike: run.jobsTotal })
+      const progress = yield* Effect.flatMap(RunTable.RunTable, (t) => t.stageProgress(run.runId))
+      expect(progress).toEqual({ despike: run.jobsTotal })
+      expect(Pipeline.stageProgressText(progress, run.jobsTotal)).toBe(`despike ${run.jobsTotal}/${run.jobsTotal}`)
       const steps = (yield* Effect.flatMap(Journal.Journal, (j) => j.entries(run.runId))).filter((e) => e.stage === "despike")
       expect(steps.filter((e) => e.step === "run-chunk")).toHaveLength(run.jobsTotal)
       expect(steps.filter((e) => e.step === "enqueue")).toHaveLength(1)

@@ -3,7 +3,7 @@
  * failed chunks, spectra deferred to the slow queue. On a terminal it redraws one line;
  * elsewhere it prints a plain line every few seconds.
  */
-import { RunTable } from "@phs/core"
+import { Pipeline, RunTable } from "@phs/core"
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
 
 const pad2 = (n: number) => String(Math.floor(n)).padStart(2, "0")
@@ -21,8 +21,9 @@ export const formatDuration = (seconds: number): string => {
 export const renderLine = (
   run: RunTable.RunRecord,
   rate: number,
-  options: { readonly width: number; readonly bar: boolean }
+  options: { readonly width: number; readonly bar: boolean; readonly stages?: Readonly<Record<string, number>> }
 ): string => {
+  const stageText = Pipeline.stageProgressText(options.stages ?? {}, run.jobsTotal)
   const total = Math.max(1, run.nSpectra)
   const done = run.spectraDone
   const frac = Math.min(1, done / total)
@@ -34,6 +35,7 @@ export const renderLine = (
     `ETA ${run.status === "RUNNING" ? formatDuration(Math.round(eta)) : "--:--"}`,
     `failed ${run.jobsFailed}`,
     `slow ${run.slowPending}/${run.spectraDeferred}`,
+    ...(stageText === "" ? [] : [stageText]),
     run.status.toLowerCase()
   ].join("  ")
   if (!options.bar) return stats
@@ -56,7 +58,8 @@ export const watch = (runId: string, options: { readonly tty: boolean }) =>
       first ??= run.value.spectraDone
       const elapsed = (now - t0) / 1000
       const rate = elapsed > 0.5 ? (run.value.spectraDone - first) / elapsed : 0
-      const line = renderLine(run.value, rate, { width: process.stderr.columns ?? 100, bar: options.tty })
+      const stages = yield* table.stageProgress(runId)
+      const line = renderLine(run.value, rate, { width: process.stderr.columns ?? 100, bar: options.tty, stages })
       if (options.tty) {
         process.stderr.write(`\r${line}${" ".repeat(Math.max(0, lastLen - line.length))}`)
         lastLen = line.length

@@ -258,3 +258,15 @@ export const handleStage = (pipeline: Pipeline, body: string, errorText: (e: unk
       )
     )
   })
+
+/**
+ * Fan-out stage progress as the progress display shows it: `despike 3/5` per stage with
+ * chunks done (empty when none).
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const stageProgressText = (progress: Readonly<Record<string, number>>, chunks: number): string =>
+  Object.entries(progress)
+    .map(([stage, done]) => `${stage} ${done}/${chunks}`)
+    .join("  ")
