@@ -10,6 +10,7 @@ import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as DriverLock from "./DriverLock.js"
 
 /**
  * An open file read by ranges, as the FITS reader wants it.
@@ -47,7 +48,13 @@ export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.I
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 
-const sha256File = (file: string) =>
+/**
+ * SHA-256 (hex) of a file, streamed: what names a cube's blob (`Keys.cube`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sha256File = (file: string): Effect.Effect<string, Errors.InvalidInput> =>
   Effect.async<string, Errors.InvalidInput>((resume) => {
     const h = crypto.createHash("sha256")
     fs.createReadStream(file)
@@ -98,7 +105,22 @@ export const submit = (
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
     yield* checkCube(s.cube)
-    const cubeKey = yield* importCube(s.cube, s.survey)
+    return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey) })
+  })
+
+/**
+ * Starts a run of a cube already in the blob store (`cube` is its key, from
+ * {@link importCube}): what a sweep does for each of its points, importing the cube once.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const submitImported = (
+  pipeline: Pipeline.Pipeline,
+  s: Submission
+): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
+  Effect.gen(function* () {
+    const cubeKey = s.cube
     const manifest = { cube_key: cubeKey, survey: s.survey, params: s.params ?? {}, ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }) }
     const input = yield* Pipeline.prepare(manifest)
     const store = yield* BlobStore.BlobStore
@@ -108,7 +130,8 @@ export const submit = (
   })
 
 /**
- * Submits a cube and drives its run to the end on this machine.
+ * Submits a cube and drives its run to the end on this machine, as the workdir's one
+ * driver (`DriverLock.layer` provides the lease).
  *
  * @since 0.1.0
  * @category combinators
@@ -117,7 +140,15 @@ export const run = (
   pipeline: Pipeline.Pipeline,
   s: Submission,
   options: Pipeline.DriveOptions = {}
-): Effect.Effect<RunTable.RunRecord, Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
-  Effect.flatMap(submit(pipeline, s), (runId) => Pipeline.drive(pipeline, runId, options))
+): Effect.Effect<
+  RunTable.RunRecord,
+  Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError | DriverLock.DriverLost,
+  Pipeline.Services | DriverLock.DriverLock
+> =>
+  Effect.flatMap(DriverLock.DriverLock, (lock) =>
+    lock.guard(
+      Effect.flatMap(submit(pipeline, s), (runId) => Effect.zipRight(lock.driving(runId), Pipeline.drive(pipeline, runId, options)))
+    )
+  )
 
 
