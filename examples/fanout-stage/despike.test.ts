@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BlobStore, Fitter, Journal, Keys, Pipeline, ResultParquet, type ResultSchema, RunTable, Stage } from "@phs/core"
-import { LocalRun, RuntimeLocal } from "@phs/runtime-local"
+import { DriverLock, LocalRun, RuntimeLocal } from "@phs/runtime-local"
 import { Effect, Exit, Layer } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -8,7 +8,7 @@ import { tempDir } from "../../test/support/cli.js"
 import { despike, despikeStage, neighboursOf, pipeline } from "./despike.js"
 
 const sample = fileURLToPath(new URL("../grs-5x5.fits", import.meta.url))
-const runtime = (workdir: string) => Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative())
+const runtime = (workdir: string) => Layer.mergeAll(RuntimeLocal.layer({ workdir }), DriverLock.layer({ workdir }), Fitter.layerNative())
 const opts = { pollMs: 10, concurrency: 1 }
 
 type Row = ResultSchema.DecompositionRow
