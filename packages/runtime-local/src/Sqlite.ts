@@ -99,6 +99,13 @@ export const migrations: ReadonlyArray<string> = [
     error TEXT,
     PRIMARY KEY (run_id, start)
   ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS stage_chunks (
+    run_id TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, stage, start)
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS journal (
     run_id TEXT NOT NULL,
     stage TEXT NOT NULL,

@@ -20,7 +20,7 @@ import { RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { cubeWcsSummary } from "../wcs/WorldColumns.js"
-import { RunRef } from "./Tasks.js"
+import { CatalogInput } from "./Tasks.js"
 
 /** Rows per compacted part (~50–100 MB of Parquet). */
 export const ROWS_PER_PART = Keys.ROWS_PER_PART
@@ -64,9 +64,9 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 const beginStep = Step.make({
   name: "begin",
-  input: RunRef,
+  input: CatalogInput,
   output: RunSummary,
-  run: ({ runId }) =>
+  run: ({ runId, resultsFrom }) =>
     Effect.gen(function* () {
       const table = yield* RunTable
       const { run } = yield* table.transition(runId, ["RUNNING"], "CATALOGING")
@@ -80,7 +80,10 @@ const beginStep = Step.make({
         createdAt: run.createdAt,
         params: run.params,
         codeVersion: run.codeVersion,
-        chunkKeys: chunks.flatMap((c) => (c.status === "COMPLETED" && c.outputKey !== null ? [c.outputKey] : [])),
+        // The last fan-out stage's rows replace the fit's (`resultsFrom`).
+        chunkKeys: chunks.flatMap((c) =>
+          c.status !== "COMPLETED" || c.outputKey === null ? [] : [resultsFrom === undefined ? c.outputKey : Keys.stageResult(runId, resultsFrom, c.start)]
+        ),
         failedChunks: chunks.filter((c) => c.status !== "COMPLETED").map((c) => ({ start: c.start, error: c.error ?? `chunk ${c.status}` })),
         fit: {
           firstStartedAt: minOrNull(chunks.map((c) => c.startedAt)),
@@ -447,11 +450,12 @@ export const CatalogOutput = Schema.Struct({ status: Schema.String, parts: Schem
  */
 export const catalog = Stage.make({
   name: "catalog",
-  input: RunRef,
+  input: CatalogInput,
   output: CatalogOutput,
-  run: ({ runId }) =>
+  run: (input) =>
     Effect.gen(function* () {
-      const summary = yield* Step.run(beginStep, { runId })
+      const runId = input.runId
+      const summary = yield* Step.run(beginStep, input)
       if (summary.failedChunks.length > 0) {
         const first = summary.failedChunks[0]
         const problems = [`${summary.failedChunks.length} chunk(s) failed; first at spectrum ${first.start}: ${first.error}`]

@@ -201,6 +201,29 @@ export const planChunks = (nSpectra: number, chunkSize: number): number[] => {
 }
 
 /**
+ * The pixels of the chunk at `start` (`count` spectra, a run of row-major pixels), in
+ * payload order, with their bounding box.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const chunkPixels = (start: number, count: number, nx: number): Stage.ChunkPixels => {
+  const pixels = Array.from({ length: count }, (_, i) => start + i)
+  const last = start + count - 1
+  const y0 = Math.floor(start / nx)
+  const y1 = Math.floor(last / nx)
+  return { start, pixels, box: { x0: y1 > y0 ? 0 : start % nx, y0, x1: y1 > y0 ? nx - 1 : last % nx, y1 } }
+}
+
+/**
+ * The start of the chunk holding a pixel.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const chunkOfPixel = (pixel: number, chunkSize: number): number => Math.floor(pixel / chunkSize) * chunkSize
+
+/**
  * Removes everything a split wrote for a run that must not become visible.
  *
  * @since 0.1.0
