@@ -22,6 +22,7 @@ import { RunParams, RunRef, StageChunkOutput, StageTask } from "../stages/Tasks.
 import { WorkQueue } from "../WorkQueue.js"
 import type { FanOutStage, Pipeline } from "./Compose.js"
 import { getRun } from "./Prepare.js"
+import { fitTaskOf } from "./Recovery.js"
 
 /**
  * Where the rows of `stage`'s chunk at `start` are: the fit's chunk result, or a fan-out
@@ -40,14 +41,7 @@ export const resultKeyOf = (runId: string, stage: string, start: number): string
  * @category constructors
  */
 export const stageTaskOf = (stage: FanOutStage, run: RunRecord, chunk: Pick<ChunkRecord, "start" | "count">): StageTask => ({
-  runId: run.runId,
-  survey: run.survey,
-  start: chunk.start,
-  count: chunk.count,
-  nx: run.nx,
-  nChannels: run.nChannels,
-  params: Schema.decodeUnknownSync(RunParams)(run.params),
-  payloadKey: Keys.chunkPayload(run.runId, chunk.start),
+  ...fitTaskOf(run, chunk),
   outputKey: Keys.stageResult(run.runId, stage.name, chunk.start),
   stage: stage.name,
   after: stage.after,
