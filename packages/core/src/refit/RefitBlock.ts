@@ -170,6 +170,13 @@ const guesses = (own: Array<Component>, neighbours: ReadonlyArray<Neighbour>): A
     // own components plus the consensus components none of them covers
     const extra = g.filter((q) => own.every((o) => Math.abs(o.mean - q.mean) > Math.max(o.stddev, q.stddev)))
     if (extra.length > 0 && own.length > 0) out.push([...own, ...extra].sort((a, b) => a.mean - b.mean))
+    // own components less those no consensus component covers
+    const kept = own.filter((q) => g.some((o) => Math.abs(o.mean - q.mean) <= Math.max(o.stddev, q.stddev)))
+    if (kept.length > 0 && kept.length < own.length) out.push(kept)
+  }
+  // the nearest neighbours' own solutions
+  for (const n of neighbours) {
+    if (n.weight === 1 && n.row.n_components > 0) out.push(componentsOf(n.row))
   }
   return out
 }
