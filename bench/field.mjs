@@ -3,7 +3,7 @@
 // on synthetic fields of ../shared/bench/synth-field.mjs, scored by field-score.mjs, and on
 // the real GRS fields: each field is decomposed (decomposeBatch), then refitted as blocks
 // with a halo, and both decompositions are scored.
-//   npm run bench:field [-- --seeds 1,2,3 --holdout 4,5,6 --noisy 7 --size 48 --block 16 --tile]
+//   npm run bench:field [-- --seeds 1,2,3 --holdout 4,5,6 --noisy 7 --size 48 --block 16 --options '{"passes":3}' --tile]
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -27,6 +27,7 @@ const holdout = list(arg("holdout", "4,5,6"))
 const noisy = list(arg("noisy", "7"))
 const size = Number(arg("size", 48))
 const blockSize = Number(arg("block", 16))
+const refitOptions = { ...DEFAULT_REFIT_OPTIONS, ...JSON.parse(arg("options", "{}")) }
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "phs-field-"))
 
 /** A FITS cube (primary HDU, BITPIX -32/-64) as spectrum-major float32 [ny][nx][channels]. */
@@ -78,7 +79,7 @@ const toRow = (p, nx, d) => {
 
 /** Refits the whole map block by block, each block given its halo of rows only. */
 const refitField = ({ nx, ny, nc, cube }, rows, block) => {
-  const halo = DEFAULT_REFIT_OPTIONS.passes * DEFAULT_REFIT_OPTIONS.radius
+  const halo = refitOptions.passes * refitOptions.radius
   const out = new Array(rows.length)
   const flagged = {}
   let refitted = 0
@@ -91,7 +92,7 @@ const refitField = ({ nx, ny, nc, cube }, rows, block) => {
         for (let x = Math.max(0, bx - halo); x < Math.min(nx, bx + b.nx + halo); x++) mine.push(rows[y * nx + x])
       }
       const r = refitBlock({
-        map: { nx, ny }, block: b, rows: mine, params: DEFAULT_PARAMS,
+        map: { nx, ny }, block: b, rows: mine, params: DEFAULT_PARAMS, options: refitOptions,
         spectrum: (x, y) => cube.subarray((y * nx + x) * nc, (y * nx + x + 1) * nc)
       })
       for (const row of r.rows) out[row.y * nx + row.x] = row
@@ -172,7 +173,7 @@ const print = (r) => {
   }
 }
 
-console.log(`refit benchmark: ${size}×${size} fields, ${blockSize}×${blockSize} blocks, options ${JSON.stringify(DEFAULT_REFIT_OPTIONS)}, ${os.availableParallelism()} cores`)
+console.log(`refit benchmark: ${size}×${size} fields, ${blockSize}×${blockSize} blocks, options ${JSON.stringify(refitOptions)}, ${os.availableParallelism()} cores`)
 const summary = {}
 for (const [group, seeds, noise] of [["tuned", tuned, 0.25], ["held out", holdout, 0.25], ["noisy", noisy, 0.5]]) {
   const res = []

@@ -52,8 +52,8 @@ export interface RefitOptions {
 export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   radius: 1,
   passes: 3,
-  majority: 0.5,
-  chi2Z: 3,
+  majority: 0.3,
+  chi2Z: 2,
   broadFactor: 2,
   negSigma: 5,
   aiccMargin: 0,
