@@ -56,7 +56,7 @@ export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   chi2Z: 2,
   broadFactor: 2,
   negSigma: 5,
-  aiccMargin: 0,
+  aiccMargin: 1e-6,
   maxEvaluations: 2000
 })
 
