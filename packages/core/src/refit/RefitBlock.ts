@@ -7,7 +7,7 @@
  *
  * @since 0.2.0
  */
-import { __internal, type Component, type FitParams } from "@phs/fit-native"
+import { __internal, type Component, decompose, type FitParams } from "@phs/fit-native"
 import { Schema } from "effect"
 import type { DecompositionRow } from "../ResultSchema.js"
 import { DEFAULT_REFIT_OPTIONS, flagsOf, isFitted, majorityCount, type Neighbour, REFIT_FLAGS, type RefitFlag, type RefitOptions } from "./Flags.js"
@@ -32,8 +32,9 @@ export interface Box {
  * - `block`: the pixels whose rows are produced.
  * - `rows`: the previous decomposition's row of every pixel of the map within `block` grown
  *   by `passes × radius` (a missing pixel counts as blank).
- * - `spectrum(x, y)`: the spectrum of a pixel within `block` grown by `(passes − 1) × radius`
- *   (the block's own pixels for one pass); undefined for a pixel that has none.
+ * - `spectrum(x, y)`: the spectrum of a pixel within `block` grown by `passes × radius` (as
+ *   the rows: a refitted spectrum is also fitted from the stack of its neighbourhood's
+ *   spectra); undefined for a pixel that has none.
  *
  * @since 0.2.0
  * @category models
@@ -181,6 +182,31 @@ const guesses = (own: Array<Component>, neighbours: ReadonlyArray<Neighbour>): A
   return out
 }
 
+/**
+ * The components of the distance-weighted mean spectrum of a pixel and its neighbours (the
+ * pixel weighing 1): faint components its neighbours share stand out of the noise there.
+ * Depends on the spectra only, so it is the same in every pass.
+ */
+const stackOf = (input: RefitInput, x: number, y: number, R: number, own: Float64Array): Array<Component> => {
+  const sum = Float64Array.from(own, (v) => (Number.isFinite(v) ? v : 0))
+  const w = Float64Array.from(own, (v) => (Number.isFinite(v) ? 1 : 0))
+  for (let dy = -R; dy <= R; dy++) {
+    for (let dx = -R; dx <= R; dx++) {
+      if ((dx === 0 && dy === 0) || x + dx < 0 || y + dy < 0 || x + dx >= input.map.nx || y + dy >= input.map.ny) continue
+      const s = input.spectrum(x + dx, y + dy)
+      if (!s || s.length !== own.length) continue
+      const wt = 1 / Math.hypot(dx, dy)
+      for (let i = 0; i < s.length; i++) {
+        if (Number.isFinite(s[i])) {
+          sum[i] += wt * s[i]
+          w[i] += wt
+        }
+      }
+    }
+  }
+  return decompose(Float64Array.from(sum, (v, i) => (w[i] > 0 ? v / w[i] : NaN)), input.params).components
+}
+
 type Solution = { comps: Array<Component>; errors: Array<Component>; rss: number; n: number; aicc: number }
 
 const fitGuess = (spec: Float64Array, guess: Array<Component>, rms: number, p: FitParams, maxEvaluations: number): Solution | null => {
@@ -263,6 +289,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     return out
   }
   const flagged = emptyFlags()
+  const stackGuess = new Map<number, Array<Component>>()
   let changedPrev: Set<number> | null = null
   let passesRun = 0
   for (let pass = 1; pass <= o.passes; pass++) {
@@ -299,7 +326,18 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         const cur = rssOf(residual)
         let best: Solution | null = null
         let bestAicc = aiccOf(cur.rss, cur.n, own.length) - o.aiccMargin
-        for (const g of guesses(own, neighbours)) {
+        let stacked = stackGuess.get(k)
+        if (stacked === undefined) {
+          stacked = stackOf(input, x, y, R, spec)
+          stackGuess.set(k, stacked)
+        }
+        const tries = guesses(own, neighbours)
+        if (stacked.length > 0) {
+          tries.push(stacked)
+          const extra = stacked.filter((q) => own.every((o) => Math.abs(o.mean - q.mean) > Math.max(o.stddev, q.stddev)))
+          if (extra.length > 0 && own.length > 0) tries.push([...own, ...extra].sort((a, b) => a.mean - b.mean))
+        }
+        for (const g of tries) {
           const sol = fitGuess(spec, g, rms, input.params, o.maxEvaluations)
           if (sol && sol.aicc < bestAicc) {
             best = sol
