@@ -51,7 +51,7 @@ export interface RefitOptions {
  */
 export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   radius: 1,
-  passes: 3,
+  passes: 2,
   majority: 0.3,
   chi2Z: 2,
   broadFactor: 2,
