@@ -204,7 +204,8 @@ const stackOf = (input: RefitInput, x: number, y: number, R: number, own: Float6
       }
     }
   }
-  return decompose(Float64Array.from(sum, (v, i) => (w[i] > 0 ? v / w[i] : NaN)), input.params).components
+  // without refinement: the guess only needs the lines, and the refit of the pixel refines it
+  return decompose(Float64Array.from(sum, (v, i) => (w[i] > 0 ? v / w[i] : NaN)), { ...input.params, max_refine_iter: 0 }).components
 }
 
 type Solution = { comps: Array<Component>; errors: Array<Component>; rss: number; n: number; aicc: number }
