@@ -71,7 +71,12 @@ export interface Neighbour {
   readonly weight: number
 }
 
-/** A row that can take part: fitted (not blank, not deferred). */
+/**
+ * A row that can take part: fitted (not blank, not deferred).
+ *
+ * @since 0.2.0
+ * @category flags
+ */
 export const isFitted = (row: DecompositionRow | undefined): row is DecompositionRow =>
   row !== undefined && row.rms !== null && row.n_components >= 0
 

@@ -10,7 +10,7 @@
 import { __internal, type Component, decompose, type FitParams } from "@phs/fit-native"
 import { Schema } from "effect"
 import type { DecompositionRow } from "../ResultSchema.js"
-import { DEFAULT_REFIT_OPTIONS, flagsOf, isFitted, majorityCount, type Neighbour, REFIT_FLAGS, type RefitFlag, type RefitOptions } from "./Flags.js"
+import { DEFAULT_REFIT_OPTIONS, flagsOf, isFitted, type Neighbour, REFIT_FLAGS, type RefitFlag, type RefitOptions } from "./Flags.js"
 
 /**
  * A pixel box: columns x0 … x0 + nx − 1, rows y0 … y0 + ny − 1.
@@ -360,4 +360,3 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
   return { rows, flagged, refitted: rows.reduce((n, r) => (r.refit !== null ? n + 1 : n), 0), passes: passesRun, skipped: null }
 }
 
-export { majorityCount }
