@@ -112,8 +112,9 @@ describe("the local table", () => {
       ["n_components", "INTEGER"], ["component_amplitudes", "DOUBLE[]"], ["component_means", "DOUBLE[]"],
       ["component_stddevs", "DOUBLE[]"], ["nan_channels", "INTEGER"],
       ["residual_rms", "DOUBLE"], ["chi2_reduced", "DOUBLE"], ["aicc", "DOUBLE"], ["component_amplitude_errors", "DOUBLE[]"],
-      ["component_mean_errors", "DOUBLE[]"], ["component_stddev_errors", "DOUBLE[]"],
-      ["run_id", "VARCHAR"], ["survey", "VARCHAR"]
+      ["component_mean_errors", "DOUBLE[]"], ["component_stddev_errors", "DOUBLE[]"], ["run_id", "VARCHAR"],
+      ["cube", "VARCHAR"], ["lon", "DOUBLE"], ["lat", "DOUBLE"], ["component_velocities", "DOUBLE[]"],
+      ["component_velocity_dispersions", "DOUBLE[]"], ["component_integrated_intensities", "DOUBLE[]"], ["survey", "VARCHAR"]
     ])
     expect(await objects("SELECT DISTINCT survey FROM decompositions WHERE survey = '0042'")).toEqual([{ survey: "0042" }])
   })
@@ -126,6 +127,18 @@ describe("the local table", () => {
       nan_channels: r.nan_channels
     }))
     expect(got.sort(byPixel)).toEqual(want.sort(byPixel))
+  })
+
+  it("groups by cube and filters on lon across cubes; world columns are null where the cube has no WCS", async () => {
+    const got = await objects("SELECT cube, count(*) AS n, count(lon) AS located FROM decompositions GROUP BY cube ORDER BY cube")
+    const cubes = [...groupBy(rows, (r) => r.cube).entries()].sort(([a], [b]) => a.localeCompare(b))
+    expect(got).toEqual(cubes.map(([cube, rs]) => ({ cube, n: rs.length, located: rs.filter((r) => r.lon !== null).length })))
+    expect(rows.filter((r) => r.survey === "grs-5x5").every((r) => r.lon !== null && r.component_velocities?.length === r.n_components)).toBe(true)
+    expect(rows.filter((r) => r.survey === "0042").every((r) => r.lon === null && r.component_velocities === null)).toBe(true)
+    const lons = rows.flatMap((r) => (r.lon === null ? [] : [r.lon])).sort((a, b) => a - b)
+    const [lo, hi] = [lons[10], lons[30]]
+    const [{ n }] = await objects(`SELECT count(*) AS n FROM decompositions WHERE lon BETWEEN ${lo} AND ${hi}`)
+    expect(n).toBe(rows.filter((r) => r.lon !== null && r.lon >= lo && r.lon <= hi).length)
   })
 
   it("is empty, with the same columns, in a workdir without results", async () => {

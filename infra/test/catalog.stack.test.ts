@@ -43,7 +43,13 @@ describe("CatalogStack", () => {
       "component_amplitude_errors array<double>",
       "component_mean_errors array<double>",
       "component_stddev_errors array<double>",
-      "run_id string"
+      "run_id string",
+      "cube string",
+      "lon double",
+      "lat double",
+      "component_velocities array<double>",
+      "component_velocity_dispersions array<double>",
+      "component_integrated_intensities array<double>"
     ])
   })
 

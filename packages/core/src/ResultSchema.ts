@@ -16,11 +16,15 @@ import { Schema } from "effect"
  */
 export const Int32 = Schema.Int.pipe(Schema.between(-2147483648, 2147483647))
 
+/** A list that may be null; the Parquet reader gives a null list as undefined. */
+const NullableList = Schema.optionalWith(Schema.NullOr(Schema.Array(Schema.Number)), { default: () => null })
+
 /**
  * One decomposed spectrum. Means and standard deviations are in channel units. A deferred
  * spectrum (over its time budget, waiting for the slow queue) has `n_components = -1` and
- * empty component lists; otherwise the component lists (values and errors) each hold
- * `n_components` values, in one order (by mean).
+ * empty component lists; otherwise the component lists (values, errors and the km/s lists)
+ * each hold `n_components` values, in one order (by mean); the km/s lists are null when the
+ * cube has no usable spectral WCS.
  *
  * @since 0.1.0
  * @category schemas
@@ -54,7 +58,14 @@ export const DecompositionRow = Schema.Struct({
   component_mean_errors: Schema.Array(Schema.Number),
   component_stddev_errors: Schema.Array(Schema.Number),
   /** The run that produced the row. */
-  run_id: Schema.String
+  run_id: Schema.String,
+  /** World columns (docs/wcs.md): null where the cube's WCS cannot give them. */
+  cube: Schema.String,
+  lon: Schema.NullOr(Schema.Number),
+  lat: Schema.NullOr(Schema.Number),
+  component_velocities: NullableList,
+  component_velocity_dispersions: NullableList,
+  component_integrated_intensities: NullableList
 })
 
 /**
@@ -81,7 +92,7 @@ export type ParquetColumnType = "int32" | "double" | "list<double>" | "string"
 export interface ResultColumn {
   readonly name: keyof DecompositionRow & string
   readonly parquet: ParquetColumnType
-  /** Whether the value may be null (a list column is never null, but may be empty). */
+  /** Whether the value may be null (the channel-unit lists are never null, but may be empty). */
   readonly nullable: boolean
   readonly glue: "int" | "double" | "array<double>" | "string"
   readonly duckdb: "INTEGER" | "DOUBLE" | "DOUBLE[]" | "VARCHAR"
@@ -125,7 +136,13 @@ export const RESULT_COLUMNS: ReadonlyArray<ResultColumn> = [
   column("component_amplitude_errors", "list<double>", false, "1-sigma amplitude errors, in the cube's units; NaN when undetermined"),
   column("component_mean_errors", "list<double>", false, "1-sigma centre errors, in channels; NaN when undetermined"),
   column("component_stddev_errors", "list<double>", false, "1-sigma standard deviation errors, in channels; NaN when undetermined"),
-  column("run_id", "string", false, "run that produced the row")
+  column("run_id", "string", false, "run that produced the row"),
+  column("cube", "string", false, "key of the cube the spectrum comes from"),
+  column("lon", "double", true, "celestial longitude of the pixel centre, degrees, in the cube's frame; null without a usable celestial WCS"),
+  column("lat", "double", true, "celestial latitude of the pixel centre, degrees, in the cube's frame; null without a usable celestial WCS"),
+  column("component_velocities", "list<double>", true, "component centres, km/s; null without a usable spectral WCS"),
+  column("component_velocity_dispersions", "list<double>", true, "component standard deviations, km/s; null without a usable spectral WCS"),
+  column("component_integrated_intensities", "list<double>", true, "component integrated intensities A·σ_v·√(2π), cube units × km/s (K km/s); null without a usable spectral WCS")
 ]
 
 /**

@@ -28,6 +28,12 @@ const row = (x: number, y: number, n: number, over: Partial<DecompositionRow> = 
     component_mean_errors: Array.from({ length: k }, (_, i) => (i === 2 ? Number.NaN : 0.2 + i / 10)),
     component_stddev_errors: Array.from({ length: k }, (_, i) => 0.3 + i / 10),
     run_id: "run-abc",
+    cube: "cubes/grs-abc.fits",
+    lon: 30 + x * 0.006,
+    lat: y * 0.006 - 0.5,
+    component_velocities: Array.from({ length: k }, (_, i) => 40.25 + i),
+    component_velocity_dispersions: Array.from({ length: k }, (_, i) => 0.5 + i),
+    component_integrated_intensities: Array.from({ length: k }, (_, i) => 1.25 * (1 + i + x)),
     ...over
   }
 }
@@ -38,6 +44,7 @@ const field: ReadonlyArray<DecompositionRow> = Array.from({ length: 200 }, (_, i
   const y = Math.floor(i / 20)
   if (i === 7) return row(x, y, -1, { min_persistence: null })
   if (i === 8) return row(x, y, 0, { rms: null, nan_channels: 424 })
+  if (i === 9) return row(x, y, i % 5, { lon: null, lat: null, component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null })
   return row(x, y, i % 5)
 })
 
@@ -89,7 +96,13 @@ describe("ResultSchema", () => {
       ["component_amplitude_errors", "array<double>", "DOUBLE[]", false],
       ["component_mean_errors", "array<double>", "DOUBLE[]", false],
       ["component_stddev_errors", "array<double>", "DOUBLE[]", false],
-      ["run_id", "string", "VARCHAR", false]
+      ["run_id", "string", "VARCHAR", false],
+      ["cube", "string", "VARCHAR", false],
+      ["lon", "double", "DOUBLE", true],
+      ["lat", "double", "DOUBLE", true],
+      ["component_velocities", "array<double>", "DOUBLE[]", true],
+      ["component_velocity_dispersions", "array<double>", "DOUBLE[]", true],
+      ["component_integrated_intensities", "array<double>", "DOUBLE[]", true]
     ])
     expect(RESULT_COLUMNS.every((c) => c.doc.length > 0)).toBe(true)
   })

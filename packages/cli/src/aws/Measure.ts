@@ -5,7 +5,7 @@
  * pays for), on one thread; the Parquet bytes of their result rows; and the CPU time of
  * decoding and encoding those rows, as the catalog does.
  */
-import { Errors, Fits, Fitter, Params, ResultParquet, type ResultSchema } from "@phs/core"
+import { Errors, Fits, Fitter, Params, ResultParquet, type ResultSchema, Wcs, WorldColumns } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -112,6 +112,7 @@ export const measure = (
       totalWall += r.wallMs
     }
     const results = warmup.results
+    const world = { cube: "cubes/survey-0123456789abcdef.fits", wcs: Wcs.fromCards(header.cards) }
     const rows: ResultSchema.DecompositionRow[] = results.map((d, i) => ({
       x: pixels[i] % header.nx,
       y: Math.floor(pixels[i] / header.nx),
@@ -129,7 +130,8 @@ export const measure = (
       component_amplitude_errors: d.componentErrors.map((e) => e.amplitude),
       component_mean_errors: d.componentErrors.map((e) => e.mean),
       component_stddev_errors: d.componentErrors.map((e) => e.stddev),
-      run_id: "survey-0123456789abcdef"
+      run_id: "survey-0123456789abcdef",
+      ...WorldColumns.worldColumns(world, pixels[i] % header.nx, Math.floor(pixels[i] / header.nx), d.components)
     }))
     const empty = ResultParquet.encodeRows([]).length
     const encoded = ResultParquet.encodeRows(rows)

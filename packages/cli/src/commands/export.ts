@@ -13,7 +13,7 @@ import { line } from "../Output.js"
 import * as FitsImage from "../plot/FitsImage.js"
 import * as Maps from "../plot/Maps.js"
 import * as RunData from "../plot/RunData.js"
-import { workdir } from "./shared.js"
+import { onTarget, targetOptions } from "./shared.js"
 
 /** What `phs export` writes unless --value says otherwise. */
 export const DEFAULT_VALUES: ReadonlyArray<Maps.MapValueName> = ["n_components", "rms", "integrated"]
@@ -33,11 +33,10 @@ export const exportCommand = Command.make(
       Options.withDescription(`a map to write, repeatable (default: ${DEFAULT_VALUES.join(", ")}); one of ${Maps.MAP_VALUE_NAMES.join(", ")}`),
       Options.repeated
     ),
-    workdir
+    ...targetOptions
   },
   (o) =>
-    Effect.zipRight(
-      RunData.requireWorkdir(o.workdir),
+    onTarget(o, "read")(
       Effect.gen(function* () {
         const { run, header, rows } = yield* RunData.load(o.runId)
         const values = o.values.length > 0 ? [...new Set(o.values)] : DEFAULT_VALUES
@@ -67,6 +66,6 @@ export const exportCommand = Command.make(
           })
           line(file)
         }
-      }).pipe(Effect.provide(RunData.layer(o.workdir)))
+      })
     )
 ).pipe(Command.withDescription("write maps of a run (n_components, rms, integrated intensity) as FITS images with the cube's WCS"))

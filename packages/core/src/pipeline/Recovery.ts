@@ -18,6 +18,7 @@ import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
 import { readPayload, toRow } from "../stages/Fit.js"
 import { FitTask, RunParams } from "../stages/Tasks.js"
 import { WorkQueue } from "../WorkQueue.js"
+import { type CubeWorld, cubeWorld } from "../wcs/WorldColumns.js"
 import { getRun } from "./Prepare.js"
 
 const RunOf = Schema.parseJson(Schema.Struct({ runId: Schema.String }))
@@ -116,13 +117,16 @@ export const rederiveLostResults = (runId: string) =>
     const fitter = yield* Fitter
     const run = yield* getRun(runId)
     const refitted: number[] = []
+    let world: CubeWorld | undefined
     for (const chunk of yield* table.listChunks(runId)) {
       if (chunk.status !== "COMPLETED" || chunk.outputKey === null) continue
       if (Option.isSome(yield* store.size(chunk.outputKey))) continue
       const task = { ...fitTaskOf(run, chunk), outputKey: chunk.outputKey }
       const spectra = yield* readPayload(task)
       const results = yield* fitter.decomposeBatch(spectra, task.nChannels, fitParams(task.params), { timeoutMs: 0 })
-      yield* store.put(task.outputKey, ResultParquet.encodeRows(results.map((d, i) => toRow(task, i, d))))
+      world ??= yield* cubeWorld(runId)
+      const w = world
+      yield* store.put(task.outputKey, ResultParquet.encodeRows(results.map((d, i) => toRow(task, i, d, w))))
       refitted.push(chunk.start)
     }
     return refitted

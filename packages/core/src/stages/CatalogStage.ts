@@ -16,6 +16,7 @@ import * as ResultParquet from "../ResultParquet.js"
 import { RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
+import { cubeWcsSummary } from "../wcs/WorldColumns.js"
 import { RunRef } from "./Tasks.js"
 
 /** Rows per compacted part (~50–100 MB of Parquet). */
@@ -194,6 +195,7 @@ const metadataStep = Step.make({
       const store = yield* BlobStore
       const catalogedAt = yield* Clock.currentTimeMillis
       const problems = validationProblems(summary, stats)
+      const wcs = yield* cubeWcsSummary(summary.cubeKey)
       const json = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`)
       yield* store.put(
         Keys.runMeta(summary.runId, "_stage_config.json"),
@@ -202,6 +204,7 @@ const metadataStep = Step.make({
           survey: summary.survey,
           cube_key: summary.cubeKey,
           params: summary.params,
+          wcs,
           code_version: summary.codeVersion,
           git_revision: gitRevision ?? null,
           created_at: new Date(summary.createdAt).toISOString(),

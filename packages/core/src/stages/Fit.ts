@@ -16,6 +16,7 @@ import { isSettled, RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
+import { type CubeWorld, cubeWorld, worldColumns } from "../wcs/WorldColumns.js"
 import { rewritePayload } from "./Split.js"
 import { FitOutput, FitTask, SlowTask } from "./Tasks.js"
 
@@ -43,17 +44,20 @@ export const readPayload = (task: FitTask) =>
   })
 
 /**
- * The result row of the spectrum at `offset` within a chunk.
+ * The result row of the spectrum at `offset` within a chunk, with the world columns of
+ * its cube.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const toRow = (task: FitTask, offset: number, d: Decomposition): DecompositionRow => {
+export const toRow = (task: FitTask, offset: number, d: Decomposition, world: CubeWorld): DecompositionRow => {
   const pixel = task.start + offset
   const deferred = d.status === "timeout"
+  const x = pixel % task.nx
+  const y = Math.floor(pixel / task.nx)
   return {
-    x: pixel % task.nx,
-    y: Math.floor(pixel / task.nx),
+    x,
+    y,
     beta: task.params.beta,
     rms: d.rms !== null && Number.isFinite(d.rms) ? d.rms : null,
     min_persistence: Number.isFinite(d.minPersistence) ? d.minPersistence : null,
@@ -68,7 +72,8 @@ export const toRow = (task: FitTask, offset: number, d: Decomposition): Decompos
     component_amplitude_errors: deferred ? [] : d.componentErrors.map((e) => e.amplitude),
     component_mean_errors: deferred ? [] : d.componentErrors.map((e) => e.mean),
     component_stddev_errors: deferred ? [] : d.componentErrors.map((e) => e.stddev),
-    run_id: task.runId
+    run_id: task.runId,
+    ...worldColumns(world, x, y, deferred ? [] : d.components)
   }
 }
 
@@ -82,11 +87,12 @@ const fitChunkStep = Step.make({
       const fitter = yield* Fitter
       const startBefore = yield* Effect.serviceOption(StartDeadline)
       const spectra = yield* readPayload(task)
+      const world = yield* cubeWorld(task.runId)
       const results = yield* fitter.decomposeBatch(spectra, task.nChannels, fitParams(task.params), {
         timeoutMs: task.params.timeout_ms,
         ...(Option.isSome(startBefore) ? { startBefore: startBefore.value } : {})
       })
-      const rows = results.map((d, i) => toRow(task, i, d))
+      const rows = results.map((d, i) => toRow(task, i, d, world))
       yield* store.put(task.outputKey, ResultParquet.encodeRows(rows))
       const deferred = results.flatMap((d, i) => (d.status === "timeout" ? [i] : []))
       return { rows: rows.length, deferred }

@@ -12,6 +12,7 @@ import * as ResultParquet from "../ResultParquet.js"
 import { isSettled, RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
+import { cubeWorld } from "../wcs/WorldColumns.js"
 import { readPayload, toRow } from "./Fit.js"
 import { SlowOutput, SlowTask } from "./Tasks.js"
 
@@ -28,9 +29,10 @@ const refitStep = Step.make({
       const picked = new Float32Array(task.deferred.length * n)
       task.deferred.forEach((offset, i) => picked.set(spectra.subarray(offset * n, (offset + 1) * n), i * n))
       const results = yield* fitter.decomposeBatch(picked, n, fitParams(task.params), { timeoutMs: 0 })
+      const world = yield* cubeWorld(task.runId)
       const rows = [...(yield* ResultParquet.decodeRows(yield* store.get(task.outputKey)))]
       task.deferred.forEach((offset, i) => {
-        rows[offset] = toRow(task, offset, results[i])
+        rows[offset] = toRow(task, offset, results[i], world)
       })
       yield* store.put(task.outputKey, ResultParquet.encodeRows(rows))
       return { refitted: task.deferred.length }
