@@ -10,6 +10,7 @@
 import { __internal, type Component, decompose, type FitParams } from "@phs/fit-native"
 import { Schema } from "effect"
 import type { DecompositionRow } from "../ResultSchema.js"
+import { type CubeWorld, worldColumns } from "../wcs/WorldColumns.js"
 import { DEFAULT_REFIT_OPTIONS, flagsOf, isFitted, type Neighbour, REFIT_FLAGS, type RefitFlag, type RefitOptions } from "./Flags.js"
 
 /**
@@ -46,6 +47,8 @@ export interface RefitInput {
   readonly spectrum: (x: number, y: number) => Float32Array | Float64Array | undefined
   readonly params: FitParams
   readonly options?: Partial<RefitOptions>
+  /** the cube's world, to recompute a refitted row's km/s columns (without it they are null) */
+  readonly world?: CubeWorld
 }
 
 /**
@@ -225,11 +228,14 @@ const fitGuess = (spec: Float64Array, guess: Array<Component>, rms: number, p: F
   return { comps: sorted, errors, rss, n, aicc: aiccOf(rss, n, sorted.length) }
 }
 
-const rowOf = (row: DecompositionRow, s: Solution): DecompositionRow => {
+const rowOf = (row: DecompositionRow, s: Solution, world: CubeWorld | undefined): DecompositionRow => {
   const k = s.comps.length
   const rms = row.rms as number
   return {
     ...row,
+    ...(world
+      ? worldColumns(world, row.x, row.y, s.comps)
+      : { component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null }),
     n_components: k,
     component_amplitudes: s.comps.map((c) => c.amplitude),
     component_means: s.comps.map((c) => c.mean),
@@ -346,7 +352,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
           }
         }
         if (best) {
-          next.set(k, { row: rowOf(s.row, best), flag: flags[0] })
+          next.set(k, { row: rowOf(s.row, best, input.world), flag: flags[0] })
           changed.add(k)
         }
       }

@@ -16,7 +16,8 @@ export const rowOf = (x: number, y: number, d: Decomposition): DecompositionRow 
   component_amplitude_errors: d.componentErrors.map((e) => e.amplitude),
   component_mean_errors: d.componentErrors.map((e) => e.mean),
   component_stddev_errors: d.componentErrors.map((e) => e.stddev),
-  run_id: "test"
+  run_id: "test", cube: "test.fits", lon: null, lat: null,
+  component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null
 })
 
 export interface Field {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { DEFAULT_REFIT_OPTIONS, flagsOf, majorityCount, type Neighbour, refitBlock } from "../../src/refit/index.js"
 import type { DecompositionRow } from "../../src/ResultSchema.js"
 import { prng } from "../../src/internal/prng.js"
+import { fromCards } from "../../src/wcs/Wcs.js"
 
 const N = 300
 const RMS = 0.25
@@ -12,7 +13,8 @@ const row = (x: number, y: number, comps: ReadonlyArray<Component>, chi2 = 1): D
   component_amplitudes: comps.map((c) => c.amplitude), component_means: comps.map((c) => c.mean), component_stddevs: comps.map((c) => c.stddev),
   nan_channels: 0, residual_rms: RMS, chi2_reduced: chi2, aicc: null,
   component_amplitude_errors: comps.map(() => NaN), component_mean_errors: comps.map(() => NaN), component_stddev_errors: comps.map(() => NaN),
-  run_id: "t"
+  run_id: "t", cube: "t.fits", lon: null, lat: null,
+  component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null
 })
 const ring = (comps: ReadonlyArray<Component>): Array<Neighbour> =>
   Array.from({ length: 8 }, (_, i) => ({ row: row(i, 0, comps), weight: i % 2 ? Math.SQRT1_2 : 1 }))
@@ -64,6 +66,14 @@ describe("refit of a constructed neighbourhood", () => {
     expect(r.rows[0].refit).toBe("count")
     expect(r.rows[0].n_components).toBe(2)
     expect(r.rows[0].component_means[1]).toBeCloseTo(150, 0)
+  })
+
+  it("recomputes a refitted row's km/s columns from the cube's world", () => {
+    const wcs = fromCards({ NAXIS: 3, NAXIS1: 3, NAXIS2: 3, NAXIS3: N, CTYPE1: "GLON-CAR", CTYPE2: "GLAT-CAR", CRVAL1: 30, CRVAL2: 0, CRPIX1: 1, CRPIX2: 1, CDELT1: -0.01, CDELT2: 0.01, CTYPE3: "VELO-LSR", CRVAL3: 0, CRPIX3: 1, CDELT3: 200, CUNIT3: "m/s" })
+    const r = refitBlock({ map, block, rows: around(two), params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: () => centre, world: { cube: "t.fits", wcs } })
+    expect(r.rows[0].refit).toBe("count")
+    expect(r.rows[0].component_velocities).toHaveLength(2)
+    expect((r.rows[0].component_velocities as ReadonlyArray<number>)[1]).toBeCloseTo(0.2 * r.rows[0].component_means[1], 6)
   })
 
   it("keeps its own solution when the neighbours' does not lower AICc", () => {
