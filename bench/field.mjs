@@ -3,7 +3,7 @@
 // on synthetic fields of ../shared/bench/synth-field.mjs, scored by field-score.mjs, and on
 // the real GRS fields: each field is decomposed (decomposeBatch), then refitted as blocks
 // with a halo, and both decompositions are scored.
-//   npm run bench:field [-- --seeds 1,2,3 --holdout 4,5,6 --noisy 7 --size 48 --block 16 --options '{"passes":3}' --tile]
+//   npm run bench:field [-- --seeds 1,2,3 --holdout 4,5,6 --noisy 7 --size 48 --block 16 --options '{"passes":3}']
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -195,11 +195,5 @@ for (const [g, s] of Object.entries(summary)) console.log(`${g}: mean ΔF1 ${s.d
 for (const name of ["grs-test_field_5x5.fits", "grs-test_field_3x3.fits"]) {
   const f = path.join(dataDir, name)
   if (fs.existsSync(f)) print(await runField(`GRS ${name}`, readCube(f), null))
-}
-if (process.argv.includes("--tile")) {
-  const f = path.join(tmp, "tile.fits"), t = path.join(tmp, "tile.truth.json")
-  const g = spawnSync(process.execPath, [path.join(benchDir, "synth-field.mjs"), "--seed", "11", "--nx", "357", "--ny", "325", "--clouds", "400", "--out", f, "--truth", t], { encoding: "utf8", maxBuffer: 1 << 26 })
-  if (g.status !== 0) throw new Error(g.stderr)
-  print(await runField("GRS-tile-sized field 357×325", readCube(f), null))
 }
 fs.rmSync(tmp, { recursive: true, force: true })
