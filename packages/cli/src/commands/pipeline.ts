@@ -5,7 +5,7 @@
  * follows the run table). Written once for every target (target/Target.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Params, Pipeline, RunTable } from "@phs/core"
+import { Errors, Fits, Params, Pipeline, RunTable } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { line, note, printable, shellWord } from "../Output.js"
 import * as Progress from "../Progress.js"
 import { Target } from "../target/Target.js"
-import { json, onTarget, targetOptions } from "./shared.js"
+import { checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
 
 const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
 const survey = Options.text("survey").pipe(
@@ -139,11 +139,12 @@ export const pipeline = Command.make(
   { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
+      yield* checkConcurrency(o.concurrency)
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
-      yield* LocalRun.checkCube(o.cube)
-      if (o.concurrency < 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--concurrency must be at least 1, got ${o.concurrency}` }))
+      const header = yield* LocalRun.checkCube(o.cube)
+      if (header.hdu > 0 && !o.json) note(`the cube is in ${Fits.describeHdu(header)}`)
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
           const target = yield* Target
