@@ -43,6 +43,11 @@ export interface RefitOptions {
   readonly aiccMargin: number
   /** model evaluations per LM solve at most */
   readonly maxEvaluations: number
+  /**
+   * also guess from the stacked spectrum of the neighbourhood (needs the neighbours' spectra:
+   * `spectrum` over the block grown by `passes × radius`)
+   */
+  readonly stack: boolean
 }
 
 /**
@@ -57,7 +62,8 @@ export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   broadFactor: 2,
   negSigma: 5,
   aiccMargin: 1e-6,
-  maxEvaluations: 2000
+  maxEvaluations: 2000,
+  stack: true
 })
 
 /**

@@ -333,7 +333,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         const cur = rssOf(residual)
         let best: Solution | null = null
         let bestAicc = aiccOf(cur.rss, cur.n, own.length) - o.aiccMargin
-        let stacked = stackGuess.get(k)
+        let stacked = o.stack ? stackGuess.get(k) : []
         if (stacked === undefined) {
           stacked = stackOf(input, x, y, R, spec)
           stackGuess.set(k, stacked)

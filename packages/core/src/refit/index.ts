@@ -5,3 +5,4 @@
  */
 export * from "./Flags.js"
 export * from "./RefitBlock.js"
+export * from "./RefitStage.js"
