@@ -1,0 +1,188 @@
+/**
+ * The per-spectrum flags of the spatially coherent refit (docs/algorithm.md, "Spatially
+ * coherent refit"): why a spectrum's decomposition looks wrong next to its neighbours'.
+ *
+ * @since 0.2.0
+ */
+import type { DecompositionRow } from "../ResultSchema.js"
+
+/**
+ * The flags, in priority order (the first one a spectrum raises names its refit).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const REFIT_FLAGS = ["count", "residual", "broad", "blended", "negative"] as const
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type RefitFlag = (typeof REFIT_FLAGS)[number]
+
+/**
+ * Thresholds of the flags and the acceptance.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RefitOptions {
+  /** neighbourhood radius in pixels (Chebyshev); neighbours weigh 1 / distance */
+  readonly radius: number
+  /** Jacobi passes at most */
+  readonly passes: number
+  /** "count": the neighbours' weighted majority count holds at least this share of their weight */
+  readonly majority: number
+  /** "residual": χ²_red above 1 + z √(2 / dof) */
+  readonly chi2Z: number
+  /** "broad": a component wider than this × the matched neighbour components' median width */
+  readonly broadFactor: number
+  /** "negative": a 3-channel mean of the residual below −negSigma · rms / √3 */
+  readonly negSigma: number
+  /** a new solution is kept only when its AICc is lower by more than this */
+  readonly aiccMargin: number
+  /** model evaluations per LM solve at most */
+  readonly maxEvaluations: number
+  /**
+   * also guess from the stacked spectrum of the neighbourhood (needs the neighbours' spectra:
+   * `spectrum` over the block grown by `passes × radius`)
+   */
+  readonly stack: boolean
+}
+
+/**
+ * @since 0.2.0
+ * @category constants
+ */
+export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
+  radius: 1,
+  passes: 2,
+  majority: 0.3,
+  chi2Z: 2,
+  broadFactor: 2,
+  negSigma: 5,
+  aiccMargin: 1e-6,
+  maxEvaluations: 2000,
+  stack: true
+})
+
+/**
+ * A neighbour's row and its weight (1 / distance).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Neighbour {
+  readonly row: DecompositionRow
+  readonly weight: number
+}
+
+/**
+ * A row that can take part: fitted (not blank, not deferred).
+ *
+ * @since 0.2.0
+ * @category flags
+ */
+export const isFitted = (row: DecompositionRow | undefined): row is DecompositionRow =>
+  row !== undefined && row.rms !== null && row.n_components >= 0
+
+/**
+ * The weighted majority count of the neighbours and its share of their total weight
+ * (ties go to the smaller count, so the choice does not depend on the neighbours' order).
+ *
+ * @since 0.2.0
+ * @category flags
+ */
+export const majorityCount = (neighbours: ReadonlyArray<Neighbour>): { count: number; share: number } => {
+  const w = new Map<number, number>()
+  let total = 0
+  for (const n of neighbours) {
+    w.set(n.row.n_components, (w.get(n.row.n_components) ?? 0) + n.weight)
+    total += n.weight
+  }
+  let count = -1
+  let best = -1
+  for (const [c, v] of [...w.entries()].sort((a, b) => a[0] - b[0])) {
+    if (v > best) {
+      best = v
+      count = c
+    }
+  }
+  return { count, share: total > 0 ? best / total : 0 }
+}
+
+const FWHM = 2 * Math.sqrt(2 * Math.LN2)
+
+const median = (xs: Array<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m])
+}
+
+/**
+ * The flags `row` raises given its neighbours and its residual (data − model, NaN on blank
+ * channels), in {@link REFIT_FLAGS} order.
+ *
+ * @since 0.2.0
+ * @category flags
+ */
+export const flagsOf = (
+  row: DecompositionRow,
+  neighbours: ReadonlyArray<Neighbour>,
+  residual: Float64Array,
+  fSep: number,
+  options: RefitOptions
+): Array<RefitFlag> => {
+  const out: Array<RefitFlag> = []
+  const k = row.n_components
+  if (neighbours.length > 0) {
+    const m = majorityCount(neighbours)
+    if (m.count !== k && m.share >= options.majority) out.push("count")
+  }
+  const finite = residual.reduce((n, v) => (Number.isFinite(v) ? n + 1 : n), 0)
+  const dof = finite - 3 * k
+  if (row.chi2_reduced !== null && dof > 0 && row.chi2_reduced > 1 + options.chi2Z * Math.sqrt(2 / dof)) {
+    out.push("residual")
+  }
+  if (k > 0 && neighbours.length > 0) {
+    let broad = false
+    for (let i = 0; i < k && !broad; i++) {
+      const mu = row.component_means[i]
+      const sd = row.component_stddevs[i]
+      const widths: Array<number> = []
+      for (const n of neighbours) {
+        // the neighbour's component nearest in velocity, if it overlaps this one
+        let bj = -1
+        let bd = Infinity
+        for (let j = 0; j < n.row.n_components; j++) {
+          const d = Math.abs(n.row.component_means[j] - mu)
+          if (d < bd) {
+            bd = d
+            bj = j
+          }
+        }
+        if (bj >= 0 && bd < sd) widths.push(n.row.component_stddevs[bj])
+      }
+      if (widths.length > 0 && sd > options.broadFactor * median(widths)) broad = true
+    }
+    if (broad) out.push("broad")
+  }
+  for (let i = 0; i + 1 < k; i++) {
+    const fw = FWHM * Math.min(row.component_stddevs[i], row.component_stddevs[i + 1])
+    if (Math.abs(row.component_means[i + 1] - row.component_means[i]) < fSep * fw) {
+      out.push("blended")
+      break
+    }
+  }
+  if (row.rms !== null && row.rms > 0) {
+    const limit = (-options.negSigma * row.rms) / Math.sqrt(3)
+    for (let i = 1; i + 1 < residual.length; i++) {
+      const s = (residual[i - 1] + residual[i] + residual[i + 1]) / 3
+      if (s < limit) {
+        out.push("negative")
+        break
+      }
+    }
+  }
+  return out
+}

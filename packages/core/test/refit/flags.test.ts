@@ -1,0 +1,90 @@
+import { decompose, DEFAULT_PARAMS, type Component } from "@phs/fit-native"
+import { describe, expect, it } from "@effect/vitest"
+import { DEFAULT_REFIT_OPTIONS, flagsOf, majorityCount, type Neighbour, refitBlock } from "../../src/refit/index.js"
+import type { DecompositionRow } from "../../src/ResultSchema.js"
+import { prng } from "../../src/internal/prng.js"
+import { fromCards } from "../../src/wcs/Wcs.js"
+
+const N = 300
+const RMS = 0.25
+
+const row = (x: number, y: number, comps: ReadonlyArray<Component>, chi2 = 1): DecompositionRow => ({
+  x, y, beta: 3.5, rms: RMS, min_persistence: null, n_components: comps.length,
+  component_amplitudes: comps.map((c) => c.amplitude), component_means: comps.map((c) => c.mean), component_stddevs: comps.map((c) => c.stddev),
+  nan_channels: 0, residual_rms: RMS, chi2_reduced: chi2, aicc: null,
+  component_amplitude_errors: comps.map(() => NaN), component_mean_errors: comps.map(() => NaN), component_stddev_errors: comps.map(() => NaN),
+  run_id: "t", cube: "t.fits", lon: null, lat: null,
+  component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null
+})
+const ring = (comps: ReadonlyArray<Component>): Array<Neighbour> =>
+  Array.from({ length: 8 }, (_, i) => ({ row: row(i, 0, comps), weight: i % 2 ? Math.SQRT1_2 : 1 }))
+const flat = new Float64Array(N)
+const one = [{ amplitude: 2, mean: 100, stddev: 4 }]
+const two = [{ amplitude: 2, mean: 100, stddev: 4 }, { amplitude: 1, mean: 150, stddev: 4 }]
+const flags = (r: DecompositionRow, n: Array<Neighbour>, residual = flat) => flagsOf(r, n, residual, DEFAULT_PARAMS.f_sep, DEFAULT_REFIT_OPTIONS)
+
+describe("refit flags", () => {
+  it("none for a spectrum like its neighbours and consistent with the noise", () => {
+    expect(flags(row(0, 0, one), ring(one))).toEqual([])
+  })
+  it("count: the neighbours' weighted majority has another count", () => {
+    expect(flags(row(0, 0, one), ring(two))).toEqual(["count"])
+    expect(majorityCount(ring(two))).toEqual({ count: 2, share: 1 })
+  })
+  it("residual: χ²_red beyond the noise", () => {
+    expect(flags(row(0, 0, one, 1.5), ring(one))).toEqual(["residual"])
+  })
+  it("broad: a component much wider than the neighbours' at its velocity", () => {
+    expect(flags(row(0, 0, [{ amplitude: 2, mean: 100, stddev: 12 }]), ring(one))).toEqual(["broad"])
+  })
+  it("blended: two components closer than f_sep FWHM", () => {
+    const pair = [{ amplitude: 2, mean: 100, stddev: 4 }, { amplitude: 1, mean: 106, stddev: 4 }]
+    expect(flags(row(0, 0, pair), ring(pair))).toEqual(["blended"])
+  })
+  it("negative: a dip of the residual below the noise", () => {
+    const r = new Float64Array(N)
+    r[50] = r[51] = r[52] = -1
+    expect(flags(row(0, 0, one), ring(one), r)).toEqual(["negative"])
+  })
+})
+
+describe("refit of a constructed neighbourhood", () => {
+  const rand = prng(11)
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
+  const spectrumOf = (comps: ReadonlyArray<Component>) =>
+    Float64Array.from({ length: N }, (_, i) => comps.reduce((s, c) => s + c.amplitude * Math.exp(-0.5 * ((i - c.mean) / c.stddev) ** 2), 0) + RMS * gauss())
+  const centre = spectrumOf(two)
+  const map = { nx: 3, ny: 3 }
+  const block = { x0: 1, y0: 1, nx: 1, ny: 1 }
+  const around = (comps: ReadonlyArray<Component>) =>
+    Array.from({ length: 9 }, (_, i) => row(i % 3, Math.floor(i / 3), i === 4 ? one : comps, 1))
+
+  it("adds the component its neighbours have and its own fit missed, flagged count", () => {
+    const r = refitBlock({ map, block, rows: around(two), params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: () => centre })
+    expect(r.flagged.count).toBe(1)
+    expect(r.refitted).toBe(1)
+    expect(r.rows[0].refit).toBe("count")
+    expect(r.rows[0].n_components).toBe(2)
+    expect(r.rows[0].component_means[1]).toBeCloseTo(150, 0)
+  })
+
+  it("recomputes a refitted row's km/s columns from the cube's world", () => {
+    const wcs = fromCards({ NAXIS: 3, NAXIS1: 3, NAXIS2: 3, NAXIS3: N, CTYPE1: "GLON-CAR", CTYPE2: "GLAT-CAR", CRVAL1: 30, CRVAL2: 0, CRPIX1: 1, CRPIX2: 1, CDELT1: -0.01, CDELT2: 0.01, CTYPE3: "VELO-LSR", CRVAL3: 0, CRPIX3: 1, CDELT3: 200, CUNIT3: "m/s" })
+    const r = refitBlock({ map, block, rows: around(two), params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: () => centre, world: { cube: "t.fits", wcs } })
+    expect(r.rows[0].refit).toBe("count")
+    expect(r.rows[0].component_velocities).toHaveLength(2)
+    expect((r.rows[0].component_velocities as ReadonlyArray<number>)[1]).toBeCloseTo(0.2 * r.rows[0].component_means[1], 6)
+  })
+
+  it("keeps its own solution when the neighbours' does not lower AICc", () => {
+    const lone = spectrumOf(one)
+    const d = decompose(lone)
+    expect(d.components).toHaveLength(1)
+    const own = { ...row(1, 1, d.components, d.chi2Reduced ?? 1), aicc: d.aicc }
+    const rows = around(two).map((r) => (r.x === 1 && r.y === 1 ? own : r))
+    const r = refitBlock({ map, block, rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: () => lone })
+    expect(r.flagged.count).toBe(1)
+    expect(r.refitted).toBe(0)
+    expect(r.rows[0]).toStrictEqual({ ...own, refit: null })
+  })
+})

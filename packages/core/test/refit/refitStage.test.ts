@@ -1,0 +1,46 @@
+import { describe, expect, it } from "@effect/vitest"
+import { BlobStore, Fitter, Keys, Pipeline, ResultParquet, type ResultSchema } from "@phs/core"
+import { DriverLock, LocalRun, RuntimeLocal } from "@phs/runtime-local"
+import { Effect, Layer } from "effect"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { tempDir } from "../../../../test/support/cli.js"
+import { refitStage } from "../../src/refit/index.js"
+
+const sample = fileURLToPath(new URL("../../../../examples/grs-5x5.fits", import.meta.url))
+const runtime = (workdir: string) => Layer.mergeAll(RuntimeLocal.layer({ workdir }), DriverLock.layer({ workdir }), Fitter.layerNative())
+const pipeline = Pipeline.withStage(Pipeline.standard, refitStage)
+
+const published = (survey: string, runId: string) =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore.BlobStore
+    const rows: Array<ResultSchema.DecompositionRow> = []
+    for (const key of yield* store.list(Keys.runParts(survey, runId))) rows.push(...(yield* ResultParquet.decodeRows(yield* store.get(key))))
+    return rows.sort((a, b) => a.y - b.y || a.x - b.x).map(({ run_id: _, ...r }) => r)
+  })
+
+describe("refitStage (fan-out)", () => {
+  it.live("publishes the same refitted table whatever the chunk size", () =>
+    Effect.gen(function* () {
+      const tables = []
+      for (const chunkSize of [4, 25]) {
+        const workdir = path.join(tempDir(), `w${chunkSize}`)
+        const rows = yield* Effect.gen(function* () {
+          const run = yield* LocalRun.run(pipeline, { cube: sample, survey: "grs", chunkSize }, { pollMs: 10, concurrency: 1 })
+          expect(run.status).toBe("COMPLETED")
+          return yield* published("grs", run.runId)
+        }).pipe(Effect.provide(runtime(workdir)))
+        expect(rows).toHaveLength(25)
+        tables.push(rows)
+      }
+      expect(tables[0]).toStrictEqual(tables[1])
+      // and it is not the fit's table
+      const fit = yield* Effect.gen(function* () {
+        const run = yield* LocalRun.run(Pipeline.standard, { cube: sample, survey: "grs", chunkSize: 25 }, { pollMs: 10, concurrency: 1 })
+        return yield* published("grs", run.runId)
+      }).pipe(Effect.provide(runtime(path.join(tempDir(), "fit"))))
+      const changed = fit.filter((r, i) => r.n_components !== tables[0][i].n_components || r.aicc !== tables[0][i].aicc)
+      expect(changed.length).toBeGreaterThan(0)
+      for (const r of changed) expect(tables[0][fit.indexOf(r)].aicc as number).toBeLessThan(r.aicc as number)
+    }))
+})
