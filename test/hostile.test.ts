@@ -256,13 +256,20 @@ describe.concurrent("refused at once, before any work: concurrency and workdirs"
     ["a workdir through a file", "FILE/w", /^phs: cannot use the workdir .*\/cube\.fits\/w: .*\/cube\.fits is not a directory \(ENOTDIR\)$/]
   ] as const) {
     for (const command of ["pipeline", "runs"] as const) {
-      it.skipIf(workdir.startsWith("/proc") && !fs.existsSync("/proc/self"))(`${name}: phs ${command} answers one line, exit 2`, async ({ expect }) => {
+      it.skipIf(workdir.startsWith("/proc") && !fs.existsSync("/proc/self"))(`${name}: phs ${command} answers at once (pipeline: one line, exit 2; runs: no workdir there)`, async ({ expect }) => {
         const dir = tempDir("phs-hostile-")
         try {
           const cube = path.join(dir, "cube.fits")
           fs.writeFileSync(cube, goodCube())
           const work = workdir.replace("FILE", cube)
           const r = await phs(command === "pipeline" ? ["pipeline", cube, "--workdir", work] : ["runs", "--workdir", work])
+          if (command === "runs") {
+            // A reading command never creates a workdir: where there is none it says so, at once.
+            expect(r.code, r.stderr).toBe(0)
+            expect(r.stdout.trim()).toMatch(/^no runs yet \(no workdir at /i)
+            expect(fs.existsSync(work)).toBe(false)
+            return
+          }
           expect(r.code, r.stderr).toBe(2)
           const lines = r.stderr.trim().split("\n")
           expect(lines).toHaveLength(1)

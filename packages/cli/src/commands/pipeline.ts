@@ -144,7 +144,7 @@ export const pipeline = Command.make(
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
       const header = yield* LocalRun.checkCube(o.cube)
-      if (header.hdu > 0 && !o.json) note(`the cube is in ${Fits.describeHdu(header)}`)
+      if (header.hdu > 0 && !o.json) note(`note: the cube is in ${Fits.describeHdu(header)}`)
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
           const target = yield* Target

@@ -129,12 +129,13 @@ export const resume = Command.make(
         Effect.gen(function* () {
           const target = yield* Target.Target
           const found = yield* findRun(o.runId)
+          // The imported cube is checked whatever the run's state: a damaged copy is said at once.
+          if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
           if (found.status === "COMPLETED") {
             // A finished run: its published parts are checked and, where damaged, rebuilt.
             yield* resumeParts(found.runId, o.json)
             return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
           }
-          if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
           const redriven = yield* Target.redrive(found)
           const notes = [
             ...Option.toArray(redriven.note),
