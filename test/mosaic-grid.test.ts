@@ -129,7 +129,7 @@ describe("Mosaic.Quantities", () => {
 
   it("stitches each tile's rows at its offset", () => {
     const g = asGrid(Grid.grid([cut("a", 0, 0, 1, 1), cut("b", 1, 0, 1, 1)]))
-    const map = Stitch.stitch(g, new Map([["a", [two]], ["b", [row(0, 0, [{ a: 1, v: 5, s: 1 }])]]]), "brightest_velocity")
+    const map = Stitch.stitch(g, new Map([["a", [two]], ["b", [row(0, 0, [{ a: 1, v: 5, s: 1 }])]]]), (r) => Quantities.valueOf("brightest_velocity", r))
     expect(Array.from(map)).toEqual([10, 5])
   })
 })

@@ -31,8 +31,8 @@ const numberOf = (cards: ReadonlyArray<string>, keyword: string): number => {
   return Number(card.slice(10).split("/")[0].trim())
 }
 
-/** The tile `rect` of `field` as FITS bytes. */
-export const cutTile = (field: Uint8Array, rect: Rect): Uint8Array => {
+/** The tile `rect` of `field` as FITS bytes; `overrides` replace (or add) cards, for bad-input tiles. */
+export const cutTile = (field: Uint8Array, rect: Rect, overrides: Readonly<Record<string, string | number>> = {}): Uint8Array => {
   const { cards, dataOffset } = cardsOf(field)
   if (numberOf(cards, "BITPIX") !== -32 || numberOf(cards, "NAXIS") !== 3) throw new Error("cutTile reads BITPIX -32 cubes of 3 axes")
   const [nx, ny, nchan] = [numberOf(cards, "NAXIS1"), numberOf(cards, "NAXIS2"), numberOf(cards, "NAXIS3")]
@@ -43,7 +43,10 @@ export const cutTile = (field: Uint8Array, rect: Rect): Uint8Array => {
     CRPIX1: formatCard("CRPIX1", numberOf(cards, "CRPIX1") - rect.x0),
     CRPIX2: formatCard("CRPIX2", numberOf(cards, "CRPIX2") - rect.y0)
   }
-  const header = cards.map((c) => replaced[c.slice(0, 8).trimEnd()] ?? c).join("")
+  for (const [k, v] of Object.entries(overrides)) replaced[k] = formatCard(k, v)
+  const kept = cards.slice(0, -1).map((c) => replaced[c.slice(0, 8).trimEnd()] ?? c)
+  const added = Object.keys(overrides).filter((k) => !cards.some((c) => c.slice(0, 8).trimEnd() === k)).map((k) => replaced[k])
+  const header = [...kept, ...added, cards[cards.length - 1]].join("")
   const headerBytes = Math.ceil(header.length / BLOCK) * BLOCK
   const dataBytes = rect.nx * rect.ny * nchan * 4
   const out = new Uint8Array(headerBytes + Math.ceil(dataBytes / BLOCK) * BLOCK)

@@ -49,7 +49,10 @@ export class MosaicMismatch extends Schema.TaggedError<MosaicMismatch>()("Mosaic
  * @category models
  */
 export interface Tile {
+  /** The cube's key (the result table's `cube`): the sort key. */
   readonly cube: string
+  /** How messages name the tile (e.g. its run id); the cube key when absent. */
+  readonly name?: string
   readonly nx: number
   readonly ny: number
   readonly cards: Cards
@@ -102,18 +105,19 @@ interface Placed {
 export const grid = (tiles: ReadonlyArray<Tile>): Grid | MosaicMismatch => {
   if (tiles.length === 0) return new MosaicMismatch({ reference: "(none)", cubes: [], what: "number: there are no tiles" })
   const sorted = [...tiles].sort((a, b) => (a.cube < b.cube ? -1 : a.cube > b.cube ? 1 : 0))
-  const ref = sorted[0].cube
+  const nameOf = (t: Tile) => t.name ?? t.cube
+  const ref = nameOf(sorted[0])
   const placed: Placed[] = []
   const noWcs: string[] = []
   for (const tile of sorted) {
     const w = Wcs.fromCards(tile.cards)
-    if (w.linear._tag === "Unavailable" || w.celestial._tag === "Unavailable") noWcs.push(tile.cube)
+    if (w.linear._tag === "Unavailable" || w.celestial._tag === "Unavailable") noWcs.push(nameOf(tile))
     else placed.push({ tile, linear: w.linear, celestial: w.celestial })
   }
   if (noWcs.length > 0) return new MosaicMismatch({ reference: ref, cubes: noWcs, what: "having no usable celestial WCS (see phs status)" })
   const r = placed[0]
   const differing = (what: string, same: (p: Placed) => boolean): MosaicMismatch | undefined => {
-    const cubes = placed.filter((p) => !same(p)).map((p) => p.tile.cube)
+    const cubes = placed.filter((p) => !same(p)).map((p) => nameOf(p.tile))
     return cubes.length === 0 ? undefined : new MosaicMismatch({ reference: ref, cubes, what })
   }
   const frameOf = (c: Wcs.Celestial) => `${c.frame.system}${c.frame.equinox === null ? "" : ` ${c.frame.equinox}`}`

@@ -5,10 +5,9 @@
  */
 import type { DecompositionRow } from "../ResultSchema.js"
 import { type Grid, owners } from "./Grid.js"
-import { type QuantityName, valueOf } from "./Quantities.js"
 
 /**
- * The map of `quantity`: `[y][x]` row-major on the grid (index y·nx + x), NaN where no tile
+ * The map of a per-row value (e.g. `Quantities.valueOf` of a quantity; null for none): `[y][x]` row-major on the grid (index y·nx + x), NaN where no tile
  * covers the pixel or its owner (see `Grid.owners`) has no value there. `rows` holds each
  * tile's rows by cube key, with the tile's own (x, y).
  *
@@ -18,7 +17,7 @@ import { type QuantityName, valueOf } from "./Quantities.js"
 export const stitch = (
   g: Grid,
   rows: ReadonlyMap<string, ReadonlyArray<DecompositionRow>>,
-  quantity: QuantityName
+  value: (row: DecompositionRow) => number | null
 ): Float64Array => {
   const owner = owners(g)
   const out = new Float64Array(g.nx * g.ny).fill(Number.NaN)
@@ -27,7 +26,7 @@ export const stitch = (
       if (row.x < 0 || row.y < 0 || row.x >= t.nx || row.y >= t.ny) continue
       const at = (row.y + t.dy) * g.nx + row.x + t.dx
       if (owner[at] !== k) continue
-      const v = valueOf(quantity, row)
+      const v = value(row)
       out[at] = v === null ? Number.NaN : v
     }
   })
