@@ -34,11 +34,18 @@ const fitsUnit = (unit: string | undefined) => unit?.replace(/\bchannel\b/g, "pi
 
 const NO_VALUE = "NaN where the pixel has no value (blank spectrum, deferred or missing)."
 
+/** Writes one map, creating its directory first (only once there is something to write). */
 const writeFile = (file: string, bytes: Uint8Array) =>
   Effect.try({
+    try: () => fs.mkdirSync(path.dirname(file), { recursive: true }),
+    catch: (e) => new Errors.InvalidInput({ reason: `cannot create ${path.dirname(file)}: ${e instanceof Error ? e.message : String(e)}` })
+  }).pipe(
+    Effect.zipRight(Effect.try({
     try: () => fs.writeFileSync(file, bytes),
     catch: (e) => new Errors.InvalidInput({ reason: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}` })
-  }).pipe(Effect.tap(() => line(file)))
+    })),
+    Effect.tap(() => line(file))
+  )
 
 const exportRun = (runId: string, dir: string, values: ReadonlyArray<Maps.MapValueName>) =>
   Effect.gen(function* () {
@@ -106,10 +113,6 @@ export const exportCommand = Command.make(
       const chosen = [Option.isSome(o.runId), Option.isSome(o.survey), Option.isSome(o.runs)].filter(Boolean).length
       if (chosen !== 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: "phs export takes one of RUN, --survey NAME or --runs A,B,…" }))
       yield* RunData.requireWorkdir(o.workdir)
-      yield* Effect.try({
-        try: () => fs.mkdirSync(o.fits, { recursive: true }),
-        catch: (e) => new Errors.InvalidInput({ reason: `cannot create ${o.fits}: ${e instanceof Error ? e.message : String(e)}` })
-      })
       const values = [...new Set(o.values)]
       const work = Option.isSome(o.runId)
         ? exportRun(o.runId.value, o.fits, values)
