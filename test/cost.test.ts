@@ -85,8 +85,8 @@ describe("the cost estimate's arithmetic", () => {
     expect(item(e, "DynamoDB", "writes (on-demand)").cost).toBeCloseTo((1871 * 0.625) / 1e6, 15)
     expect(item(e, "DynamoDB", "reads (on-demand)").quantity).toBe(232 * 3 + 12)
     // Payload and Parquet per chunk; manifest, 2 metadata files, a listing; a 196.7 MB cube
-    // in 12 parts of 16 MiB + create + complete; one result part; 2 per Athena query.
-    expect(item(e, "S3", "PUT, LIST").quantity).toBe(232 * 2 + (4 + 14 + 1) + 20)
+    // in 24 parts of 8 MiB (BlobStoreS3.putFile) + create + complete; one result part; 2 per Athena query.
+    expect(item(e, "S3", "PUT, LIST").quantity).toBe(232 * 2 + (4 + 26 + 1) + 20)
     // Payload and Parquet per chunk; 3 header reads, 24 hash reads of 8 MiB, 15 blocks × 424
     // channel planes to split; Athena 10 queries × 1 file × 12.
     expect(item(e, "S3", "GET").quantity).toBe(232 * 2 + 3 + 24 + 15 * 424 + 120)

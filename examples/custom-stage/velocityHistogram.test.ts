@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BlobStore, Fitter, Journal, Pipeline, ResultParquet } from "@phs/core"
-import { LocalRun, RuntimeLocal } from "@phs/runtime-local"
+import { DriverLock, LocalRun, RuntimeLocal } from "@phs/runtime-local"
 import { Effect, Layer } from "effect"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -28,7 +28,14 @@ describe("a custom stage plugged into the pipeline", () => {
       // the custom stage is part of the run's record: replay covers it too
       const replayed = yield* Pipeline.replay(pipeline, run.runId)
       expect(replayed.steps).toBeGreaterThan(steps.length)
-    }).pipe(Effect.provide(Layer.merge(RuntimeLocal.layer({ workdir: path.join(tempDir(), "w") }), Fitter.layerNative())))
+    }).pipe(
+      Effect.provide(
+        Effect.sync(() => path.join(tempDir(), "w")).pipe(
+          Effect.map((workdir) => Layer.mergeAll(RuntimeLocal.layer({ workdir }), DriverLock.layer({ workdir }), Fitter.layerNative())),
+          Layer.unwrapEffect
+        )
+      )
+    )
   )
 
   it("refuses a second stage of the same name", () => {

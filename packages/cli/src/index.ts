@@ -1,1 +1,2 @@
-export { classify, VERSION } from "./main.js"
+export { VERSION } from "./Commands.js"
+export { classify } from "./Failure.js"

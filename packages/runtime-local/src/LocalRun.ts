@@ -10,6 +10,7 @@ import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as DriverLock from "./DriverLock.js"
 
 /**
  * An open file read by ranges, as the FITS reader wants it.
@@ -47,7 +48,13 @@ export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.I
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 
-const sha256File = (file: string) =>
+/**
+ * SHA-256 (hex) of a file, streamed: what names a cube's blob (`Keys.cube`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sha256File = (file: string): Effect.Effect<string, Errors.InvalidInput> =>
   Effect.async<string, Errors.InvalidInput>((resume) => {
     const h = crypto.createHash("sha256")
     fs.createReadStream(file)
@@ -123,7 +130,8 @@ export const submitImported = (
   })
 
 /**
- * Submits a cube and drives its run to the end on this machine.
+ * Submits a cube and drives its run to the end on this machine, as the workdir's one
+ * driver (`DriverLock.layer` provides the lease).
  *
  * @since 0.1.0
  * @category combinators
@@ -132,7 +140,15 @@ export const run = (
   pipeline: Pipeline.Pipeline,
   s: Submission,
   options: Pipeline.DriveOptions = {}
-): Effect.Effect<RunTable.RunRecord, Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
-  Effect.flatMap(submit(pipeline, s), (runId) => Pipeline.drive(pipeline, runId, options))
+): Effect.Effect<
+  RunTable.RunRecord,
+  Pipeline.StartError | Pipeline.DriveError | Errors.InvalidInput | Errors.StorageError | DriverLock.DriverLost,
+  Pipeline.Services | DriverLock.DriverLock
+> =>
+  Effect.flatMap(DriverLock.DriverLock, (lock) =>
+    lock.guard(
+      Effect.flatMap(submit(pipeline, s), (runId) => Effect.zipRight(lock.driving(runId), Pipeline.drive(pipeline, runId, options)))
+    )
+  )
 
 

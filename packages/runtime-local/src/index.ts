@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 export * as BlobStoreFs from "./BlobStoreFs.js"
+export * as DriverLock from "./DriverLock.js"
 export * as CatalogSqlite from "./CatalogSqlite.js"
 export * as JournalSqlite from "./JournalSqlite.js"
 export * as RunTableSqlite from "./RunTableSqlite.js"

@@ -12,6 +12,7 @@
  * Everything else is a count of requests per chunk and per run, taken from what the stages
  * do (see `PER_CHUNK` and `PER_RUN`), times the list prices of `Prices.ts`.
  */
+import * as Keys from "@phs/core/keys"
 import { AS_OF, PRICES, type Prices, REGION } from "./Prices.js"
 
 export type Arch = "arm64" | "x86_64"
@@ -102,13 +103,11 @@ export const PER_RUN = {
 const MiB = 1024 * 1024
 /** The splitter hashes the cube in reads of this size. */
 const HASH_READ_BYTES = 8 * MiB
-/** Chunks whose spectra split reads together: one ranged GET per channel plane per block. */
-const SPLIT_CHUNKS_PER_BLOCK = 16
-/** Rows per compacted result file. */
-const ROWS_PER_PART = 1_000_000
-/** `phs pipeline` uploads cubes above this size in parts of `PART_BYTES`. */
-const MULTIPART_THRESHOLD = 64 * MiB
-const PART_BYTES = 16 * MiB
+/** Chunks whose spectra split reads together (one ranged GET per channel plane per block), rows per compacted result file. */
+const { SPLIT_CHUNKS_PER_BLOCK, ROWS_PER_PART } = Keys
+/** `phs pipeline --target aws` uploads a cube through `BlobStoreS3.putFile`: in parts of this size when it is larger than one. */
+const PART_BYTES = Keys.MULTIPART_PART_BYTES
+const MULTIPART_THRESHOLD = PART_BYTES
 /** GET requests Athena makes per result file and query (footer, column chunks). */
 const ATHENA_GETS_PER_FILE = 12
 /** PUTs per Athena query (the result and its metadata). */

@@ -23,6 +23,7 @@ import { Errors } from "@phs/core"
 import { type AwsConfig, RuntimeAws } from "@phs/runtime-lambda"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
+import { shellWord } from "../Output.js"
 
 export type Service = AwsConfig.Service
 
@@ -212,17 +213,6 @@ export const awsFor = (d: Deployment, service: Service): AwsConfig.AwsConfig => 
 
 /** The `--target aws …` flags that reach the same deployment, for hints. */
 export const flags = (t: Target): string =>
-  ` --target aws${t.stack === DEFAULT_STACK ? "" : ` --stack ${t.stack}`}${Option.isSome(t.awsConfig) ? ` --aws-config ${t.awsConfig.value}` : ""}`
+  ` --target aws${t.stack === DEFAULT_STACK ? "" : ` --stack ${shellWord(t.stack)}`}${Option.isSome(t.awsConfig) ? ` --aws-config ${shellWord(t.awsConfig.value)}` : ""}`
 
-/**
- * SDK failures that mean "the AWS environment is not set up" become one clear `InvalidInput`
- * (exit 2): no region, no credentials.
- */
-export const explainSetup = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Errors.InvalidInput, R> =>
-  Effect.mapError(effect, (e): E | Errors.InvalidInput => {
-    if (!(e instanceof Errors.StorageError)) return e
-    if (/Region is missing/i.test(e.reason)) return invalid("no AWS region: set AWS_REGION, or a region in your AWS profile (AWS_PROFILE)")
-    if (/Could not load credentials|CredentialsProviderError/i.test(e.reason))
-      return invalid("no AWS credentials: configure them as for the aws CLI (AWS_PROFILE, aws sso login, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-    return e
-  })
+export { explainSetup } from "./Setup.js"

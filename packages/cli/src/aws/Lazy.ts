@@ -4,7 +4,5 @@
  */
 import { Effect } from "effect"
 
-export const pipeline = Effect.promise(() => import("./Pipeline.js"))
-export const runs = Effect.promise(() => import("./Runs.js"))
 export const deployment = Effect.promise(() => import("./Deployment.js"))
 export const athenaSql = Effect.promise(() => import("./AthenaSql.js"))

@@ -5,29 +5,9 @@
  * version `phs-{core}+fit-{native}`), over the local file instead of the bucket's copy of it
  * (the same bytes).
  */
-import { BlobStore, Errors, Fitter, Pipeline, type Tasks } from "@phs/core"
+import { BlobStore, Errors, Fitter, type Params, Pipeline, type Tasks } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
-
-/** The manifest of a run, the same shape the local runtime writes. */
-export interface Manifest {
-  readonly cube_key: string
-  readonly survey: string
-  readonly params: Readonly<Record<string, unknown>>
-  readonly chunk_size: number
-}
-
-export const manifestOf = (cubeKey: string, survey: string, params: Readonly<Record<string, unknown>>, chunkSize: number): Manifest => ({
-  cube_key: cubeKey,
-  survey,
-  params,
-  chunk_size: chunkSize
-})
-
-/** Where the CLI puts a run's manifest (the local runtime keeps it under the same key). */
-export const manifestKey = (runId: string): string => `manifests/${runId}.json`
-
-export const manifestBytes = (manifest: Manifest): Uint8Array => new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)
 
 const unsupported = (operation: string, key: string) =>
   Effect.fail(new Errors.StorageError({ operation, key, reason: "read-only local cube", retryable: false }))
@@ -64,7 +44,7 @@ export const localCube = (key: string, file: string): BlobStore.BlobStore => {
  * The split input (run id included) the splitter will derive from `manifest` once its cube
  * is in the bucket: `Pipeline.prepare` over the local file.
  */
-export const predict = (manifest: Manifest, file: string): Effect.Effect<Tasks.SplitInput, Errors.InvalidInput | Errors.StorageError> =>
+export const predict = (manifest: typeof Params.Manifest.Encoded, file: string): Effect.Effect<Tasks.SplitInput, Errors.InvalidInput | Errors.StorageError> =>
   Pipeline.prepare(manifest).pipe(
     Effect.provide(Layer.merge(Layer.succeed(BlobStore.BlobStore, localCube(manifest.cube_key, file)), Fitter.layerNative({ threads: 1 })))
   )

@@ -109,29 +109,11 @@ export const watch = (runId: string, options: WatchOptions) =>
     let lastChange = t0
     let last: RunTable.RunRecord | undefined
     let sig: string | undefined
-    let first: { readonly done: number; readonly at: number } | undefined
-    let lastLen = 0
     let waiting = false
-
-    const draw = (run: RunTable.RunRecord, now: number) => {
-      if (options.quiet) return
-      if (first === undefined) first = { done: run.spectraDone, at: now }
-      const elapsed = (now - first.at) / 1000
-      const rate = elapsed > 0.5 ? (run.spectraDone - first.done) / elapsed : 0
-      const text = Progress.renderLine(run, rate, { width: process.stderr.columns ?? 100, bar: options.tty })
-      if (options.tty) {
-        write(`\r${text}${" ".repeat(Math.max(0, lastLen - text.length))}`)
-        lastLen = text.length
-      } else write(`${new Date(now).toISOString()} ${text}\n`)
-    }
-    const note = (text: string) => {
-      if (options.quiet) return
-      if (options.tty && lastLen > 0) {
-        write("\n")
-        lastLen = 0
-      }
-      write(`phs: ${text}\n`)
-    }
+    const display = Progress.makeDisplay({ tty: options.tty, quiet: options.quiet, write })
+    const draw = display.draw
+    const note = display.note
+    let lastSeen: Option.Option<RunTable.RunRecord> = Option.none()
 
     const loop = Effect.gen(function* () {
       for (;;) {
@@ -139,6 +121,7 @@ export const watch = (runId: string, options: WatchOptions) =>
         const got = yield* observe(table.getRun(id))
         if (Option.isSome(got) && Option.isSome(got.value)) {
           const run = got.value.value
+          lastSeen = Option.some(run)
           draw(run, now)
           if (run.status === "COMPLETED" || run.status === "FAILED") return run
           const s = signature(run)
@@ -186,11 +169,5 @@ export const watch = (runId: string, options: WatchOptions) =>
         yield* Effect.sleep(Duration.millis(pollMs))
       }
     })
-    return yield* loop.pipe(
-      Effect.ensuring(
-        Effect.sync(() => {
-          if (options.tty && lastLen > 0) write("\n")
-        })
-      )
-    )
+    return yield* loop.pipe(Effect.ensuring(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => display.end(lastSeen, now)))))
   })

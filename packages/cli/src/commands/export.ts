@@ -18,7 +18,7 @@ import * as FitsImage from "../plot/FitsImage.js"
 import * as Maps from "../plot/Maps.js"
 import * as RunData from "../plot/RunData.js"
 import * as Survey from "../plot/Survey.js"
-import { workdir } from "./shared.js"
+import { onTarget, targetOptions } from "./shared.js"
 
 /** What `phs export RUN` writes unless --value says otherwise. */
 export const DEFAULT_VALUES: ReadonlyArray<Maps.MapValueName> = ["n_components", "rms", "integrated"]
@@ -106,13 +106,12 @@ export const exportCommand = Command.make(
       ),
       Options.repeated
     ),
-    workdir
+    ...targetOptions
   },
   (o) =>
     Effect.gen(function* () {
       const chosen = [Option.isSome(o.runId), Option.isSome(o.survey), Option.isSome(o.runs)].filter(Boolean).length
       if (chosen !== 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: "phs export takes one of RUN, --survey NAME or --runs A,B,…" }))
-      yield* RunData.requireWorkdir(o.workdir)
       const values = [...new Set(o.values)]
       const work = Option.isSome(o.runId)
         ? exportRun(o.runId.value, o.fits, values)
@@ -121,6 +120,6 @@ export const exportCommand = Command.make(
           o.fits,
           values
         )
-      yield* work.pipe(Effect.provide(RunData.layer(o.workdir)))
+      yield* onTarget(o, "read")(work)
     })
 ).pipe(Command.withDescription("write maps of a run, or the mosaic of a survey's tiles, as FITS images with the WCS in the header"))

@@ -1,20 +1,19 @@
 /**
- * `phs pipeline CUBE.fits`: validate the cube and parameters, put the cube in the workdir,
- * and drive split → fit → slow-fit → catalog with a live progress bar. With `--target aws`
- * the cube and its manifest go to the deployment's bucket instead, the Lambdas do the work,
- * and the same progress bar follows the run table (aws/Pipeline.ts).
+ * `phs pipeline CUBE.fits`: validate the cube and parameters, hand the cube to the target
+ * (the workdir, or the aws deployment's bucket) and drive its run split → fit → slow-fit →
+ * catalog with a live progress bar (locally; on aws the Lambdas do the work and the same bar
+ * follows the run table). Written once for every target (target/Target.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Keys, Params, Pipeline } from "@phs/core"
+import { Errors, Params, Pipeline, RunTable } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
-import { Effect, Fiber, HashMap, Option } from "effect"
+import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Aws from "../aws/Lazy.js"
-import * as Local from "../Local.js"
-import { line } from "../Output.js"
+import { line, note, printable, shellWord } from "../Output.js"
 import * as Progress from "../Progress.js"
-import { json, targetOptions, workdir } from "./shared.js"
+import { Target } from "../target/Target.js"
+import { json, onTarget, targetOptions } from "./shared.js"
 
 const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
 const survey = Options.text("survey").pipe(
@@ -45,9 +44,8 @@ export const surveyFromFile = (file: string): string =>
     .slice(0, 63) || "survey"
 
 /** User text for a one-line message: control characters escaped, at most 80 characters. */
-const printable = (text: string): string => {
-  // eslint-disable-next-line no-control-regex
-  const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+const quoted = (text: string): string => {
+  const escaped = printable(text)
   return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped
 }
 
@@ -60,74 +58,108 @@ export const parseParams = (raw: Option.Option<HashMap.HashMap<string, string>>)
     for (const [k, v] of HashMap.toEntries(raw.value)) {
       const n = Number(v)
       if (v.trim() === "" || !Number.isFinite(n))
-        return yield* Effect.fail(new Errors.InvalidInput({ reason: `--param ${printable(k)}=${printable(v)}: the value must be a number` }))
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: `--param ${quoted(k)}=${quoted(v)}: the value must be a number` }))
       out[k] = n
     }
     return out
   })
 
-/** Drives a run to its end with the progress bar; shared by `pipeline` and `resume`. */
-export const driveWithProgress = (runId: string, options: { readonly concurrency: number; readonly quiet: boolean }) =>
+const count = (n: number) => n.toLocaleString("en-US")
+
+/**
+ * Drives (or follows) a run to its end and prints its summary; shared by `pipeline` and
+ * `resume`. Interrupted (Ctrl-C, SIGTERM), it says in one line where the run is and how
+ * to go on; the target has put the in-flight work back by then.
+ */
+export const driveAndReport = (runId: string, options: { readonly concurrency: number; readonly asJson: boolean }) =>
   Effect.gen(function* () {
-    const progress = options.quiet ? Option.none() : Option.some(yield* Effect.fork(Progress.watch(runId, { tty: process.stderr.isTTY === true })))
-    const run = yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: options.concurrency })
-    if (Option.isSome(progress)) yield* Fiber.interrupt(progress.value)
-    return run
+    const target = yield* Target
+    const table = yield* RunTable.RunTable
+    const before = yield* table.getRun(runId)
+    const doneBefore = Option.match(before, { onNone: () => 0, onSome: (r) => r.spectraDone })
+    const started = Date.now()
+    const run = yield* target.drive(runId, { concurrency: options.concurrency, quiet: options.asJson }).pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function* () {
+          const now = yield* Effect.orElseSucceed(table.getRun(runId), () => before)
+          const at = Option.match(now, { onNone: () => "", onSome: (r) => ` at ${count(r.spectraDone)}/${count(r.nSpectra)}` })
+          process.stderr.write(`interrupted: run ${runId}${at}; continue with phs resume ${runId}${target.flags}\n`)
+        })
+      )
+    )
+    yield* report(run, { seconds: (Date.now() - started) / 1000, spectra: run.spectraDone - doneBefore, asJson: options.asJson })
+    return yield* Pipeline.ensureCompleted(run)
+  })
+
+/** The query `phs pipeline` suggests at the end, ready to paste. */
+export const tryQuery = (run: RunTable.RunRecord, flags: string): string =>
+  `phs query${flags} ${shellWord(`SELECT n_components, count(*) FROM decompositions WHERE survey = '${run.survey}' AND run_id = '${run.runId}' GROUP BY 1 ORDER BY 1`)}`
+
+/**
+ * The end-of-run summary: the spectra and seconds of this process's work (a resumed run's
+ * earlier work is not in the rate), or, for a run found already finished, its record.
+ */
+export const report = (
+  run: RunTable.RunRecord,
+  o: { readonly seconds: number; readonly spectra: number; readonly asJson: boolean; readonly already?: boolean }
+) =>
+  Effect.gen(function* () {
+    const target = yield* Target
+    const where = target.resultsAt(run.survey)
+    if (o.asJson) return line(JSON.stringify({ ...run, seconds: o.seconds, results: where, ...(o.already === true ? { already: true } : {}), ...target.summaryExtra() }))
+    line(`run ${run.runId}: ${o.already === true ? `already ${run.status === "COMPLETED" ? "completed" : run.status.toLowerCase()}` : run.status}${run.reason ? ` (${run.reason})` : ""}`)
+    if (o.already === true)
+      line(
+        `  ${count(run.spectraDone)} of ${count(run.nSpectra)} spectra; ${run.spectraDeferred} went through the slow fit; ${run.jobsFailed} chunk(s) failed` +
+          `; finished ${new Date(run.updatedAt).toISOString().replace("T", " ").slice(0, 19)} UTC`
+      )
+    else
+      line(
+        `  ${count(run.spectraDone)} of ${count(run.nSpectra)} spectra; ${count(o.spectra)} in ${o.seconds.toFixed(1)} s here` +
+          ` (${Progress.formatRate(o.spectra / Math.max(o.seconds, 1e-3))}); ${run.spectraDeferred} went through the slow fit; ${run.jobsFailed} chunk(s) failed`
+      )
+    if (run.status === "COMPLETED") {
+      line(`  results: ${where} (table phspectra.decompositions, survey=${run.survey})`)
+      line(`  try: ${tryQuery(run, target.flags)}`)
+    } else if (run.status === "FAILED") line(`  see phs status ${run.runId}${target.flags}; phs resume ${run.runId}${target.flags} tries again`)
+  })
+
+/** Runs of the target other than `runId` that are not finished, in one line each. */
+const otherUnfinished = (runId: string) =>
+  Effect.gen(function* () {
+    const target = yield* Target
+    const runs = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns({ limit: 1000 }))
+    return runs
+      .filter((r) => r.runId !== runId && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
+      .map((r) => `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}`)
   })
 
 export const pipeline = Command.make(
   "pipeline",
-  { cube, survey, param, chunkSize, concurrency, workdir, json, ...targetOptions },
+  { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
       yield* LocalRun.checkCube(o.cube)
-      if (o.target === "aws") {
-        const done = yield* (yield* Aws.pipeline).submitAndWatch({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }, o)
-        yield* reportAt(done.run, { where: done.where, seconds: done.seconds, asJson: o.json, query: done.query })
-        yield* Pipeline.ensureCompleted(done.run)
-        return
-      }
-      const started = Date.now()
-      const run = yield* Local.withDriverLock(o.workdir, () =>
+      if (o.concurrency < 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--concurrency must be at least 1, got ${o.concurrency}` }))
+      yield* onTarget(o, "drive")(
         Effect.gen(function* () {
-          const runId = yield* LocalRun.submit(Pipeline.standard, { cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize })
-          return yield* driveWithProgress(runId, { concurrency: o.concurrency, quiet: o.json })
+          const target = yield* Target
+          const submitted = yield* target.submit({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
+          )
+          if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
+            yield* report(submitted.before.value, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+            return yield* Pipeline.ensureCompleted(submitted.before.value)
+          }
+          if (!o.json) {
+            if (Option.isSome(submitted.before)) note(`run ${submitted.runId} exists already (${submitted.before.value.status.toLowerCase()}): continuing it`)
+            for (const text of yield* otherUnfinished(submitted.runId)) note(text)
+          }
+          return yield* driveAndReport(submitted.runId, { concurrency: o.concurrency, asJson: o.json })
         })
-      ).pipe(Effect.provide(Local.layer(o.workdir)))
-      yield* report(run, o.workdir, (Date.now() - started) / 1000, o.json)
-      yield* Pipeline.ensureCompleted(run)
+      )
     })
 ).pipe(Command.withDescription("decompose every spectrum of a cube into Gaussian components"))
-
-/** The end-of-run summary. */
-export const report = (run: import("@phs/core").RunTable.RunRecord, dir: string, seconds: number, asJson: boolean) =>
-  reportAt(run, {
-    where: path.join(dir, "blobs", Keys.surveyPartition(run.survey)),
-    seconds,
-    asJson,
-    extra: () => ({ maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }),
-    query: `phs query "SELECT n_components, count(*) FROM decompositions WHERE run_id = '${run.runId}' GROUP BY 1 ORDER BY 1"`
-  })
-
-/** The end-of-run summary, with the results at `where` and a query to try on them. */
-export const reportAt = (
-  run: import("@phs/core").RunTable.RunRecord,
-  o: { readonly where: string; readonly seconds: number; readonly asJson: boolean; readonly extra?: () => Record<string, unknown>; readonly query: string }
-) =>
-  Effect.sync(() => {
-    const { where, seconds } = o
-    if (o.asJson) {
-      line(JSON.stringify({ ...run, seconds, results: where, ...(o.extra?.() ?? {}) }))
-      return
-    }
-    line(`run ${run.runId}: ${run.status}${run.reason ? ` (${run.reason})` : ""}`)
-    line(`  ${run.spectraDone.toLocaleString("en-US")} of ${run.nSpectra.toLocaleString("en-US")} spectra in ${seconds.toFixed(1)} s` +
-      ` (${(run.spectraDone / Math.max(seconds, 1e-3)).toFixed(0)}/s); ${run.spectraDeferred} went through the slow fit; ${run.jobsFailed} chunk(s) failed`)
-    if (run.status === "COMPLETED") {
-      line(`  results: ${where} (table phspectra.decompositions, survey=${run.survey})`)
-      line(`  try: ${o.query}`)
-    }
-  })

@@ -12,7 +12,8 @@ import * as Maps from "../plot/Maps.js"
 import * as Render from "../plot/Render.js"
 import * as RunData from "../plot/RunData.js"
 import * as Specs from "../plot/Specs.js"
-import { workdir } from "./shared.js"
+import type * as Target from "../target/Target.js"
+import { onTarget, targetOptions } from "./shared.js"
 import type { TopLevelSpec } from "vega-lite"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
@@ -65,23 +66,22 @@ const draw = (
     line(target.file)
   })
 
-/** Runs a plot body against the workdir's services. */
-const inWorkdir = <A, E, R>(dir: string, body: Effect.Effect<A, E, R>) =>
-  Effect.zipRight(RunData.requireWorkdir(dir), body.pipe(Effect.provide(RunData.layer(dir))))
+/** Runs a plot body against the target's services. */
+const inWorkdir = <A, E>(o: Target.Options, body: Effect.Effect<A, E, Target.Services>) => onTarget(o, "read")(body)
 
-const spectrum = Command.make(
+/** What every picture takes: the run, where to write it, and the target. */
+const picture = { runId, out, format, ...targetOptions }
+
+export const spectrum = Command.make(
   "spectrum",
   {
-    runId,
+    ...picture,
     x: Args.integer({ name: "x" }).pipe(Args.withDescription("pixel column, from 0")),
-    y: Args.integer({ name: "y" }).pipe(Args.withDescription("pixel row, from 0")),
-    out,
-    format,
-    workdir
+    y: Args.integer({ name: "y" }).pipe(Args.withDescription("pixel row, from 0"))
   },
   (o) =>
     inWorkdir(
-      o.workdir,
+      o,
       Effect.gen(function* () {
         const data = yield* RunData.load(o.runId)
         const { run, header } = data
@@ -96,21 +96,18 @@ const spectrum = Command.make(
     )
 ).pipe(Command.withDescription("a spectrum with its Gaussian components, the model, the residual and a ±rms band"))
 
-const map = Command.make(
+export const map = Command.make(
   "map",
   {
-    runId,
+    ...picture,
     value: Options.choice("value", Maps.MAP_VALUE_NAMES).pipe(
       Options.withDescription(`the quantity: ${Maps.MAP_VALUE_NAMES.map((n) => `${n} (${Maps.MAP_VALUES[n].doc})`).join("; ")}`),
       Options.withDefault("n_components" as Maps.MapValueName)
-    ),
-    out,
-    format,
-    workdir
+    )
   },
   (o) =>
     inWorkdir(
-      o.workdir,
+      o,
       Effect.gen(function* () {
         const { run, header, rows } = yield* RunData.load(o.runId)
         yield* draw(Specs.map({ run, header, rows, value: o.value }), o, `${run.runId}-map-${o.value}`)
@@ -118,9 +115,9 @@ const map = Command.make(
     )
 ).pipe(Command.withDescription("an image of the field: one cell per pixel coloured by a per-pixel quantity, with a colour bar"))
 
-const summary = Command.make("summary", { runId, out, format, workdir }, (o) =>
+export const summary = Command.make("summary", picture, (o) =>
   inWorkdir(
-    o.workdir,
+    o,
     Effect.gen(function* () {
       const { run, rows } = yield* RunData.load(o.runId)
       yield* draw(Specs.summary({ run, rows }), o, `${run.runId}-summary`)

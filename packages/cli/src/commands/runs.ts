@@ -1,45 +1,50 @@
 /**
- * `phs runs`, `phs status RUN`, `phs resume RUN`, `phs replay RUN`: the run table and the
- * journal, read and acted on. `runs`, `status` and `resume` also take `--target aws`: the
- * deployment's run table and queues (aws/Runs.ts).
+ * `phs runs`, `phs status RUN`, `phs resume RUN`, `phs redrive RUN`, `phs replay RUN`,
+ * `phs rm RUN`: the run table, the queues and the journal, read and acted on; written once
+ * for every target (`replay` and `rm` need the workdir's journal: local only).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Pipeline, RunTable, WorkQueue } from "@phs/core"
+import { BlobStore, Errors, Keys, Pipeline, RunTable, type WorkQueue } from "@phs/core"
+import { Sqlite } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
-import * as Aws from "../aws/Lazy.js"
-import * as Local from "../Local.js"
-import { line, table, timestamp } from "../Output.js"
-import { driveWithProgress, report, reportAt } from "./pipeline.js"
-import { findRun, json, targetOptions, workdir } from "./shared.js"
+import * as readline from "node:readline/promises"
+import { line, note, table, timestamp } from "../Output.js"
+import * as LocalTarget from "../target/LocalTarget.js"
+import * as Target from "../target/Target.js"
+import { driveAndReport, report } from "./pipeline.js"
+import { findRun, json, onTarget, targetOptions, workdir } from "./shared.js"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
 
 export const runs = Command.make(
   "runs",
   {
-    workdir,
     json,
     survey: Options.text("survey").pipe(Options.withDescription("only this survey's runs"), Options.optional),
     ...targetOptions
   },
   (o) =>
-    Effect.gen(function* () {
-      const all =
-        o.target === "aws"
-          ? yield* (yield* Aws.runs).list(o, o.survey)
-          : yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns(Option.isSome(o.survey) ? { survey: o.survey.value } : {})).pipe(
-              Effect.provide(Local.layer(o.workdir))
-            )
-      if (o.json) return line(JSON.stringify(all))
-      if (all.length === 0) return line(`no runs yet: start one with phs pipeline CUBE.fits${o.target === "aws" ? " --target aws" : ""}`)
-      line(
-        table(
-          ["run", "survey", "created (UTC)", "status", "spectra", "done", "failed chunks", "params"],
-          all.map((r) => [r.runId, r.survey, timestamp(r.createdAt), r.status, r.nSpectra, r.spectraDone, r.jobsFailed, paramText(r)])
+    onTarget(o, "read")(
+      Effect.gen(function* () {
+        const target = yield* Target.Target
+        const all = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns(Option.isSome(o.survey) ? { survey: o.survey.value } : {}))
+        if (o.json) return line(JSON.stringify(all))
+        if (all.length === 0) return line(`no runs yet: start one with phs pipeline CUBE.fits${target.flags}`)
+        line(
+          table(
+            ["run", "survey", "created (UTC)", "status", "spectra", "done", "failed chunks", "params"],
+            all.map((r) => [r.runId, r.survey, timestamp(r.createdAt), r.status, r.nSpectra, r.spectraDone, r.jobsFailed, paramText(r)])
+          )
         )
+      })
+    ).pipe(
+      // No workdir here: no runs, and none is created.
+      Effect.catchIf(
+        (e) => o.target === "local" && e._tag === "InvalidInput" && e.message.startsWith("no workdir"),
+        () => Effect.sync(() => (o.json ? line("[]") : line(`no runs yet (no workdir at ${o.workdir}): start one with phs pipeline CUBE.fits${LocalTarget.workdirFlag(o.workdir)}`)))
       )
-    })
+    )
 ).pipe(Command.withDescription("list the runs in the workdir (or the aws deployment), newest first"))
 
 const paramText = (r: RunTable.RunRecord) =>
@@ -47,39 +52,43 @@ const paramText = (r: RunTable.RunRecord) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(" ")
 
-export const status = Command.make("status", { runId, workdir, json, ...targetOptions }, (o) =>
-  Effect.gen(function* () {
-    if (o.target === "aws") {
-      const st = yield* (yield* Aws.runs).status(o, o.runId)
-      if (Option.isSome(st.deadLettersUnknown)) process.stderr.write(`phs: note: ${st.deadLettersUnknown.value}\n`)
-      return printStatus(st.run, st.chunks, st.deadLetters, o.json, `phs resume ${st.run.runId}${(yield* Aws.deployment).flags(o)} puts them back`)
-    }
-    return yield* Effect.gen(function* () {
+export const status = Command.make("status", { runId, json, ...targetOptions }, (o) =>
+  onTarget(o, "read")(
+    Effect.gen(function* () {
+      const target = yield* Target.Target
       const run = yield* findRun(o.runId)
-      const t = yield* RunTable.RunTable
-      const q = yield* WorkQueue.WorkQueue
-      const chunks = yield* t.listChunks(run.runId)
-      const dead = [...(yield* q.deadLetters("fit")), ...(yield* q.deadLetters("slow"))].filter((d) => d.body.includes(`"runId":"${run.runId}"`))
-      printStatus(run, chunks, dead, o.json, `phs redrive ${run.runId} puts them back`)
-    }).pipe(Effect.provide(Local.layer(o.workdir)))
-  })
-).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters"))
+      const chunks = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listChunks(run.runId))
+      const dead = yield* Target.deadLetters(run.runId)
+      const drivenBy = yield* target.drivenBy(run)
+      if (Option.isSome(dead.unknown) && !o.json) note(`note: dead letters not read: ${dead.unknown.value}`)
+      const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
+      printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`)
+    })
+  )
+).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters, and whether anything drives it"))
 
 /** The status of a run: one JSON object, or its stages, notable chunks and dead letters. */
 const printStatus = (
   run: RunTable.RunRecord,
   chunks: ReadonlyArray<RunTable.ChunkRecord>,
   dead: ReadonlyArray<WorkQueue.DeadLetter>,
+  drivenBy: Option.Option<string>,
   asJson: boolean,
-  putBack: string
+  putBack: string,
+  resume: string
 ): void => {
-  if (asJson) return line(JSON.stringify({ run, chunks, deadLetters: dead }))
+  const finished = run.status === "COMPLETED" || run.status === "FAILED"
+  if (asJson) return line(JSON.stringify({ run, chunks, deadLetters: dead, drivenBy: Option.getOrNull(drivenBy) }))
   const count = (s: RunTable.ChunkStatus) => chunks.filter((c) => c.status === s).length
   line(`run ${run.runId}  survey ${run.survey}  ${run.status}${run.reason ? `: ${run.reason}` : ""}`)
+  if (!finished)
+    line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
   line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey} (${run.nx} × ${run.ny} × ${run.nChannels})`)
   line(`  params ${paramText(run)}; code ${run.codeVersion}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)
-  line(`  fit     ${count("COMPLETED")} completed, ${count("IN_PROGRESS")} in progress, ${count("PENDING")} pending, ${count("FAILED")} failed; ${run.spectraDone.toLocaleString("en-US")}/${run.nSpectra.toLocaleString("en-US")} spectra`)
+  line(
+    `  fit     ${count("COMPLETED")} completed, ${count("IN_PROGRESS")} in progress, ${count("PENDING")} pending, ${count("FAILED")} failed; ${run.spectraDone.toLocaleString("en-US")}/${run.nSpectra.toLocaleString("en-US")} spectra`
+  )
   line(`  slow    ${run.spectraDeferred} deferred, ${run.slowPending} pending`)
   line(`  catalog ${run.status === "COMPLETED" ? "done" : run.status === "CATALOGING" ? "in progress" : "waiting"}`)
   const notable = chunks.filter((c) => c.status !== "COMPLETED" || c.error !== null || c.deferred > 0)
@@ -104,33 +113,35 @@ export const resume = Command.make(
   "resume",
   {
     runId,
-    workdir,
     json,
-    concurrency: Options.integer("concurrency").pipe(Options.withDefault(os.availableParallelism())),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("chunks fitted at once, local target (default: the number of cores)"),
+      Options.withDefault(os.availableParallelism())
+    ),
     ...targetOptions
   },
   (o) =>
     Effect.gen(function* () {
-      if (o.target === "aws") {
-        const done = yield* (yield* Aws.runs).resume(o, o.runId, { quiet: o.json })
-        yield* reportAt(done.run, { where: done.where, seconds: done.seconds, asJson: o.json, query: done.query })
-        yield* Pipeline.ensureCompleted(done.run)
-        return
-      }
-      const started = Date.now()
-      const run = yield* Local.withDriverLock(o.workdir, () =>
+      if (o.concurrency < 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--concurrency must be at least 1, got ${o.concurrency}` }))
+      yield* onTarget(o, "drive")(
         Effect.gen(function* () {
+          const target = yield* Target.Target
           const found = yield* findRun(o.runId)
-          if (found.status === "SPLITTING") yield* Pipeline.start(Pipeline.standard, Pipeline.splitInputOf(found))
-          return yield* driveWithProgress(found.runId, { concurrency: o.concurrency, quiet: o.json })
+          if (found.status === "COMPLETED") return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+          const redriven = yield* Target.redrive(found)
+          const notes = [
+            ...Option.toArray(redriven.note),
+            ...(redriven.redriven > 0 ? [`${redriven.redriven} dead-lettered message(s) back on their queues, ${redriven.reopened} chunk(s) reopened`] : []),
+            ...(yield* target.unstick(found))
+          ]
+          if (!o.json) for (const n of notes) note(n)
+          return yield* driveAndReport(found.runId, { concurrency: o.concurrency, asJson: o.json })
         })
-      ).pipe(Effect.provide(Local.layer(o.workdir)))
-      yield* report(run, o.workdir, (Date.now() - started) / 1000, o.json)
-      yield* Pipeline.ensureCompleted(run)
+      )
     })
 ).pipe(
   Command.withDescription(
-    "carry on a run that was interrupted (crash, kill, power cut); finished steps are not redone. With --target aws: re-drive the run's dead letters (and its split or catalog if stuck), then watch it"
+    "carry on a run that was interrupted (Ctrl-C, crash, kill, power cut): its dead letters go back on their queues, finished steps are not redone; with --target aws the Lambdas do the work and this follows it"
   )
 )
 
@@ -147,19 +158,81 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
     if (o.json) line(JSON.stringify({ runId: run.runId, identical: false, stage: e.stage, scope: e.scope, step: e.step, seq: e.seq, reason: e.reason }))
     else line(`run ${run.runId}: divergent at ${e.stage}/${e.scope} step #${e.seq} (${e.step}): ${e.reason}`)
     return yield* Effect.fail(new Errors.RunFailed({ runId: run.runId, reason: "replay diverged" }))
-  }).pipe(Effect.provide(Local.layer(o.workdir)))
+  }).pipe(Effect.provide(LocalTarget.layer(o.workdir, "read")))
 ).pipe(Command.withDescription("re-execute a finished run against its journal and report identical or divergent"))
 
-export const redrive = Command.make("redrive", { runId, workdir, json }, (o) =>
-  Effect.gen(function* () {
-    const run = yield* findRun(o.runId)
-    const q = yield* WorkQueue.WorkQueue
-    const t = yield* RunTable.RunTable
-    const mine = (body: string) => body.includes(`"runId":"${run.runId}"`)
-    const moved = (yield* q.redrive("fit", mine)) + (yield* q.redrive("slow", mine))
-    // Chunks failed only because their message died can run again; the run is live again.
-    const reopened = moved > 0 ? (yield* t.reopenFailed(run.runId)).reopened : 0
-    if (o.json) return line(JSON.stringify({ runId: run.runId, redriven: moved, reopenedChunks: reopened }))
-    line(moved === 0 ? `run ${run.runId}: no dead letters` : `run ${run.runId}: ${moved} message(s) back on their queues, ${reopened} chunk(s) reopened; continue with phs resume ${run.runId}`)
-  }).pipe(Effect.provide(Local.layer(o.workdir)))
+export const redrive = Command.make("redrive", { runId, json, ...targetOptions }, (o) =>
+  onTarget(o, "read")(
+    Effect.gen(function* () {
+      const target = yield* Target.Target
+      const run = yield* findRun(o.runId)
+      const r = yield* Target.redrive(run)
+      if (o.json) return line(JSON.stringify({ runId: run.runId, redriven: r.redriven, reopenedChunks: r.reopened }))
+      if (Option.isSome(r.note)) return yield* Effect.fail(new Errors.InvalidInput({ reason: r.note.value }))
+      line(
+        r.redriven === 0
+          ? `run ${run.runId}: no dead letters`
+          : `run ${run.runId}: ${r.redriven} message(s) back on their queues, ${r.reopened} chunk(s) reopened; continue with phs resume ${run.runId}${target.flags}`
+      )
+    })
+  )
 ).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues"))
+
+/** Asks a yes/no question on the terminal; anything but y/yes is no. */
+const confirm = (question: string) =>
+  Effect.promise(async () => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
+    try {
+      return /^y(es)?$/i.test((await rl.question(question)).trim())
+    } finally {
+      rl.close()
+    }
+  })
+
+export const rm = Command.make(
+  "rm",
+  {
+    runId,
+    workdir,
+    yes: Options.boolean("yes").pipe(Options.withDescription("remove without asking (needed when stdin is not a terminal)"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const run = yield* findRun(o.runId)
+      if (!o.yes) {
+        if (process.stdin.isTTY !== true)
+          return yield* Effect.fail(new Errors.InvalidInput({ reason: `phs rm ${run.runId} removes it for good: pass --yes (not asked: stdin is not a terminal)` }))
+        const ok = yield* confirm(`remove run ${run.runId} (survey ${run.survey}, ${run.nSpectra.toLocaleString("en-US")} spectra: its results, chunks, journal and records)? [y/N] `)
+        if (!ok) return line(`run ${run.runId} kept`)
+      }
+      const store = yield* BlobStore.BlobStore
+      const table = yield* RunTable.RunTable
+      const others = (yield* table.listRuns({ limit: 100_000 })).filter((r) => r.runId !== run.runId)
+      // Blobs first, records last: an interrupted rm can be run again.
+      const keys = [
+        ...(yield* store.list(Keys.runParts(run.survey, run.runId))),
+        ...(yield* store.list(Keys.runChunks(run.runId))),
+        ...(yield* store.list(Keys.runMeta(run.runId, ""))),
+        Target.manifestKey(run.runId),
+        ...(others.some((r) => r.cubeKey === run.cubeKey) ? [] : [run.cubeKey])
+      ]
+      for (const key of keys) yield* store.remove(key)
+      const mine = Target.ofRun(run.runId)
+      const rows = yield* Effect.scoped(
+        Effect.flatMap(Sqlite.make({ workdir: o.workdir }), (sql) =>
+          sql.transaction("remove run", (db) => {
+            const journal = db.prepare("DELETE FROM journal WHERE run_id = ?").run(run.runId).changes
+            let messages = 0
+            for (const t of ["queue_messages", "dead_letters"]) {
+              const del = db.prepare(`DELETE FROM ${t} WHERE seq = ?`)
+              for (const m of db.prepare(`SELECT seq, body FROM ${t}`).all() as Array<{ seq: number; body: string }>)
+                if (mine(m.body)) messages += del.run(m.seq).changes
+            }
+            return { journal, messages }
+          })
+        )
+      )
+      yield* table.deleteRun(run.runId)
+      line(`run ${run.runId} removed: ${keys.length} blob(s), ${rows.journal} journal record(s), ${rows.messages} queued message(s), its run-table records`)
+    }).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
+).pipe(Command.withDescription("remove a run: its results, chunks, metadata, journal and run-table records; other runs are left as they are"))

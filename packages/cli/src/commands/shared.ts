@@ -2,22 +2,23 @@ import { Options } from "@effect/cli"
 import { Errors, RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
 import { DEFAULT_STACK } from "../aws/Defaults.js"
-import { defaultWorkdir } from "../Local.js"
+import { explainSetup } from "../aws/Setup.js"
+import { defaultWorkdir } from "../target/LocalTarget.js"
+import * as Target from "../target/Target.js"
 
 export const workdir = Options.directory("workdir").pipe(
-  Options.withDescription("where runs live: SQLite run table, journal, queue, blobs (default .phs, or $PHS_WORKDIR)"),
+  Options.withDescription("where runs live: SQLite run table, journal, queues, blobs (default .phs, or $PHS_WORKDIR)"),
   Options.withDefault(defaultWorkdir())
 )
 
 export const json = Options.boolean("json").pipe(Options.withDescription("print one JSON object instead of text"))
 
-/** Where a command acts: this machine's workdir, or a deployment on AWS. */
-export const TARGETS = ["local", "aws"] as const
-export type Target = (typeof TARGETS)[number]
+export const { TARGETS } = Target
+export type TargetName = Target.Name
 
-export const target = Options.choice("target", TARGETS).pipe(
+export const target = Options.choice("target", Target.TARGETS).pipe(
   Options.withDescription("local: the workdir on this machine; aws: the deployment named by --stack (Lambda, S3, DynamoDB, Athena)"),
-  Options.withDefault("local" as Target)
+  Options.withDefault("local" as TargetName)
 )
 
 export const stack = Options.text("stack").pipe(
@@ -35,11 +36,18 @@ export const awsConfig = Options.file("aws-config", { exists: "yes" }).pipe(
 )
 
 /** The options every command with a target takes. */
-export const targetOptions = { target, stack, awsConfig }
+export const targetOptions = { target, stack, awsConfig, workdir }
+
+/** Runs a command's body against the target its options name. */
+export const onTarget =
+  (o: Target.Options, mode: Target.Mode) =>
+  <A, E>(body: Effect.Effect<A, E, Target.Services>): Effect.Effect<A, E | Target.Error> =>
+    body.pipe(Effect.provide(Target.layer(o, mode)), explainSetup)
 
 /** The run, or a one-line error naming what exists. */
-export const findRun = (runId: string, where = "in this workdir (see phs runs)") =>
+export const findRun = (runId: string) =>
   Effect.gen(function* () {
+    const target = yield* Target.Target
     const table = yield* RunTable.RunTable
     const run = yield* table.getRun(runId)
     if (Option.isSome(run)) return run.value
@@ -48,7 +56,7 @@ export const findRun = (runId: string, where = "in this workdir (see phs runs)")
     if (prefixed.length === 1) return prefixed[0]
     return yield* Effect.fail(
       new Errors.InvalidInput({
-        reason: prefixed.length > 1 ? `run id ${runId} is ambiguous: ${prefixed.map((r) => r.runId).join(", ")}` : `no run ${runId} ${where}`
+        reason: prefixed.length > 1 ? `run id ${runId} is ambiguous: ${prefixed.map((r) => r.runId).join(", ")}` : `no run ${runId} ${target.where}`
       })
     )
   })

@@ -11,7 +11,7 @@ import { LocalRun } from "@phs/runtime-local"
 import { Clock, Duration, Effect, Fiber, Option, Ref, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import * as Local from "../Local.js"
+import * as LocalTarget from "../target/LocalTarget.js"
 import { line, table } from "../Output.js"
 import * as SweepPlot from "../plot/Sweep.js"
 import * as RunData from "../plot/RunData.js"
@@ -128,7 +128,7 @@ export interface PointRun {
  * imported once, each point is a run started (or found) by its id and driven to its end.
  */
 export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunkSize: number; readonly concurrency: number; readonly quiet: boolean }) =>
-  Local.withDriverLock(o.workdir, () =>
+  Effect.suspend(() =>
     Effect.gen(function* () {
       const cubeKey = yield* LocalRun.importCube(p.cube, p.survey)
       const state = yield* Ref.make<SweepState>({ runs: [], label: "" })
@@ -146,7 +146,7 @@ export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunk
       if (Option.isSome(progress)) yield* Fiber.interrupt(progress.value)
       return out
     })
-  ).pipe(Effect.provide(Local.layer(o.workdir)))
+  ).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
 
 /** What a sweep prints for a point. */
 export interface PointSummary {

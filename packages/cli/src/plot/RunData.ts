@@ -1,12 +1,12 @@
 /**
  * What the pictures and the exports read about a run: its record, its rows of the result
- * table, the cube's header and single spectra, all from the workdir.
+ * table, the cube's header and single spectra, from the target's run table and blob store.
  */
-import { BlobStore, Errors, Fits, Keys, ResultParquet, RunTable, type ResultSchema } from "@phs/core"
-import { RuntimeLocal } from "@phs/runtime-local"
-import { Effect, Option } from "effect"
-import * as fs from "node:fs"
+import { BlobStore, Errors, Fits, Keys, type Pipeline, ResultParquet, RunTable, type ResultSchema } from "@phs/core"
+import { Effect, type Layer, Option } from "effect"
 import { findRun } from "../commands/shared.js"
+import * as LocalTarget from "../target/LocalTarget.js"
+import type * as Target from "../target/Target.js"
 
 export interface RunData {
   readonly run: RunTable.RunRecord
@@ -15,14 +15,8 @@ export interface RunData {
   readonly rows: ReadonlyArray<ResultSchema.DecompositionRow>
 }
 
-/** The services over a workdir, refusing a directory that is not one. */
-export const layer = (workdir: string) => RuntimeLocal.layer({ workdir })
-
-/** Fails unless the workdir exists (the local layer would otherwise create an empty one). */
-export const requireWorkdir = (workdir: string): Effect.Effect<void, Errors.InvalidInput> =>
-  fs.existsSync(workdir)
-    ? Effect.void
-    : Effect.fail(new Errors.InvalidInput({ reason: `no workdir ${workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` }))
+/** The services over an existing workdir (the local target, read-only). */
+export const layer = (workdir: string): Layer.Layer<Target.Services | Pipeline.Services, Target.Error> => LocalTarget.layer(workdir, "read")
 
 /** A blob read by ranges, for the FITS reader. */
 const blobSource = (key: string) =>
@@ -45,7 +39,7 @@ export const resultKeys = (run: RunTable.RunRecord) =>
     const store = yield* BlobStore.BlobStore
     const prefix = Keys.surveyPartition(run.survey)
     const pattern = partPattern(run.runId)
-    return (yield* store.list(`${prefix}${run.runId}-`)).filter((k) => pattern.test(k.slice(prefix.length)))
+    return (yield* store.list(Keys.runParts(run.survey, run.runId))).filter((k) => pattern.test(k.slice(prefix.length)))
   })
 
 /** The cube's header, as the run read it. */

@@ -6,6 +6,7 @@
 import { type BlobStore, Errors, Mosaic, RunTable, type ResultSchema } from "@phs/core"
 import { Effect } from "effect"
 import { findRun } from "../commands/shared.js"
+import type * as Target from "../target/Target.js"
 import * as RunData from "./RunData.js"
 
 export interface SurveyData {
@@ -36,7 +37,7 @@ const surveyRuns = (survey: string) =>
 /** The mosaic of a survey (`survey`) or of named runs (`runIds`, unique prefixes will do). */
 export const load = (
   selection: { readonly survey: string } | { readonly runIds: ReadonlyArray<string> }
-): Effect.Effect<SurveyData, Errors.InvalidInput | Errors.StorageError | Errors.BlobNotFound, RunTable.RunTable | BlobStore.BlobStore> =>
+): Effect.Effect<SurveyData, Errors.InvalidInput | Errors.StorageError | Errors.BlobNotFound, RunTable.RunTable | BlobStore.BlobStore | Target.Target> =>
   Effect.gen(function* () {
     const runs = "survey" in selection ? yield* surveyRuns(selection.survey) : yield* Effect.forEach(selection.runIds, (id) => findRun(id))
     const cubes = new Set<string>()

@@ -1,0 +1,69 @@
+/**
+ * A failure as the user sees it: its exit code (0 success, 1 run failed, 2 usage or input
+ * error) and one line, usage errors in phs's words with the option they are about named.
+ */
+import { type HelpDoc, ValidationError } from "@effect/cli"
+
+/** One line from the framework's description of a usage error. */
+const docText = (doc: HelpDoc.HelpDoc): string => {
+  const span = (s: HelpDoc.Paragraph["value"]): string =>
+    s._tag === "Text" || s._tag === "URI" ? s.value : s._tag === "Sequence" ? span(s.left) + span(s.right) : span(s.value)
+  switch (doc._tag) {
+    case "Paragraph":
+      return span(doc.value)
+    case "Header":
+      return span(doc.value)
+    case "Sequence":
+      return [docText(doc.left), docText(doc.right)].filter((t) => t !== "").join("; ")
+    case "Enumeration":
+      return doc.elements.map(docText).join("; ")
+    case "DescriptionList":
+      return doc.definitions.map(([s, d]) => `${span(s)}: ${docText(d)}`).join("; ")
+    default:
+      return ""
+  }
+}
+
+/** A usage error in phs's words: the option it is about named. */
+export const usageMessage = (text: string, args: ReadonlyArray<string>): string => {
+  const choices = /^Expected one of the following cases: (.*)$/.exec(text.trim())
+  if (choices !== null) {
+    const allowed = choices[1].split(/,\s*/)
+    for (let i = 0; i + 1 < args.length; i++) {
+      const [flag, inline] = args[i].split("=", 2)
+      const value = inline ?? args[i + 1]
+      if (flag.startsWith("--") && !allowed.includes(value) && !value.startsWith("-") && CHOICE_FLAGS.has(flag))
+        return `${flag} ${value}: expected one of ${allowed.join(", ")}`
+    }
+    return `expected one of ${allowed.join(", ")}`
+  }
+  const unknown = /^Received unknown argument: '(.*)'$/.exec(text.trim())
+  if (unknown !== null) return `unknown argument ${unknown[1]}`
+  return text.trim().replace(/\s+/g, " ")
+}
+
+/** The options whose value is one of a list. */
+const CHOICE_FLAGS = new Set(["--target", "--format", "--value", "--arch"])
+
+/** Exit code and message for a failure. */
+export const classify = (error: unknown, args: ReadonlyArray<string> = []): { code: number; message: string | null } => {
+  if (ValidationError.isValidationError(error)) {
+    const text = "error" in error ? docText(error.error) : ""
+    return { code: 2, message: text === "" ? null : usageMessage(text, args) }
+  }
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
+  const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+  switch (tag) {
+    case "InvalidInput":
+    case "RunNotFound":
+    case "DriverBusy":
+      return { code: 2, message }
+    case "RunFailed":
+    case "RunStalled":
+    case "DriverLost":
+      return { code: 1, message }
+    default:
+      return { code: 1, message: `${tag || "error"}: ${message}` }
+  }
+}
+
