@@ -39,6 +39,7 @@ const readImage = (bytes: Uint8Array) => {
 }
 
 let dir = ""
+let setOutput = { code: 0 as number | null, stdout: "", stderr: "" }
 /** Run id of each tile file (tile-0 … tile-3, tile-tan, tile-icrs). */
 const runIdOf = new Map<string, string>()
 let work = ""
@@ -66,7 +67,17 @@ beforeAll(async () => {
   fs.writeFileSync(tan, cutTile(field, RECTS[0], { CTYPE1: "GLON-TAN", CTYPE2: "GLAT-TAN" }))
   const icrs = path.join(dir, "tile-icrs.fits")
   fs.writeFileSync(icrs, cutTile(field, RECTS[0], { CTYPE1: "RA---CAR", CTYPE2: "DEC--CAR", RADESYS: "ICRS" }))
-  for (const args of [[SAMPLE, "--survey", "field"], ...files.map((f) => [f, "--survey", "grs"]), [tan, "--survey", "bad"], [icrs, "--survey", "bad"]]) {
+  // The four tiles as one set (quoted glob, expanded by phs); the rest one cube at a time.
+  const set = await phs(["pipeline", path.join(dir, "tile-?.fits"), "--survey", "grs", "--workdir", work])
+  expect(set.code, set.stderr).toBe(0)
+  setOutput = set
+  for (const [k, f] of files.entries()) {
+    const again = await phs(["pipeline", f, "--survey", "grs", "--workdir", work, "--json"])
+    expect(again.code, again.stderr).toBe(0)
+    expect((JSON.parse(again.stdout) as { already?: boolean }).already).toBe(true)
+    runIdOf.set(`tile-${k}`, (JSON.parse(again.stdout) as Run).runId)
+  }
+  for (const args of [[SAMPLE, "--survey", "field"], [tan, "--survey", "bad"], [icrs, "--survey", "bad"]]) {
     const r = await phs(["pipeline", ...args, "--workdir", work, "--json"])
     expect(r.code, r.stderr).toBe(0)
     runIdOf.set(path.basename(args[0], ".fits"), (JSON.parse(r.stdout) as Run).runId)
@@ -74,6 +85,21 @@ beforeAll(async () => {
 }, 600_000)
 
 describe("a survey of four tiles cut from one field", () => {
+  it("phs pipeline runs a set of cubes as one survey: a run per cube, progress per cube and for the set", async () => {
+    const runs = await runsOf("grs")
+    expect(runs.map((r) => r.runId).sort()).toEqual([...runIdOf.entries()].filter(([k]) => /^tile-\d$/.test(k)).map(([, v]) => v).sort())
+    expect(runs.every((r) => r.status === "COMPLETED")).toBe(true)
+    const notes = setOutput.stderr.split("\n").filter((l) => /cube \d of 4/.test(l))
+    expect(notes.length, setOutput.stderr).toBe(4)
+    expect(notes[3]).toMatch(/cube 4 of 4 \(tile-3\.fits, 6 spectra\); survey grs: 19 of 25 spectra in earlier cubes/)
+    expect(setOutput.stdout).toContain("survey grs: 4 cubes, 25 spectra completed")
+    const unnamed = await phs(["pipeline", path.join(dir, "tile-0.fits"), path.join(dir, "tile-1.fits"), "--workdir", work])
+    expect([unnamed.code, unnamed.stderr]).toEqual([2, "phs: 2 cubes make one survey: name it with --survey NAME\n"])
+    const again = await phs(["pipeline", path.join(dir, "tile-?.fits"), "--survey", "grs", "--workdir", work])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout.match(/: already completed/g)?.length, again.stdout).toBe(4)
+  })
+
   it("mosaics every quantity identically to the export of the uncut field, with the field's WCS", async () => {
     const [fieldRun] = await runsOf("field")
     const out = path.join(dir, "maps")
