@@ -122,6 +122,22 @@ describe("a survey of four tiles cut from one field", () => {
     if (astropyAvailable()) expect(astropyProblems(QUANTITY_NAMES.map((q) => path.join(out, `grs-${q}.fits`)))).toEqual([])
   })
 
+  it("phs plot map --survey draws the mosaic: labelled in km/s, a discrete scale for n_components", async () => {
+    const svg = path.join(dir, "v.svg")
+    const v = await phs(["plot", "map", "--survey", "grs", "--value", "mean_velocity", "--out", svg, "--workdir", work])
+    expect(v.code, v.stderr).toBe(0)
+    const text = fs.readFileSync(svg, "utf8")
+    expect(text).toContain("survey grs: mean_velocity")
+    expect(text).toContain("mean_velocity (km/s)")
+    expect(text.match(/role-mark cell/g)?.length).toBe(1)
+    const n = path.join(dir, "n.svg")
+    expect((await phs(["plot", "map", "--survey", "grs", "--out", n, "--workdir", work])).code).toBe(0)
+    // A discrete legend: one symbol per component count, no gradient.
+    const ntext = fs.readFileSync(n, "utf8")
+    expect(ntext).not.toContain("linearGradient")
+    expect(ntext).toContain("role-legend-symbol")
+  })
+
   it("gives the same rows as the uncut field, but cube, x, y and run_id", async () => {
     const [fieldRun] = await runsOf("field")
     const tiles = await runsOf("grs")
