@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// End-to-end benchmark of `phs pipeline` on synthetic cubes the size of a GRS tile
-// (~116k spectra × 424 channels) and a quarter of it: wall time, spectra/s, peak RSS.
-//   npm run bench:pipeline [-- --n 16600 --quarter 4150 --keep]
+// End-to-end benchmark of `phs pipeline` on synthetic cubes of 29k, 116k (a GRS tile) and
+// 465k spectra × 424 channels, each run in its own child process: wall time, spectra/s and
+// peak RSS, then the two targets of docs/results.md (issue 15):
+//   - memory flat in the cube's size: peak RSS of the largest within 25 % of the smallest;
+//   - throughput: the pipeline at ≥ 90 % of decomposeBatch alone on the same cube, measured
+//     in the same run (bench/fit-cube.mjs, a child process too).
+//   npm run bench:pipeline [-- --n 4150,16600,66400 --compare 16600 --keep]
+// (--n is spectra per synthetic category; a cube has 7 categories.)
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -14,27 +19,46 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? process.argv[i + 1] : fallback
 }
-const sizes = [Number(arg("quarter", 4150)), Number(arg("n", 16600))]
+const sizes = arg("n", "4150,16600,66400").split(",").map(Number)
+const compare = Number(arg("compare", String(sizes[Math.min(1, sizes.length - 1)])))
+const keep = process.argv.includes("--keep")
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "phs-bench-"))
+
+const run = (args, what) => {
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 26 })
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`)
+  return r.stdout
+}
 
 console.log(`phs pipeline benchmark on ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}`)
 const rows = []
+let fit
 for (const n of sizes) {
   const cube = path.join(tmp, `synth-${n}.fits`)
   const t0 = Date.now()
-  const gen = spawnSync(process.execPath, [path.join(here, "synth.mjs"), "--seed", "1", "--n", String(n), "--out", cube, "--truth", path.join(tmp, `synth-${n}.truth.json`)], { encoding: "utf8" })
-  if (gen.status !== 0) throw new Error(gen.stderr)
+  run([path.join(here, "synth.mjs"), "--seed", "1", "--n", String(n), "--out", cube, "--truth", path.join(tmp, `synth-${n}.truth.json`)], "synth")
   const genS = (Date.now() - t0) / 1000
   const workdir = path.join(tmp, `w-${n}`)
   const t1 = Date.now()
-  const r = spawnSync(process.execPath, [phs, "pipeline", cube, "--survey", "bench", "--workdir", workdir, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 })
+  const out = JSON.parse(run([phs, "pipeline", cube, "--survey", "bench", "--workdir", workdir, "--json"], "phs pipeline"))
   const wall = (Date.now() - t1) / 1000
-  if (r.status !== 0) throw new Error(`phs failed (${r.status}): ${r.stderr}`)
-  const out = JSON.parse(r.stdout)
-  rows.push({ spectra: out.nSpectra, cubeMiB: Math.round(fs.statSync(cube).size / 2 ** 20), wallS: wall, perS: Math.round(out.nSpectra / wall), peakRssMiB: out.maxRssMiB, deferred: out.spectraDeferred, status: out.status })
-  console.log(`  ${out.nSpectra} spectra (${rows.at(-1).cubeMiB} MiB cube, generated in ${genS.toFixed(1)} s): ${wall.toFixed(1)} s wall, ${rows.at(-1).perS} spectra/s, peak RSS ${out.maxRssMiB} MiB, ${out.spectraDeferred} deferred, ${out.status}`)
-  if (!process.argv.includes("--keep")) fs.rmSync(workdir, { recursive: true, force: true })
+  const row = { spectra: out.nSpectra, cubeMiB: Math.round(fs.statSync(cube).size / 2 ** 20), wallS: wall, perS: Math.round(out.nSpectra / wall), peakRssMiB: out.maxRssMiB, deferred: out.spectraDeferred, status: out.status }
+  rows.push(row)
+  console.log(`  ${row.spectra} spectra (${row.cubeMiB} MiB cube, generated in ${genS.toFixed(1)} s): ${wall.toFixed(1)} s wall, ${row.perS} spectra/s, peak RSS ${row.peakRssMiB} MiB, ${row.deferred} deferred, ${row.status}`)
+  if (n === compare) {
+    fit = { ...JSON.parse(run([path.join(here, "fit-cube.mjs"), cube], "fit-cube")), pipelinePerS: row.perS }
+    console.log(`  decomposeBatch alone on the same cube: ${fit.seconds.toFixed(1)} s, ${fit.perS} spectra/s on ${fit.threads} threads`)
+  }
+  if (!keep) fs.rmSync(workdir, { recursive: true, force: true })
+  if (!keep) fs.rmSync(cube, { force: true })
 }
 console.table(rows)
-console.log(`targets: 116k-spectrum cube ≤ 180 s, peak RSS ≤ 1024 MiB and flat across sizes`)
-if (!process.argv.includes("--keep")) fs.rmSync(tmp, { recursive: true, force: true })
+const smallest = rows[0]
+const largest = rows.at(-1)
+const rssRatio = largest.peakRssMiB / smallest.peakRssMiB
+console.log(`memory: peak RSS ${largest.peakRssMiB} MiB at ${largest.spectra} spectra / ${smallest.peakRssMiB} MiB at ${smallest.spectra} = ${rssRatio.toFixed(2)} (target ≤ 1.25) ${rssRatio <= 1.25 ? "ok" : "MISSED"}`)
+if (fit !== undefined) {
+  const ratio = fit.pipelinePerS / fit.perS
+  console.log(`throughput: pipeline ${fit.pipelinePerS} spectra/s / decomposeBatch ${fit.perS} spectra/s = ${ratio.toFixed(2)} (target ≥ 0.90) ${ratio >= 0.9 ? "ok" : "MISSED"}`)
+}
+if (!keep) fs.rmSync(tmp, { recursive: true, force: true })

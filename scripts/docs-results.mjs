@@ -92,7 +92,7 @@ blocks.columns = [
   `| \`${RESULT_TABLE.partitionColumn.name}\` | \`${RESULT_TABLE.partitionColumn.glue}\` | \`${RESULT_TABLE.partitionColumn.duckdb}\` | ${RESULT_TABLE.partitionColumn.doc} (partition column, from the directory name) |`
 ].join("\n")
 
-const { MACROS, MACRO_SCHEMA } = await import(pathToFileURL(path.join(dist, "query/Athena.js")).href)
+const { MACROS, MACRO_SCHEMA } = await import(pathToFileURL(path.join(dist, "query/PrestoDialectMacros.js")).href)
 blocks.macros = [
   `| Athena | DuckDB (macro in schema \`${MACRO_SCHEMA}\`) | note |`,
   "|---|---|---|",

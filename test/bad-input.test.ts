@@ -17,6 +17,14 @@ const header = (cards: ReadonlyArray<[string, string | number | boolean]>, dataB
 
 const goodCube = () => cubeFits({ nx: 2, ny: 2, nchan: 32 })
 
+/** Where the data of a single-HDU file starts: the block after its END card. */
+const dataStart = (bytes: Uint8Array): number => {
+  for (let card = 0; card * 80 < bytes.length; card++) {
+    if (Buffer.from(bytes.subarray(card * 80, card * 80 + 8)).toString("latin1").trimEnd() === "END") return Math.ceil(((card + 1) * 80) / 2880) * 2880
+  }
+  throw new Error("no END card")
+}
+
 const cases: ReadonlyArray<{ name: string; file?: (() => Uint8Array) | null; args?: string[]; error: RegExp }> = [
   { name: "not a FITS file", file: () => new TextEncoder().encode("hello, this is not a cube\n".repeat(200)), error: /not a FITS file/ },
   {
@@ -59,6 +67,24 @@ describe("phs pipeline refuses bad input", () => {
       expect(JSON.parse(runs.stdout)).toEqual([])
     })
   }
+
+  it("a cube in an image extension after an empty primary HDU runs, and the run says which HDU", async () => {
+    const dir = tempDir()
+    const primaryCube = writeCube({ nx: 2, ny: 2, nchan: 64, data: new Float32Array(256).map((_, i) => Math.exp(-(((i % 64) - 30) ** 2) / 8) * 3 + 0.01 * Math.sin(i * 7.3)) })
+    const cube = path.join(dir, "cube.fits")
+    // The same data after an empty primary, as archives write it.
+    const empty = rawHeader([formatCard("SIMPLE", true), formatCard("BITPIX", 8), formatCard("NAXIS", 0), formatCard("EXTEND", true), "END".padEnd(80)])
+    const ext = rawHeader([
+      formatCard("XTENSION", "IMAGE"), formatCard("BITPIX", -32), formatCard("NAXIS", 3), formatCard("NAXIS1", 2), formatCard("NAXIS2", 2), formatCard("NAXIS3", 64),
+      formatCard("PCOUNT", 0), formatCard("GCOUNT", 1), formatCard("EXTNAME", "SCI"), "END".padEnd(80)
+    ])
+    fs.writeFileSync(cube, Buffer.concat([empty, ext, primaryCube.subarray(dataStart(primaryCube))]))
+    const r = await phs(["pipeline", cube, "--workdir", path.join(dir, "w"), "--param", "beta=3"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/^phs: note: the cube is in HDU 1 \(image extension "SCI"\)$/m)
+    const runs = await phs(["runs", "--json", "--workdir", path.join(dir, "w")])
+    expect(JSON.parse(runs.stdout)).toMatchObject([{ status: "COMPLETED", nSpectra: 4, nChannels: 64 }])
+  })
 
   it("the same cube with good parameters runs", async () => {
     const dir = tempDir()

@@ -65,7 +65,7 @@ const crashPoints: ReadonlyArray<{ name: string; rule: Record<string, unknown> }
   { name: "between a Parquet write and its transaction", rule: { service: "RunTable", op: "completeChunk", kind: "crash-before", nth: 5 } },
   { name: "after the transaction, before the journal hears of it", rule: { service: "RunTable", op: "completeChunk", kind: "crash-after", nth: 12 } },
   { name: "after a journal record", rule: { service: "Journal", op: "record", kind: "crash-after", nth: 25 } },
-  { name: "during catalog compaction", rule: { service: "BlobStore", op: "put", match: "decompositions/", kind: "crash-after", nth: 1 } },
+  { name: "during catalog compaction", rule: { service: "BlobStore", op: "putStream", match: "decompositions/", kind: "crash-after", nth: 1 } },
   { name: "during catalog, before _validation.json", rule: { service: "BlobStore", op: "put", match: "_validation", kind: "crash-before", nth: 1 } }
 ]
 

@@ -6,14 +6,17 @@
  * each costs a Node start-up. Manifest cases run in process against `Params` and
  * `Pipeline.prepare`, which the aws splitter calls with the manifest a user uploaded.
  */
-import { BlobStore, Errors, Fitter, Params, Pipeline } from "@phs/core"
+import { BlobStore, CubeLimits, Errors, Fits, Fitter, Params, Pipeline } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
-import { cliCases, goodCube, manifestCases } from "./corpus/cases.js"
-import { phsAsync, tempDir } from "./support/cli.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { readCubeHeader } from "../packages/core/src/stages/Split.js"
+import { writeCube } from "../packages/core/src/FitsWriter.js"
+import { bintable, cliCases, goodCube, imageExtension, manifestCases } from "./corpus/cases.js"
+import { PHS, phs, phsAsync, type Result, tempDir } from "./support/cli.js"
 
 /** Every file (not directory) under `dir`, relative to it; none when it does not exist. */
 const filesUnder = (dir: string): Array<string> =>
@@ -155,5 +158,237 @@ describe("manifests phs refuses: Params.decodeManifest + Params.resolve, and Pip
   it("control: the corpus' good manifest is accepted", async () => {
     const { exit } = await prepare({ cube_key: "cubes/good.fits", survey: "grs", params: { beta: 3 }, chunk_size: 3 })
     expect(Exit.isSuccess(exit)).toBe(true)
+  })
+})
+
+/**
+ * Runs phs with its stdout (and optionally stderr) closed by the reader before phs writes
+ * (what `| head -0` does; `| head -1` closes it after the first line), or stdout on /dev/full.
+ */
+const phsWithOutput = (args: ReadonlyArray<string>, o: { readonly stdout: "closed" | "full"; readonly stderr?: "closed" }): Promise<Result> => {
+  const full = o.stdout === "full" ? fs.openSync("/dev/full", "w") : undefined
+  const child = spawn(process.execPath, [PHS, ...args], { stdio: ["ignore", full ?? "pipe", "pipe"] })
+  if (full !== undefined) fs.closeSync(full)
+  let stderr = ""
+  child.stdout?.destroy()
+  if (o.stderr === "closed") child.stderr.destroy()
+  else child.stderr.on("data", (d) => (stderr += d))
+  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout: "", stderr })))
+}
+
+const NO_STACK = /^\s*at\s|internal error|\bError:|node:events/m
+
+describe.concurrent("a closed or full output: no stack trace, a pipeline's work carries on", () => {
+  let dir = ""
+  let work = ""
+  let runId = ""
+  beforeAll(async () => {
+    dir = tempDir("phs-output-")
+    work = path.join(dir, "w")
+    fs.writeFileSync(path.join(dir, "cube.fits"), goodCube())
+    const r = await phs(["pipeline", path.join(dir, "cube.fits"), "--workdir", work, "--survey", "grs", "--chunk-size", "3", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    runId = JSON.parse(r.stdout).runId
+  })
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  for (const [name, args] of [
+    ["phs runs | head -0", () => ["runs", "--workdir", work]],
+    ["phs status RUN | head -1", () => ["status", runId, "--workdir", work]],
+    ["phs query … | head -1", () => ["query", "SELECT x, y, n_components FROM decompositions", "--workdir", work]]
+  ] as const) {
+    it(`${name}: exit 0, nothing on stderr`, async ({ expect }) => {
+      const r = await phsWithOutput(args(), { stdout: "closed" })
+      expect(r.stderr).toBe("")
+      expect(r.signal).toBeNull()
+      expect(r.code).toBe(0)
+    })
+  }
+
+  it("phs status NO-SUCH-RUN 2>&1 | head -0: a closed stderr leaves the error's exit code 2", async ({ expect }) => {
+    const r = await phsWithOutput(["status", "no-such-run", "--workdir", work], { stdout: "closed", stderr: "closed" })
+    expect(r.signal).toBeNull()
+    expect(r.code).toBe(2)
+  })
+
+  it.skipIf(!fs.existsSync("/dev/full"))("phs runs > /dev/full: one line, exit 1", async ({ expect }) => {
+    const r = await phsWithOutput(["runs", "--workdir", work], { stdout: "full" })
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split("\n")).toEqual(["phs: cannot write to stdout: no space left on device (ENOSPC)"])
+  })
+
+  it("phs pipeline … 2>&1 | head -0: the run still completes, exit 0", async ({ expect }) => {
+    const cube = path.join(dir, "cube.fits")
+    const r = await phsWithOutput(["pipeline", cube, "--workdir", path.join(dir, "w2"), "--survey", "closed", "--chunk-size", "1"], { stdout: "closed", stderr: "closed" })
+    expect(r.signal).toBeNull()
+    expect(r.code).toBe(0)
+    const runs = await phs(["runs", "--json", "--workdir", path.join(dir, "w2")])
+    expect(JSON.parse(runs.stdout)).toMatchObject([{ survey: "closed", status: "COMPLETED", spectraDone: 4 }])
+  })
+
+  it.skipIf(!fs.existsSync("/dev/full"))("phs pipeline … > /dev/full: the run completes, one line, exit 1", async ({ expect }) => {
+    const cube = path.join(dir, "cube.fits")
+    const r = await phsWithOutput(["pipeline", cube, "--workdir", path.join(dir, "w3"), "--survey", "full", "--json"], { stdout: "full" })
+    expect(r.code).toBe(1)
+    expect(r.stderr).not.toMatch(NO_STACK)
+    expect(r.stderr.trim().split("\n")).toEqual(["phs: cannot write to stdout: no space left on device (ENOSPC)"])
+    const runs = await phs(["runs", "--json", "--workdir", path.join(dir, "w3")])
+    expect(JSON.parse(runs.stdout)).toMatchObject([{ survey: "full", status: "COMPLETED" }])
+  })
+})
+
+describe.concurrent("refused at once, before any work: concurrency and workdirs", () => {
+  it("phs resume --concurrency 0: one line, exit 2", async ({ expect }) => {
+    const dir = tempDir("phs-hostile-")
+    try {
+      const r = await phs(["resume", "some-run", "--workdir", path.join(dir, "w"), "--concurrency", "0"])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe("phs: --concurrency 0: must be at least 1 (chunks fitted at once)\n")
+      expect(fs.existsSync(path.join(dir, "w"))).toBe(false)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  // Node's recursive mkdir retries ENOENT for ever under /proc; these must end at once (the test's timeout would catch a spin).
+  for (const [name, workdir, error] of [
+    ["a workdir under /proc", "/proc/phs-no-such/w", /^phs: cannot use the workdir \/proc\/phs-no-such\/w: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)$/],
+    ["a workdir through a file", "FILE/w", /^phs: cannot use the workdir .*\/cube\.fits\/w: .*\/cube\.fits is not a directory \(ENOTDIR\)$/]
+  ] as const) {
+    for (const command of ["pipeline", "runs"] as const) {
+      it.skipIf(workdir.startsWith("/proc") && !fs.existsSync("/proc/self"))(`${name}: phs ${command} answers one line, exit 2`, async ({ expect }) => {
+        const dir = tempDir("phs-hostile-")
+        try {
+          const cube = path.join(dir, "cube.fits")
+          fs.writeFileSync(cube, goodCube())
+          const work = workdir.replace("FILE", cube)
+          const r = await phs(command === "pipeline" ? ["pipeline", cube, "--workdir", work] : ["runs", "--workdir", work])
+          expect(r.code, r.stderr).toBe(2)
+          const lines = r.stderr.trim().split("\n")
+          expect(lines).toHaveLength(1)
+          expect(lines[0]).toMatch(error)
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true })
+        }
+      })
+    }
+  }
+})
+
+describe("the decomposer's and the stores' limits, checked before anything is written", () => {
+  it("split's header step refuses a cube with more channels than the decomposer takes (the path a manifest takes on aws)", async () => {
+    const store = BlobStore.makeMemory()
+    const cube = writeCube({ nx: 1, ny: 1, nchan: CubeLimits.MAX_CHANNELS + 1, data: new Float32Array(CubeLimits.MAX_CHANNELS + 1) })
+    await Effect.runPromise(store.put("cubes/wide.fits", cube))
+    const error = failureOf(await Effect.runPromiseExit(readCubeHeader("cubes/wide.fits").pipe(Effect.provideService(BlobStore.BlobStore, store))))
+    expectReadable(error, /^65,537 channels per spectrum: the decomposer takes at most 65,536/)
+    expect(await Effect.runPromise(store.list(""))).toEqual(["cubes/wide.fits"])
+  })
+
+  it("chunks are planned so that no payload exceeds what a blob store takes", () => {
+    for (const nChannels of [1, 424, 4096, CubeLimits.MAX_CHANNELS]) {
+      for (const requested of [1, 500, 100_000]) {
+        const size = CubeLimits.chunkSpectra(requested, nChannels)
+        expect(size).toBeGreaterThanOrEqual(1)
+        expect(size).toBeLessThanOrEqual(requested)
+        expect(size * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL).toBeLessThanOrEqual(BlobStore.MAX_BLOB_BYTES)
+        // As large as allowed: one more spectrum would be too much, or the request is met.
+        if (size < requested) expect((size + 1) * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL).toBeGreaterThan(BlobStore.MAX_BLOB_BYTES)
+      }
+    }
+    // The issue's case: --chunk-size 100000 on 65,536 channels would make 26 GB payloads.
+    expect(CubeLimits.chunkSpectra(100_000, 65_536)).toBe(8191)
+  })
+})
+
+describe("a cube in an image extension", () => {
+  const data = new Float32Array(2 * 3 * 16).map((_, i) => i * 0.5 - 3)
+  const primary = writeCube({ nx: 2, ny: 3, nchan: 16, data })
+  const primaryHeader = Effect.runSync(Fits.readHeader(Fits.fromBytes(primary)))
+
+  it("is found after an empty primary and a binary table, and reads the same spectra as the primary cube", () => {
+    // An empty primary, a binary table, then an image extension holding the primary cube's data.
+    const empty = new TextEncoder().encode(["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0", "END"].map((c) => c.padEnd(80)).join("").padEnd(2880))
+    const table = bintable()
+    const cubeData = primary.subarray(primaryHeader.dataOffset)
+    const ext = imageExtension(-32, [2, 3, 16])
+    const extHeaderLength = ext.length - Math.ceil(cubeData.length / 2880) * 2880
+    const file = new Uint8Array(empty.length + table.length + extHeaderLength + cubeData.length)
+    file.set(empty)
+    file.set(table, empty.length)
+    file.set(ext.subarray(0, extHeaderLength), empty.length + table.length)
+    file.set(cubeData, empty.length + table.length + extHeaderLength)
+    const dataOffset = empty.length + table.length + extHeaderLength
+    const h = Effect.runSync(Fits.readHeader(Fits.fromBytes(file)))
+    expect(h.hdu).toBe(2)
+    expect([h.nx, h.ny, h.nchan, h.dataOffset]).toEqual([2, 3, 16, dataOffset])
+    expect(Fits.describe(h)).toMatch(/ in HDU 2 \(image extension\)$/)
+    const spectra = Effect.runSync(Fits.readSpectra(Fits.fromBytes(file), h, 0, 6))
+    expect(spectra).toEqual(Effect.runSync(Fits.readSpectra(Fits.fromBytes(primary), primaryHeader, 0, 6)))
+    // Asked for by number: the same HDU; the primary is not a cube; past the last is named.
+    expect(Effect.runSync(Fits.readHeader(Fits.fromBytes(file), { hdu: 2 }))).toEqual(h)
+    expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 1 }))).reason).toBe("HDU 1 is a BINTABLE extension, not an image")
+    expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 0 }))).reason).toMatch(/^NAXIS = 0: a cube needs 3 axes/)
+    expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 3 }))).reason).toBe("no HDU 3: the file has HDUs 0 to 2")
+  })
+})
+
+describe("the imported cube: linked not copied, verified on use; stale temporary files removed", () => {
+  const dir = tempDir("phs-import-")
+  const work = path.join(dir, "w")
+  const cube = path.join(dir, "cube.fits")
+  const cubesDir = path.join(work, "blobs", "cubes")
+  let runId = ""
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  const importedFile = () => {
+    const names = fs.readdirSync(cubesDir).filter((n) => !n.startsWith("."))
+    expect(names).toHaveLength(1)
+    return path.join(cubesDir, names[0])
+  }
+
+  it("a cube on the workdir's file system is hard-linked into blobs/cubes, not copied", async () => {
+    fs.writeFileSync(cube, goodCube())
+    const r = await phs(["pipeline", cube, "--workdir", work, "--survey", "grs", "--chunk-size", "2", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    runId = JSON.parse(r.stdout).runId
+    expect(fs.statSync(importedFile()).ino).toBe(fs.statSync(cube).ino)
+  })
+
+  it("resume removes temporary files of killed puts (older than its lock), keeps a live one, and refuses a damaged copy in one line", async () => {
+    const old = new Date(Date.now() - 3600_000)
+    const stale = [path.join(cubesDir, ".grs-0123456789abcdef.fits.0123456789abcdef.tmp"), path.join(work, "blobs", "chunks", runId, ".chunk-0.f32.fedcba9876543210.tmp")]
+    for (const f of stale) {
+      fs.mkdirSync(path.dirname(f), { recursive: true })
+      fs.writeFileSync(f, "partial")
+      fs.utimesSync(f, old, old)
+    }
+    // Stands in for a put in progress: written after the lock was taken.
+    const live = path.join(cubesDir, ".grs-live.fits.00000000000000aa.tmp")
+    fs.writeFileSync(live, "in progress")
+    const future = new Date(Date.now() + 3600_000)
+    fs.utimesSync(live, future, future)
+    // Damage the imported copy (a copy now, so the user's file stays intact).
+    const imported = importedFile()
+    const bytes = fs.readFileSync(imported)
+    bytes[bytes.length - 8] ^= 0xff
+    fs.rmSync(imported)
+    fs.writeFileSync(imported, bytes)
+
+    const r = await phs(["resume", runId, "--workdir", work])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `phs: the run's cube cubes/${path.basename(imported)} is damaged (its SHA-256 no longer matches its name); run phs pipeline again with the original file (same --survey) to import it again`
+    ])
+    for (const f of stale) expect(fs.existsSync(f), f).toBe(false)
+    expect(fs.existsSync(live)).toBe(true)
+  })
+
+  it("phs pipeline with the original file replaces the damaged copy and returns the run", async () => {
+    const r = await phs(["pipeline", cube, "--workdir", work, "--survey", "grs", "--chunk-size", "2", "--json"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ runId, status: "COMPLETED" })
+    expect(fs.readFileSync(importedFile())).toEqual(fs.readFileSync(cube))
+    expect(fs.statSync(importedFile()).ino).toBe(fs.statSync(cube).ino)
   })
 })

@@ -6,10 +6,12 @@
  *   writes chunks/; sends to fit (and, on failure, its event to splitFailures).
  * - worker (fit queue): reads and writes chunks/; sends to slow, catalog and the fit DLQ.
  * - slowWorker (slow queue): reads and writes chunks/; sends to catalog and the slow DLQ.
- * - catalog (catalog queue): reads chunks/, writes runs/, reads and writes decompositions/;
+ * - stageWorker (stage queue, every user fan-out stage): reads and writes chunks/; sends to
+ *   catalog and the stage DLQ.
+ * - catalog (catalog queue): reads chunks/, writes runs/, starts fan-out stages (sends to stage), reads and writes decompositions/;
  *   registers partitions of phspectra.decompositions in Glue.
  *
- * All four read and write the run table and the journal; only catalog touches Glue.
+ * All five read and write the run table and the journal; only catalog touches Glue.
  *
  * @since 0.1.0
  */
@@ -61,7 +63,7 @@ export type PipelineFunctions = Readonly<Record<HandlerName, lambda.IFunction>>
  */
 export class ComputeStack extends Stack {
   readonly functions: PipelineFunctions
-  /** The image all four run; staged at synth, built and pushed by `cdk deploy`. */
+  /** The image all five run; staged at synth, built and pushed by `cdk deploy`. */
   readonly image: ecrAssets.DockerImageAsset
   /** Starts a run: S3 Object Created in the data bucket under `manifests/`, ending `.json`. */
   readonly manifestRule: events.Rule
@@ -87,6 +89,8 @@ export class ComputeStack extends Stack {
         PHS_FIT_DLQ_URL: queues.fit.deadLetterQueue.queueUrl,
         PHS_SLOW_QUEUE_URL: queues.slow.queue.queueUrl,
         PHS_SLOW_DLQ_URL: queues.slow.deadLetterQueue.queueUrl,
+        PHS_STAGE_QUEUE_URL: queues.stage.queue.queueUrl,
+        PHS_STAGE_DLQ_URL: queues.stage.deadLetterQueue.queueUrl,
         PHS_CATALOG_QUEUE_URL: queues.catalog.queue.queueUrl,
         PHS_GLUE_DATABASE: resultTable.databaseName,
         PHS_PARTITION_PROJECTION: String(resultTable.partitionProjection)
@@ -151,6 +155,22 @@ export class ComputeStack extends Stack {
     queues.slow.deadLetterQueue.grantSendMessages(slowWorker.role) // WorkQueue.deadLetter
     queues.catalog.queue.grantSendMessages(slowWorker.role) // the slow chunk that settles the run
 
+    // --- stage worker: a stage message → one chunk of a user fan-out stage --------------------
+    // One function for every fan-out stage of the pipeline the image holds: the message names
+    // the stage, so a new stage needs no wiring here.
+    const stageWorker = new PipelineFunction(this, "StageWorker", {
+      ...common,
+      handler: "stageWorker",
+      description: "phs fan-out stages: run one chunk of a user stage (routed by its name)",
+      memorySize: workerMemory,
+      reservedConcurrentExecutions: workerConcurrency
+    })
+    stageWorker.grantObjects(bucket, { readWrite: [PREFIXES.chunks] })
+    stageWorker.grantRunState(tables)
+    stageWorker.consume(queues.stage, workerConcurrency)
+    queues.stage.deadLetterQueue.grantSendMessages(stageWorker.role) // WorkQueue.deadLetter of a fatal chunk
+    queues.catalog.queue.grantSendMessages(stageWorker.role) // the chunk that finishes a stage
+
     // --- catalog: a settled run → compacted parts, metadata, the survey's partition ------------
     const catalog = new PipelineFunction(this, "Catalog", {
       ...common,
@@ -167,6 +187,7 @@ export class ComputeStack extends Stack {
     })
     catalog.grantRunState(tables)
     catalog.consume(queues.catalog)
+    queues.stage.queue.grantSendMessages(catalog.role) // starts each fan-out stage behind its barrier
     catalog.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: "RegisterSurveyPartition",
@@ -192,7 +213,7 @@ export class ComputeStack extends Stack {
       })
     )
 
-    const named = { Splitter: splitter, Worker: worker, SlowWorker: slowWorker, Catalog: catalog }
+    const named = { Splitter: splitter, Worker: worker, SlowWorker: slowWorker, StageWorker: stageWorker, Catalog: catalog }
     for (const [name, fn] of Object.entries(named)) {
       new CfnOutput(this, `${name}LogGroup`, { value: fn.logGroup.logGroupName })
     }
@@ -200,6 +221,7 @@ export class ComputeStack extends Stack {
       splitter: splitter.function,
       worker: worker.function,
       slowWorker: slowWorker.function,
+      stageWorker: stageWorker.function,
       catalog: catalog.function
     }
     this.image = image

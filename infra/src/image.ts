@@ -50,7 +50,7 @@ export const contextExcludes = (root: string): string[] =>
  * @since 0.1.0
  * @category models
  */
-export type HandlerName = "splitter" | "worker" | "slowWorker" | "catalog"
+export type HandlerName = "splitter" | "worker" | "slowWorker" | "stageWorker" | "catalog"
 
 /**
  * The image command that selects a handler (relative to the image's `LAMBDA_TASK_ROOT`).

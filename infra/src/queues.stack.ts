@@ -1,7 +1,9 @@
 /**
  * Queues: the work between the stages. `fit` carries one message per chunk (splitter →
- * worker), `slow` the spectra that blew their time budget (worker → slow worker), `catalog`
- * one message per settled run; each has its own dead-letter queue. `splitFailures` holds the
+ * worker), `slow` the spectra that blew their time budget (worker → slow worker), `stage`
+ * the chunks of every user fan-out stage (catalog → stage worker, routed by the stage name in
+ * the message: one queue whatever the pipeline), `catalog` one message per settled run (and
+ * per finished fan-out stage); each has its own dead-letter queue. `splitFailures` holds the
  * manifest events the splitter failed on after its retries.
  *
  * @since 0.1.0
@@ -34,6 +36,8 @@ export interface QueueWithDlq {
 export interface PipelineQueues {
   readonly fit: QueueWithDlq
   readonly slow: QueueWithDlq
+  /** Every user fan-out stage's chunks (`Stage.fanOut`). */
+  readonly stage: QueueWithDlq
   readonly catalog: QueueWithDlq
   /** The splitter's asynchronous on-failure destination: manifest events it gave up on. */
   readonly splitFailures: sqs.IQueue
@@ -90,16 +94,19 @@ export class QueuesStack extends Stack {
       fit: withDlq("Fit", consumerWindow, Delivery.maxDeliveries.fit),
       // One retry: a spectrum that fails twice without a time budget will fail again.
       slow: withDlq("Slow", consumerWindow, Delivery.maxDeliveries.slow),
+      stage: withDlq("Stage", consumerWindow, Delivery.maxDeliveries.stage),
       catalog: withDlq("Catalog", consumerWindow, Delivery.maxDeliveries.catalog),
       splitFailures
     }
 
-    const { fit, slow, catalog } = this.queues
+    const { fit, slow, stage, catalog } = this.queues
     const urls: Record<string, sqs.IQueue> = {
       FitQueueUrl: fit.queue,
       FitDeadLetterQueueUrl: fit.deadLetterQueue,
       SlowQueueUrl: slow.queue,
       SlowDeadLetterQueueUrl: slow.deadLetterQueue,
+      StageQueueUrl: stage.queue,
+      StageDeadLetterQueueUrl: stage.deadLetterQueue,
       CatalogQueueUrl: catalog.queue,
       CatalogDeadLetterQueueUrl: catalog.deadLetterQueue,
       SplitFailuresQueueUrl: splitFailures

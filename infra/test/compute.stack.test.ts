@@ -16,7 +16,7 @@ import {
   type Statement
 } from "./support.js"
 
-const HANDLERS: ReadonlyArray<HandlerName> = ["splitter", "worker", "slowWorker", "catalog"]
+const HANDLERS: ReadonlyArray<HandlerName> = ["splitter", "worker", "slowWorker", "stageWorker", "catalog"]
 
 describe("ComputeStack", () => {
   const stacks = phsStacks()
@@ -34,6 +34,8 @@ describe("ComputeStack", () => {
     fitDlq: logicalId(q.queues.fit.deadLetterQueue),
     slow: logicalId(q.queues.slow.queue),
     slowDlq: logicalId(q.queues.slow.deadLetterQueue),
+    stage: logicalId(q.queues.stage.queue),
+    stageDlq: logicalId(q.queues.stage.deadLetterQueue),
     catalog: logicalId(q.queues.catalog.queue),
     catalogDlq: logicalId(q.queues.catalog.deadLetterQueue),
     splitFailures: logicalId(q.queues.splitFailures)
@@ -55,8 +57,8 @@ describe("ComputeStack", () => {
       .sort()
 
   describe("functions", () => {
-    it("runs exactly four functions, all ARM64, from one container image", () => {
-      template.resourceCountIs("AWS::Lambda::Function", 4)
+    it("runs exactly five functions, all ARM64, from one container image", () => {
+      template.resourceCountIs("AWS::Lambda::Function", 5)
       const uris = new Set(HANDLERS.map((h) => JSON.stringify(resource(fns[h]).Properties.Code.ImageUri)))
       expect(uris.size).toBe(1)
       template.allResourcesProperties("AWS::Lambda::Function", { PackageType: "Image", Architectures: ["arm64"] })
@@ -113,7 +115,9 @@ describe("ComputeStack", () => {
             "PHS_PARTITION_PROJECTION",
             "PHS_RUNS_TABLE",
             "PHS_SLOW_DLQ_URL",
-            "PHS_SLOW_QUEUE_URL"
+            "PHS_SLOW_QUEUE_URL",
+            "PHS_STAGE_DLQ_URL",
+            "PHS_STAGE_QUEUE_URL"
           ].sort()
         )
         expect(env.PHS_GLUE_DATABASE).toBe("phspectra")
@@ -125,6 +129,8 @@ describe("ComputeStack", () => {
         expect(queuesIn([env.PHS_FIT_DLQ_URL])).toEqual(["fitDlq"])
         expect(queuesIn([env.PHS_SLOW_QUEUE_URL])).toEqual(["slow"])
         expect(queuesIn([env.PHS_SLOW_DLQ_URL])).toEqual(["slowDlq"])
+        expect(queuesIn([env.PHS_STAGE_QUEUE_URL])).toEqual(["stage"])
+        expect(queuesIn([env.PHS_STAGE_DLQ_URL])).toEqual(["stageDlq"])
         expect(queuesIn([env.PHS_CATALOG_QUEUE_URL])).toEqual(["catalog"])
       }
     })
@@ -137,7 +143,7 @@ describe("ComputeStack", () => {
     })
 
     it("logs each function to its own log group, kept a month", () => {
-      template.resourceCountIs("AWS::Logs::LogGroup", 4)
+      template.resourceCountIs("AWS::Logs::LogGroup", 5)
       template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 })
       for (const h of HANDLERS) {
         const logGroup = resource(fns[h]).Properties.LoggingConfig.LogGroup
@@ -158,6 +164,7 @@ describe("ComputeStack", () => {
       const consumers: Array<[HandlerName, keyof typeof queueIds, number | undefined]> = [
         ["worker", "fit", 500],
         ["slowWorker", "slow", 10],
+        ["stageWorker", "stage", 500],
         ["catalog", "catalog", undefined]
       ]
       template.resourceCountIs("AWS::Lambda::EventSourceMapping", consumers.length)
@@ -212,7 +219,7 @@ describe("ComputeStack", () => {
     const all = HANDLERS.flatMap((h) => statements(h))
 
     it("attaches no managed policy to any role", () => {
-      template.resourceCountIs("AWS::IAM::Role", 4)
+      template.resourceCountIs("AWS::IAM::Role", 5)
       template.allResourcesProperties("AWS::IAM::Role", { ManagedPolicyArns: Match.absent() })
     })
 
@@ -233,6 +240,7 @@ describe("ComputeStack", () => {
       expect(access("splitter")).toEqual({ read: ["cubes/*", "manifests/*"], write: ["chunks/*"] })
       expect(access("worker")).toEqual({ read: ["chunks/*"], write: ["chunks/*"] })
       expect(access("slowWorker")).toEqual({ read: ["chunks/*"], write: ["chunks/*"] })
+      expect(access("stageWorker")).toEqual({ read: ["chunks/*"], write: ["chunks/*"] })
       expect(access("catalog")).toEqual({
         read: ["chunks/*", "decompositions/*"],
         write: ["decompositions/*", "runs/*"]
@@ -244,7 +252,8 @@ describe("ComputeStack", () => {
       expect(sendsTo("splitter")).toEqual(["fit", "splitFailures"])
       expect(sendsTo("worker")).toEqual(["catalog", "fitDlq", "slow"])
       expect(sendsTo("slowWorker")).toEqual(["catalog", "slowDlq"])
-      expect(sendsTo("catalog")).toEqual([])
+      expect(sendsTo("stageWorker")).toEqual(["catalog", "stageDlq"])
+      expect(sendsTo("catalog")).toEqual(["stage"])
     })
 
     it("lets each consumer receive from its own queue only", () => {
@@ -252,6 +261,7 @@ describe("ComputeStack", () => {
       expect(receivesFrom("splitter")).toEqual([])
       expect(receivesFrom("worker")).toEqual(["fit"])
       expect(receivesFrom("slowWorker")).toEqual(["slow"])
+      expect(receivesFrom("stageWorker")).toEqual(["stage"])
       expect(receivesFrom("catalog")).toEqual(["catalog"])
     })
 
@@ -266,7 +276,7 @@ describe("ComputeStack", () => {
     })
 
     it("lets only the catalog function use Glue, on phspectra.decompositions alone", () => {
-      for (const h of ["splitter", "worker", "slowWorker"] as const) {
+      for (const h of ["splitter", "worker", "slowWorker", "stageWorker"] as const) {
         expect(statements(h).flatMap(actions).filter((a) => a.startsWith("glue:"))).toEqual([])
       }
       const glue = statements("catalog").filter((s) => actions(s).some((a) => a.startsWith("glue:")))

@@ -10,8 +10,17 @@ describe("QueuesStack", () => {
   const props = (q: { readonly node: { readonly defaultChild?: unknown } }) =>
     template.toJSON().Resources[logicalId(q)].Properties
 
-  it("creates three work queues, their three dead-letter queues, and the split-failure queue", () => {
-    template.resourceCountIs("AWS::SQS::Queue", 7)
+  it("creates four work queues (fit, slow, stage, catalog), their four dead-letter queues, and the split-failure queue", () => {
+    template.resourceCountIs("AWS::SQS::Queue", 9)
+  })
+
+  it("retries a fan-out stage's chunk like a fit chunk (three receives), whatever the stage", () => {
+    const { stage } = stack.queues
+    expect(props(stage.queue).RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [logicalId(stage.deadLetterQueue), "Arn"] },
+      maxReceiveCount: 3
+    })
+    expect(props(stage.queue).VisibilityTimeout).toBe(960)
   })
 
   it("moves a fit message to its dead-letter queue on the third receive", () => {

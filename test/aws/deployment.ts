@@ -12,6 +12,7 @@ import {
   HandlerSetup,
   RuntimeAws,
   SlowWorkerHandler,
+  StageWorkerHandler,
   SplitterHandler,
   Tables,
   WorkerHandler
@@ -49,7 +50,7 @@ export const deploy = async (endpoints: { readonly s3: string; readonly dynamodb
     bucket,
     runsTable,
     journalTable,
-    queues: { fit: queues.fit, slow: queues.slow },
+    queues: { fit: queues.fit, slow: queues.slow, stage: queues.stage },
     catalogQueueUrl: queues.catalog,
     glueDatabase: "phspectra",
     partitionProjection: true,
@@ -70,6 +71,8 @@ export const deploy = async (endpoints: { readonly s3: string; readonly dynamodb
     PHS_FIT_DLQ_URL: queues.fit.dlqUrl,
     PHS_SLOW_QUEUE_URL: queues.slow.url,
     PHS_SLOW_DLQ_URL: queues.slow.dlqUrl,
+    PHS_STAGE_QUEUE_URL: queues.stage.url,
+    PHS_STAGE_DLQ_URL: queues.stage.dlqUrl,
     PHS_CATALOG_QUEUE_URL: queues.catalog,
     PHS_FIT_THREADS: "2",
     PHS_CHUNK_LEASE_MS: "1500"
@@ -103,6 +106,7 @@ export interface Handlers {
   readonly splitter: ReturnType<typeof SplitterHandler.make>
   readonly worker: ReturnType<typeof WorkerHandler.make>
   readonly slowWorker: ReturnType<typeof SlowWorkerHandler.make>
+  readonly stageWorker: ReturnType<typeof StageWorkerHandler.make>
   readonly catalog: ReturnType<typeof CatalogHandler.make>
   readonly run: <A, E>(effect: Effect.Effect<A, E, HandlerSetup.Services>) => Promise<A>
   readonly dispose: () => Promise<void>
@@ -111,7 +115,12 @@ export interface Handlers {
 /** The four handlers on one runtime over `config`, as `make` builds them for Lambda. */
 export const handlers = (
   config: RuntimeAws.Config,
-  options: { readonly wraps?: ReadonlyArray<Wrap>; readonly chunkLeaseMs?: number; readonly retry?: Schedule.Schedule<unknown, unknown> } = {}
+  options: {
+    readonly wraps?: ReadonlyArray<Wrap>
+    readonly chunkLeaseMs?: number
+    readonly retry?: Schedule.Schedule<unknown, unknown>
+    readonly pipeline?: Pipeline.Pipeline
+  } = {}
 ): Handlers => {
   const wraps = options.wraps ?? []
   const layer = Layer.effectContext(Effect.map(Effect.context<HandlerSetup.Services>(), (ctx) => wraps.reduce((c, w) => w(c), ctx))).pipe(
@@ -121,12 +130,14 @@ export const handlers = (
   const setup = (): HandlerSetup.Setup => ({
     runtime,
     chunkLeaseMs: options.chunkLeaseMs ?? 1500,
+    ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
     ...(options.retry === undefined ? {} : { retry: options.retry })
   })
   return {
     splitter: SplitterHandler.make(setup),
     worker: WorkerHandler.make(setup),
     slowWorker: SlowWorkerHandler.make(setup),
+    stageWorker: StageWorkerHandler.make(setup),
     catalog: CatalogHandler.make(setup),
     run: (effect) => runtime.runPromise(effect),
     dispose: () => runtime.dispose()

@@ -189,17 +189,18 @@ export const freshTable = (endpoint: string, def: Tables.TableDefinition): Effec
 export interface WorkQueueUrls {
   readonly fit: { readonly url: string; readonly dlqUrl: string }
   readonly slow: { readonly url: string; readonly dlqUrl: string }
+  readonly stage: { readonly url: string; readonly dlqUrl: string }
   readonly catalog: string
 }
 
-/** The fit and slow queues with their dead-letter queues (redrive policy as on AWS), and a catalog queue. */
+/** The fit, slow and stage queues with their dead-letter queues (redrive policy as on AWS), and a catalog queue. */
 export const createQueues = (server: FauxqsServer, prefix = uniqueName("q")): WorkQueueUrls => {
-  const pair = (queue: "fit" | "slow") => {
+  const pair = (queue: "fit" | "slow" | "stage") => {
     const dlq = server.createQueue(`${prefix}-${queue}-dlq`)
     const main = server.createQueue(`${prefix}-${queue}`, {
       attributes: { VisibilityTimeout: "30", RedrivePolicy: Queues.redrivePolicy(queue, dlq.queueArn) }
     })
     return { url: main.queueUrl, dlqUrl: dlq.queueUrl }
   }
-  return { fit: pair("fit"), slow: pair("slow"), catalog: server.createQueue(`${prefix}-catalog`).queueUrl }
+  return { fit: pair("fit"), slow: pair("slow"), stage: pair("stage"), catalog: server.createQueue(`${prefix}-catalog`).queueUrl }
 }

@@ -101,6 +101,32 @@ const withData = (bitpix: number, naxis: ReadonlyArray<number>, extra: ReadonlyA
 
 const text = (s: string) => new TextEncoder().encode(s)
 
+const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** An IMAGE extension HDU (header and zero data) of the given BITPIX and axes. */
+export const imageExtension = (bitpix: number, naxis: ReadonlyArray<number>, extra: ReadonlyArray<string> = []): Uint8Array =>
+  fits(
+    [formatCard("XTENSION", "IMAGE"), formatCard("BITPIX", bitpix), formatCard("NAXIS", naxis.length), ...naxis.map((n, i) => formatCard(`NAXIS${i + 1}`, n)),
+      formatCard("PCOUNT", 0), formatCard("GCOUNT", 1), ...extra],
+    dataOf(bitpix, naxis)
+  )
+
+/** A BINTABLE extension of 10 rows of 8 bytes. */
+export const bintable = (): Uint8Array =>
+  fits(
+    [formatCard("XTENSION", "BINTABLE"), formatCard("BITPIX", 8), formatCard("NAXIS", 2), formatCard("NAXIS1", 8), formatCard("NAXIS2", 10),
+      formatCard("PCOUNT", 0), formatCard("GCOUNT", 1), formatCard("TFIELDS", 1), formatCard("TFORM1", "1D")],
+    80
+  )
+
 /** A header written as text lines, one card a line (see files/*.hdr). */
 const hdrFile = (name: string): Uint8Array => {
   const cards = fs.readFileSync(corpusFile(name), "utf8").split("\n").filter((l) => l.length > 0)
@@ -324,8 +350,46 @@ export const cliCases: ReadonlyArray<CliCase> = [
   {
     name: "a cube of blank (NaN) spectra only",
     input: bytes(() => writeCube({ nx: 3, ny: 2, nchan: 16, data: new Float32Array(96).fill(Number.NaN) })),
-    error: /^phs: every spectrum of the cube is blank \(NaN\): 3 × 2 × 16 cube, BITPIX -32, 384 data bytes at offset 2,880$/
+    error: /^phs: every spectrum of the cube is blank \(NaN or infinite\): 3 × 2 × 16 cube, BITPIX -32, 384 data bytes at offset 2,880$/
   },
+  {
+    name: "a cube of +Inf spectra only (refused like all-NaN)",
+    input: bytes(() => writeCube({ nx: 3, ny: 2, nchan: 16, data: new Float32Array(96).fill(Number.POSITIVE_INFINITY) })),
+    error: /^phs: every spectrum of the cube is blank \(NaN or infinite\): 3 × 2 × 16 cube, BITPIX -32, 384 data bytes at offset 2,880$/
+  },
+  {
+    name: "a cube of -Inf, +Inf and NaN only",
+    input: bytes(() => writeCube({ nx: 2, ny: 2, nchan: 16, data: new Float32Array(64).map((_, i) => [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, Number.NaN][i % 3]) })),
+    error: /^phs: every spectrum of the cube is blank \(NaN or infinite\): 2 × 2 × 16 cube/
+  },
+  {
+    name: "more channels than the decomposer takes (65,537)",
+    input: bytes(() => withData(-32, [1, 1, 65_537])),
+    error: cubeError("65,537 channels per spectrum: the decomposer takes at most 65,536 (rebin or cut the velocity axis)")
+  },
+
+  // --- HDUs
+  {
+    name: "an empty primary HDU and a binary table",
+    input: bytes(() => concat(fits([...mandatory(8), formatCard("EXTEND", true)]), bintable())),
+    error: cubeError("NAXIS = 0: a cube needs 3 axes (or 4 with a degenerate 4th); and none of the file's 2 HDUs holds a 3-D image")
+  },
+  {
+    name: "an empty primary HDU and an image extension with an unsupported BITPIX",
+    input: bytes(() => concat(fits([...mandatory(8), formatCard("EXTEND", true)]), imageExtension(24, [2, 2, 16]))),
+    error: cubeError("unsupported BITPIX 24 (supported: 8, 16, 32, -32, -64)"),
+    inProcess: true
+  },
+  {
+    name: "an image extension whose data the file does not hold",
+    input: bytes(() => concat(fits([...mandatory(8), formatCard("EXTEND", true)]), imageExtension(-32, [4, 4, 64]).subarray(0, 2 * BLOCK))),
+    error: cubeError("truncated: header declares 4,096 data bytes but the file has 2,880"),
+    inProcess: true
+  },
+
+  // --- --concurrency
+  { name: "--concurrency 0", args: ["--concurrency", "0"], error: /^phs: --concurrency 0: must be at least 1 \(chunks fitted at once\)$/ },
+  { name: "--concurrency -1", args: ["--concurrency", "-1"], error: /^phs: --concurrency -1: must be at least 1 \(chunks fitted at once\)$/ },
 
   // --- --param
   { name: "an unknown --param", args: ["--param", "betta=3"], error: paramError('unknown parameter "betta"') },

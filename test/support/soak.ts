@@ -48,7 +48,7 @@ export const makePlan = (seed: number): Faults.FaultPlan => {
     () => ({ service: "RunTable", op: "completeChunk", kind: "crash-after", nth: pick(20), times: 1 }),
     () => ({ service: "RunTable", op: "completeChunk", kind: "crash-before", nth: pick(20), times: 1 }),
     () => ({ service: "WorkQueue", op: "ack", kind: "crash-before", nth: pick(20), times: 1 }),
-    () => ({ service: "BlobStore", op: "put", match: "decompositions/", kind: "crash-after", nth: 1, times: 1 })
+    () => ({ service: "BlobStore", op: "putStream", match: "decompositions/", kind: "crash-after", nth: 1, times: 1 })
   ]
   const rules = Array.from({ length: 3 + Math.floor(r() * 3) }, () => catalogue[Math.floor(r() * catalogue.length)]())
   return { seed, rules }

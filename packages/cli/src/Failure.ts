@@ -61,6 +61,7 @@ export const classify = (error: unknown, args: ReadonlyArray<string> = []): { co
     case "RunFailed":
     case "RunStalled":
     case "DriverLost":
+    case "PartsDamaged":
       return { code: 1, message }
     default:
       return { code: 1, message: `${tag || "error"}: ${message}` }

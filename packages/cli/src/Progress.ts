@@ -5,7 +5,7 @@
  * least useful fields); elsewhere it prints a plain line now and then. Rates are of the work
  * this process saw done: a resumed run's earlier work does not count.
  */
-import { RunTable } from "@phs/core"
+import { Pipeline, RunTable } from "@phs/core"
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { printable } from "./Output.js"
 
@@ -29,7 +29,11 @@ const count = (n: number) => n.toLocaleString("en-US")
  * One progress line, at most `width - 1` characters (a line as wide as the terminal wraps on
  * some terminals). The fields, most useful first; the bar is drawn when there is room.
  */
-export const renderLine = (run: RunTable.RunRecord, rate: number, options: { readonly width: number; readonly bar: boolean }): string => {
+export const renderLine = (
+  run: RunTable.RunRecord,
+  rate: number,
+  options: { readonly width: number; readonly bar: boolean; readonly stages?: Readonly<Record<string, number>> }
+): string => {
   const max = Math.max(20, options.width - 1)
   const total = Math.max(1, run.nSpectra)
   const frac = Math.min(1, run.spectraDone / total)
@@ -42,6 +46,8 @@ export const renderLine = (run: RunTable.RunRecord, rate: number, options: { rea
     { rank: 2, text: `ETA ${run.status === "RUNNING" ? formatDuration(Math.round(eta)) : "--:--"}` },
     { rank: 5, text: `failed ${run.jobsFailed}` },
     { rank: 6, text: `slow ${run.slowPending}/${run.spectraDeferred}` },
+    // fan-out stages' chunks done (`despike 3/5`), when any
+    ...[Pipeline.stageProgressText(options.stages ?? {}, run.jobsTotal)].filter((t) => t !== "").map((text) => ({ rank: 6, text })),
     { rank: 4, text: run.status.toLowerCase() }
   ]
   let kept = fields
@@ -70,8 +76,8 @@ export interface DisplayOptions {
 
 /** The display's state: what it drew, and the first observation that rates are measured from. */
 export interface Display {
-  /** Draws a run as observed at `now` (ms). */
-  readonly draw: (run: RunTable.RunRecord, now: number) => void
+  /** Draws a run as observed at `now` (ms), with its fan-out stages' progress. */
+  readonly draw: (run: RunTable.RunRecord, now: number, stages?: Readonly<Record<string, number>>) => void
   /** A line of its own (`phs: …`), below the progress line. */
   readonly note: (text: string) => void
   /** Ends the display: the last line, with the mean rate since the first observation. */
@@ -91,18 +97,18 @@ export const makeDisplay = (options: DisplayOptions): Display => {
     const elapsed = (now - first.at) / 1000
     return elapsed > minSeconds ? (done - first.done) / elapsed : 0
   }
-  const show = (run: RunTable.RunRecord, rate: number, now: number) => {
-    const text = renderLine(run, rate, { width: width(), bar: options.tty })
+  const show = (run: RunTable.RunRecord, rate: number, now: number, stages?: Readonly<Record<string, number>>) => {
+    const text = renderLine(run, rate, { width: width(), bar: options.tty, ...(stages === undefined ? {} : { stages }) })
     if (options.tty) {
       write(`\r${text}${" ".repeat(Math.max(0, lastLen - text.length))}`)
       lastLen = text.length
     } else write(`${new Date(now).toISOString()} ${text}\n`)
   }
   return {
-    draw: (run, now) => {
+    draw: (run, now, stages) => {
       first ??= { done: run.spectraDone, at: now }
       last = { done: run.spectraDone, at: now }
-      if (!options.quiet) show(run, rateAt(run.spectraDone, now, 0.5), now)
+      if (!options.quiet) show(run, rateAt(run.spectraDone, now, 0.5), now, stages)
     },
     note: (text) => {
       if (options.quiet) return
@@ -135,7 +141,7 @@ export const follow = (runId: string, display: Display, options: { readonly tty:
     const table = yield* RunTable.RunTable
     const observe = Effect.flatMap(table.getRun(runId), (run) => Effect.map(Clock.currentTimeMillis, (now) => ({ run, now })))
     const tick = observe.pipe(
-      Effect.map(({ run, now }) => Option.map(run, (r) => display.draw(r, now))),
+      Effect.flatMap(({ run, now }) => Effect.map(table.stageProgress(runId), (stages) => Option.map(run, (r) => display.draw(r, now, stages)))),
       Effect.ignore
     )
     const last = observe.pipe(

@@ -10,9 +10,12 @@ import { Cause, Console, Effect, Exit, Fiber, Option } from "effect"
 import { phs, tree, VERSION } from "./Commands.js"
 import { classify } from "./Failure.js"
 import * as Help from "./Help.js"
-import { printable } from "./Output.js"
+import { exitCodeWith, guardStreams, printable, streamFault } from "./Output.js"
 
 const cli = Command.run(phs, { name: "phs", version: VERSION })
+
+/** Commands that drive work: they carry on when their output can no longer be written. */
+const DRIVING = new Set(["pipeline", "resume", "redrive", "sweep", "tune"])
 
 /** Answers help, a mistyped command, and malformed options; the exit code when it did. */
 const preflight = (args: ReadonlyArray<string>): number | undefined => {
@@ -81,6 +84,7 @@ const main = async () => {
   const argv = process.argv.slice(2)
   const verbose = argv.includes("--verbose")
   const args = argv.filter((a) => a !== "--verbose")
+  guardStreams({ keepWorking: DRIVING.has(args.find((a) => !a.startsWith("-")) ?? "") })
   const answered = preflight(args)
   if (answered !== undefined) return answered
   const fiber = Effect.runFork(cli(["node", "phs", ...args]).pipe(quietUsageErrors, Effect.provide(NodeContext.layer)))
@@ -112,7 +116,7 @@ const main = async () => {
 
 main().then(
   (code) => {
-    process.exitCode = code
+    process.exitCode = exitCodeWith(code ?? 1, streamFault())
   },
   (e: unknown) => {
     process.stderr.write(`phs: internal error: ${printable(e instanceof Error ? e.message : String(e))}\n`)

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { BlobNotFound, StorageError } from "./Errors.js"
 
@@ -23,6 +23,12 @@ export interface BlobStore {
   readonly put: (key: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
   /** Writes a local file's content atomically without holding it in memory (a cube upload). */
   readonly putFile: (key: string, file: string) => Effect.Effect<void, StorageError>
+  /**
+   * Writes the bytes of a stream atomically as they come, without holding the blob in memory
+   * (a compacted part): nothing is visible at `key` until the stream has ended, and a failed
+   * or interrupted stream leaves the old blob (or none). The stream's error passes through.
+   */
+  readonly putStream: <E>(key: string, body: Stream.Stream<Uint8Array, E>) => Effect.Effect<void, StorageError | E>
   /** Keys under a prefix, sorted. */
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Removes a blob; removing a missing blob is not an error. */
@@ -34,6 +40,16 @@ export interface BlobStore {
  * @category tags
  */
 export const BlobStore = Context.GenericTag<BlobStore>("@phs/core/BlobStore")
+
+/**
+ * The largest blob every store puts and gets whole: 2 GiB − 1 bytes. The file store reads a
+ * blob with one `readFile` (Node refuses files of 2 GiB and more); S3 takes 5 GiB in one PUT.
+ * Chunk planning keeps every payload under it (CubeLimits.chunkSpectra).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_BLOB_BYTES = 2 ** 31 - 1
 
 /**
  * Refuses keys that could escape their prefix: absolute, `..` segments, backslashes,
@@ -79,6 +95,14 @@ export const makeMemory = (): BlobStore => {
         Effect.try({
           try: () => void blobs.set(key, new Uint8Array(readFileSync(file))),
           catch: (e) => new StorageError({ operation: "putFile", key, reason: e instanceof Error ? e.message : String(e), retryable: false })
+        })
+      ),
+    putStream: (key, body) =>
+      checked(key, "putStream", () =>
+        Effect.map(Stream.runCollect(body), (pieces) => {
+          const all = new Uint8Array(Chunk.reduce(pieces, 0, (n, p) => n + p.length))
+          Chunk.reduce(pieces, 0, (at, p) => (all.set(p, at), at + p.length))
+          blobs.set(key, all)
         })
       ),
     list: (prefix) => Effect.sync(() => [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort()),

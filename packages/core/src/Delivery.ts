@@ -16,16 +16,16 @@ import { delayAt, redeliveryBackoff } from "./Retry.js"
  * @since 0.1.0
  * @category models
  */
-export type DeliveryQueue = "fit" | "slow" | "catalog"
+export type DeliveryQueue = "fit" | "slow" | "stage" | "catalog"
 
 /**
  * Deliveries before a message goes to the dead letters, per queue (one retry for slow:
- * a slow fit is long; two for the others).
+ * a slow fit is long; two for the others, user fan-out stages included).
  *
  * @since 0.1.0
  * @category constants
  */
-export const maxDeliveries: Readonly<Record<DeliveryQueue, number>> = { fit: 3, slow: 2, catalog: 3 }
+export const maxDeliveries: Readonly<Record<DeliveryQueue, number>> = { fit: 3, slow: 2, stage: 3, catalog: 3 }
 
 /**
  * What handling a message came to.

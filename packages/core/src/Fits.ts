@@ -1,7 +1,9 @@
 /**
- * Reading spectral cubes from FITS files (primary HDU, axes x, y, velocity) through ranged
- * reads: the header block by block until END, then the spectra of a pixel range with one
- * read per channel plane. The whole cube is never loaded.
+ * Reading spectral cubes from FITS files (axes x, y, velocity) through ranged reads: the
+ * header block by block until END, then the spectra of a pixel range with one read per
+ * channel plane. The whole cube is never loaded. The cube is the first HDU holding a 3-D
+ * image — the primary, or an IMAGE extension after an empty primary as archives write them —
+ * or the HDU a caller names.
  *
  * @since 0.1.0
  */
@@ -74,13 +76,15 @@ export const WcsAxis = Schema.Struct({
 export interface WcsAxis extends Schema.Schema.Type<typeof WcsAxis> {}
 
 /**
- * The validated primary header of a cube: x = axis 1, y = axis 2, channels = axis 3.
+ * The validated header of a cube: x = axis 1, y = axis 2, channels = axis 3.
  * A schema too, so a step can journal it.
  *
  * @since 0.1.0
  * @category schemas
  */
 export const CubeHeader = Schema.Struct({
+  /** The HDU holding the cube: 0 for the primary, n for the n-th extension. */
+  hdu: Schema.Int,
   bitpix: Bitpix,
   nx: Schema.Int,
   ny: Schema.Int,
@@ -91,12 +95,12 @@ export const CubeHeader = Schema.Struct({
   bzero: Schema.Number,
   /** The integer BLANK value (integer BITPIX only), read as NaN. */
   blank: Schema.NullOr(Schema.Int),
-  /** Byte offset of the data: the header's size, a multiple of 2880. */
+  /** Byte offset of the data in the file (after the HDU's header), a multiple of 2880. */
   dataOffset: Schema.Int,
   /** Bytes of data the header declares (without the final block padding). */
   dataBytes: Schema.Int,
   bytesPerValue: Schema.Int,
-  /** Every `KEYWORD = value` card, first occurrence wins; strings without trailing blanks. */
+  /** Every `KEYWORD = value` card of the cube's HDU, first occurrence wins; strings without trailing blanks. */
   cards: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) }),
   wcs: Schema.Array(WcsAxis)
 })
@@ -139,6 +143,25 @@ export const BLOCK_SIZE = internalHeader.BLOCK_SIZE
  */
 export const MAX_HEADER_BLOCKS = 1000
 
+/**
+ * HDUs looked at for a cube before giving up (each costs a header read).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_HDUS = 1000
+
+/**
+ * Which HDU `readHeader` reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HeaderOptions {
+  /** The HDU holding the cube (0 = primary); default: the first HDU holding a 3-D image. */
+  readonly hdu?: number
+}
+
 const HEADER_READ_BLOCKS = 4
 
 const fmt = (n: number): string => n.toLocaleString("en-US")
@@ -164,38 +187,27 @@ const readExactly = <E>(src: ByteSource<E>, offset: number, length: number): Eff
         })
       ))
 
-/**
- * Reads and validates the primary header, a few blocks per read until the END card.
- * Fails with `FitsError` when the file is not a FITS cube phs can read.
- *
- * @since 0.1.0
- * @category reading
- */
-export const readHeader = <E>(src: ByteSource<E>): Effect.Effect<CubeHeader, FitsError | E> =>
+/** The cards of the header starting at `offset` (END excluded) and the blocks it took. */
+const readCards = <E>(
+  src: ByteSource<E>,
+  offset: number,
+  primary: boolean
+): Effect.Effect<{ readonly cards: ReadonlyArray<string>; readonly blocks: number }, FitsError | E> =>
   Effect.gen(function*() {
-    if (src.size < BLOCK_SIZE) {
-      return yield* new FitsError({
-        reason: `not a FITS file: ${fmt(src.size)} bytes is less than one ${fmt(BLOCK_SIZE)}-byte header block`
-      })
-    }
     const cards: Array<string> = []
-    const available = Math.min(MAX_HEADER_BLOCKS, Math.floor(src.size / BLOCK_SIZE))
+    const available = Math.min(MAX_HEADER_BLOCKS, Math.floor((src.size - offset) / BLOCK_SIZE))
     let block = 0
     while (block < available) {
       const n = Math.min(HEADER_READ_BLOCKS, available - block)
-      const bytes = yield* readExactly(src, block * BLOCK_SIZE, n * BLOCK_SIZE)
+      const bytes = yield* readExactly(src, offset + block * BLOCK_SIZE, n * BLOCK_SIZE)
       for (let b = 0; b < n; b++) {
         const blockCards = internalHeader.blockCards(bytes.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE))
-        if (block === 0 && b === 0) {
+        if (primary && block === 0 && b === 0) {
           const reason = internalHeader.checkFirstCard(blockCards[0])
           if (reason !== undefined) return yield* new FitsError({ reason })
         }
         for (const card of blockCards) {
-          if (internalHeader.isEnd(card)) {
-            const result = internalHeader.interpret(cards, block + b + 1, src.size)
-            if (!result.ok) return yield* new FitsError({ reason: result.reason })
-            return result.value
-          }
+          if (internalHeader.isEnd(card)) return { cards, blocks: block + b + 1 }
           cards.push(card)
         }
       }
@@ -206,6 +218,60 @@ export const readHeader = <E>(src: ByteSource<E>): Effect.Effect<CubeHeader, Fit
         ? `no END card within the first ${fmt(MAX_HEADER_BLOCKS)} header blocks`
         : `truncated: no END card in the file's ${fmt(available)} header blocks`
     })
+  })
+
+/**
+ * Reads and validates the header of the cube, a few blocks per read until the END card:
+ * the HDU `options.hdu`, or else the first HDU holding a 3-D image (the primary, or an
+ * IMAGE extension). HDUs before it are skipped by their declared data size; their data is
+ * never read. Fails with `FitsError` when the file holds no cube phs can read; for a file
+ * without a cube the reason is the primary header's.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const readHeader = <E>(src: ByteSource<E>, options: HeaderOptions = {}): Effect.Effect<CubeHeader, FitsError | E> =>
+  Effect.gen(function*() {
+    if (src.size < BLOCK_SIZE) {
+      return yield* new FitsError({
+        reason: `not a FITS file: ${fmt(src.size)} bytes is less than one ${fmt(BLOCK_SIZE)}-byte header block`
+      })
+    }
+    const wanted = options.hdu
+    if (wanted !== undefined && !(Number.isSafeInteger(wanted) && wanted >= 0 && wanted < MAX_HDUS)) {
+      return yield* new FitsError({ reason: `HDU ${wanted}: an HDU number is an integer in [0, ${MAX_HDUS - 1}]` })
+    }
+    let primaryReason = ""
+    let offset = 0
+    let hdu = 0
+    for (; hdu < MAX_HDUS && offset + BLOCK_SIZE <= src.size; hdu++) {
+      // The primary header must read; a damaged or absent later header ends the search.
+      const header = hdu === 0
+        ? yield* readCards(src, 0, true)
+        : yield* Effect.orElseSucceed(readCards(src, offset, false), () => undefined)
+      if (header === undefined) break
+      const shape = internalHeader.shapeOf(header.cards)
+      // Bytes after the last HDU that do not start with XTENSION are not an HDU.
+      if (hdu > 0 && shape.extension === undefined) break
+      if (wanted === hdu || (wanted === undefined && shape.cube)) {
+        const result = internalHeader.interpret(header.cards, header.blocks, src.size, hdu, offset)
+        if (!result.ok) return yield* new FitsError({ reason: result.reason })
+        return result.value
+      }
+      if (hdu === 0) {
+        const result = internalHeader.interpret(header.cards, header.blocks, src.size)
+        primaryReason = result.ok ? "no cube" : result.reason
+      }
+      if (shape.dataBytes === undefined) {
+        hdu++
+        break
+      }
+      offset += (header.blocks + Math.ceil(shape.dataBytes / BLOCK_SIZE)) * BLOCK_SIZE
+    }
+    if (wanted !== undefined) {
+      return yield* new FitsError({ reason: `no HDU ${wanted}: the file has ${hdu === 1 ? "only the primary HDU (0)" : `HDUs 0 to ${hdu - 1}`}` })
+    }
+    return yield* new FitsError({ reason: hdu > 1 ? `${primaryReason}; and none of the file's ${hdu} HDUs holds a 3-D image` : primaryReason })
   })
 
 /**
@@ -225,7 +291,20 @@ export const pixelCount = (header: CubeHeader): number => header.nx * header.ny
  */
 export const describe = (header: CubeHeader): string =>
   `${header.nx} × ${header.ny} × ${header.nchan} cube${header.naxis.length === 4 ? " (degenerate 4th axis)" : ""}, ` +
-  `BITPIX ${header.bitpix}, ${fmt(header.dataBytes)} data bytes at offset ${fmt(header.dataOffset)}`
+  `BITPIX ${header.bitpix}, ${fmt(header.dataBytes)} data bytes at offset ${fmt(header.dataOffset)}` +
+  (header.hdu === 0 ? "" : ` in ${describeHdu(header)}`)
+
+/**
+ * The HDU holding the cube, for messages: `HDU 1 (image extension "SCI")`, or `the primary HDU`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const describeHdu = (header: CubeHeader): string => {
+  if (header.hdu === 0) return "the primary HDU"
+  const name = typeof header.cards.EXTNAME === "string" ? ` ${JSON.stringify(header.cards.EXTNAME).replace(/[\u0000-\u001f\u007f-\u009f]/g, "?")}` : ""
+  return `HDU ${header.hdu} (image extension${name})`
+}
 
 /**
  * Reads the spectra of pixels `start .. start+count` in (y, x) row-major order (pixel

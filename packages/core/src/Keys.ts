@@ -94,6 +94,24 @@ export const chunkPayload = (runId: string, start: number): string => `${runChun
 export const chunkResult = (runId: string, start: number): string => `${runChunks(runId)}${chunkName(start)}.parquet`
 
 /**
+ * A chunk's rows as a user fan-out stage wrote them (under the run's intermediates, so they
+ * expire and are discarded with them).
+ *
+ * @since 0.3.0
+ * @category keys
+ */
+export const stageResult = (runId: string, stage: string, start: number): string =>
+  `${runChunks(runId)}stage=${stage}/${chunkName(start)}.parquet`
+
+/**
+ * What a user stage may be named: it goes into blob keys, journal keys and queue messages.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const STAGE_NAME = /^[a-z][a-z0-9-]{0,47}$/
+
+/**
  * The partition prefix of a survey in the result table.
  *
  * @since 0.1.0

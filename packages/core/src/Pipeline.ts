@@ -1,6 +1,7 @@
 /**
  * The pipeline and the engine that drives it, one module per job (re-exported here):
  * - pipeline/Compose: the stages of a pipeline (`standard`, `withStage`);
+ * - pipeline/FanOut: user fan-out stages per chunk (`handleStage`, halo reads);
  * - pipeline/Prepare: a manifest to a run id, and the split (`prepare`, `start`);
  * - pipeline/Handlers: queue messages to stage executions (`handleFit`, `handleSlow`,
  *   `finishRun`, `abandon`);
@@ -12,6 +13,7 @@
  * @since 0.1.0
  */
 export * from "./pipeline/Compose.js"
+export * from "./pipeline/FanOut.js"
 export * from "./pipeline/Handlers.js"
 export * from "./pipeline/LocalDriver.js"
 export * from "./pipeline/Prepare.js"

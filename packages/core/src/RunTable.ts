@@ -219,6 +219,17 @@ export interface RunTable {
    * jobsFailed, and a FAILED run back to RUNNING — in one transaction. For a redrive.
    */
   readonly reopenFailed: (runId: string) => Effect.Effect<Applied & { readonly reopened: number }, StorageError | RunNotFound>
+  /**
+   * Records that a user fan-out stage finished a chunk, once (a repeat changes nothing);
+   * returns whether this call recorded it and the stage's completed chunks afterwards.
+   */
+  readonly completeStageChunk: (
+    runId: string,
+    stage: string,
+    start: number
+  ) => Effect.Effect<{ readonly applied: boolean; readonly completed: number }, StorageError | RunNotFound>
+  /** Completed chunks per user fan-out stage (a stage with none is absent). */
+  readonly stageProgress: (runId: string) => Effect.Effect<Readonly<Record<string, number>>, StorageError>
   /** Removes a run and its chunks (only used to undo a run that never became visible). */
   readonly deleteRun: (runId: string) => Effect.Effect<void, StorageError>
 }
@@ -275,6 +286,7 @@ export const clipReason = (reason: string): string => (reason.length <= 1024 ? r
 export const makeMemory = (): RunTable => {
   const runs = new Map<string, RunRecord>()
   const chunks = new Map<string, Map<number, ChunkRecord>>()
+  const stageDone = new Map<string, Map<string, Set<number>>>()
   const run = (runId: string) =>
     Effect.suspend(() => {
       const r = runs.get(runId)
@@ -376,10 +388,24 @@ export const makeMemory = (): RunTable => {
         })
         return { applied: true, run: next, reopened: failed.length }
       }),
+    completeStageChunk: (runId, stage, start) =>
+      Effect.gen(function* () {
+        yield* run(runId)
+        const byStage = stageDone.get(runId) ?? new Map<string, Set<number>>()
+        stageDone.set(runId, byStage)
+        const done = byStage.get(stage) ?? new Set<number>()
+        byStage.set(stage, done)
+        const applied = !done.has(start)
+        done.add(start)
+        return { applied, completed: done.size }
+      }),
+    stageProgress: (runId) =>
+      Effect.sync(() => Object.fromEntries([...(stageDone.get(runId)?.entries() ?? [])].map(([stage, done]) => [stage, done.size]))),
     deleteRun: (runId) =>
       Effect.sync(() => {
         runs.delete(runId)
         chunks.delete(runId)
+        stageDone.delete(runId)
       })
   }
 }

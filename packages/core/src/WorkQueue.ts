@@ -15,7 +15,15 @@ import { StorageError } from "./Errors.js"
  * @since 0.1.0
  * @category models
  */
-export type QueueName = "fit" | "slow"
+export type QueueName = "fit" | "slow" | "stage"
+
+/**
+ * Every work queue (`stage` carries the chunks of every user fan-out stage, routed by name).
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const QUEUE_NAMES: ReadonlyArray<QueueName> = ["fit", "slow", "stage"]
 
 /**
  * @since 0.1.0
@@ -57,7 +65,7 @@ export interface QueueDepth {
  * @since 0.1.0
  * @category constants
  */
-export const maxReceives: Readonly<Record<QueueName, number>> = { fit: maxDeliveries.fit, slow: maxDeliveries.slow }
+export const maxReceives: Readonly<Record<QueueName, number>> = { fit: maxDeliveries.fit, slow: maxDeliveries.slow, stage: maxDeliveries.stage }
 
 /**
  * @since 0.1.0
@@ -104,8 +112,8 @@ interface Stored {
  * @category constructors
  */
 export const makeMemory = (): WorkQueue => {
-  const queues: Record<QueueName, Stored[]> = { fit: [], slow: [] }
-  const dead: Record<QueueName, DeadLetter[]> = { fit: [], slow: [] }
+  const queues: Record<QueueName, Stored[]> = { fit: [], slow: [], stage: [] }
+  const dead: Record<QueueName, DeadLetter[]> = { fit: [], slow: [], stage: [] }
   let counter = 0
   const byReceipt = (queue: QueueName, receipt: string) => queues[queue].findIndex((m) => m.receipt === receipt)
   return {

@@ -41,7 +41,7 @@ describe("Delivery.decide", () => {
   })
 
   it("the work queues dead-letter after the same number of deliveries as the decision", () => {
-    expect(WorkQueue.maxReceives).toEqual({ fit: Delivery.maxDeliveries.fit, slow: Delivery.maxDeliveries.slow })
+    expect(WorkQueue.maxReceives).toEqual({ fit: Delivery.maxDeliveries.fit, slow: Delivery.maxDeliveries.slow, stage: Delivery.maxDeliveries.stage })
   })
 })
 

@@ -5,7 +5,9 @@ import { parquetWriteBuffer } from "hyparquet-writer"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { decodeRows, encodeRows, PARQUET_SCHEMA, ROW_GROUP_ROWS } from "../src/ResultParquet.js"
+import { parquetMetadata } from "hyparquet"
+import { parquetHeader } from "hyparquet/src/column.js"
+import { decodeRows, encodeRows, makeWriter, PARQUET_SCHEMA, ROW_GROUP_ROWS } from "../src/ResultParquet.js"
 import { DecompositionRow, RESULT_COLUMNS } from "../src/ResultSchema.js"
 
 const row = (x: number, y: number, n: number, over: Partial<DecompositionRow> = {}): DecompositionRow => {
@@ -227,6 +229,88 @@ describe("ResultParquet with DuckDB", () => {
       const n = rows.length - 1
       const [last] = yield* query(`SELECT x, y, n_components FROM read_parquet('${path}') WHERE x = ${n % 500} AND y = ${Math.floor(n / 500)}`)
       expect(last).toEqual({ x: n % 500, y: Math.floor(n / 500), n_components: n % 3 })
+    }))
+})
+
+describe("ResultParquet page layer", () => {
+  /** The kind of every page in the file, read from the page headers the footer points at. */
+  const pageTypes = (bytes: Uint8Array): Array<string> => {
+    const buffer = bytes.slice().buffer
+    const view = new DataView(buffer)
+    const types: Array<string> = []
+    for (const group of parquetMetadata(buffer).row_groups) {
+      for (const chunk of group.columns) {
+        const meta = chunk.meta_data!
+        const end = Number(meta.data_page_offset) + Number(meta.total_compressed_size)
+        const reader = { view, offset: Number(meta.data_page_offset) }
+        while (reader.offset < end) {
+          const header = parquetHeader(reader)
+          types.push(header.type)
+          reader.offset += header.compressed_page_size
+        }
+      }
+    }
+    return types
+  }
+
+  it("writes v1 data pages only (DATA_PAGE, never DATA_PAGE_V2)", () => {
+    const rows = Array.from({ length: ROW_GROUP_ROWS + 10 }, (_, i) => row(i % 300, Math.floor(i / 300), i % 4))
+    const types = pageTypes(encodeRows(rows))
+    expect(types.length).toBe(2 * RESULT_COLUMNS.length)
+    expect(new Set(types)).toEqual(new Set(["DATA_PAGE"]))
+    // the library's own writer, for contrast: the check does see v2 pages
+    const v2 = new Uint8Array(parquetWriteBuffer({ columnData: [{ name: "x", data: [1, 2, 3], type: "INT32" }] }))
+    expect(pageTypes(v2)).toEqual(["DATA_PAGE_V2"])
+  })
+
+  it("a file written a row group at a time is the file encodeRows writes", () => {
+    const rows = Array.from({ length: 2 * ROW_GROUP_ROWS + 77 }, (_, i) => row(i % 400, Math.floor(i / 400), i % 5))
+    const writer = makeWriter()
+    const pieces = [
+      writer.rowGroup(rows.slice(0, ROW_GROUP_ROWS)),
+      writer.rowGroup(rows.slice(ROW_GROUP_ROWS, 2 * ROW_GROUP_ROWS)),
+      writer.rowGroup(rows.slice(2 * ROW_GROUP_ROWS)),
+      writer.finish()
+    ]
+    expect(writer.rows()).toBe(rows.length)
+    expect(Buffer.concat(pieces).equals(Buffer.from(encodeRows(rows)))).toBe(true)
+  })
+})
+
+describe("ResultParquet with Polars (a second, independent reader)", () => {
+  it("Polars reads the values, nulls and list columns", async () => {
+    const pl = await import("nodejs-polars")
+    const path = write("polars.parquet", encodeRows(field))
+    const df = pl.readParquet(path)
+    expect(df.height).toBe(field.length)
+    expect(df.columns).toEqual(RESULT_COLUMNS.map((c) => c.name))
+    const records = df.toRecords() as Array<Record<string, unknown>>
+    const asRow = (r: Record<string, unknown>) => ({
+      ...r,
+      component_amplitudes: [...(r.component_amplitudes as Iterable<number>)],
+      component_means: [...(r.component_means as Iterable<number>)],
+      component_stddevs: [...(r.component_stddevs as Iterable<number>)]
+    })
+    expect(records.map(asRow)).toEqual(field)
+    for (const name of ["component_amplitudes", "component_means", "component_stddevs"])
+      expect(df.getColumn(name).dtype.equals(pl.DataType.List(pl.DataType.Float64))).toBe(true)
+    expect(df.getColumn("rms").nullCount()).toBe(1)
+  })
+})
+
+describe("ResultParquet statistics", () => {
+  it.effect("each row group carries min, max and null counts (what readers prune row groups by)", () =>
+    Effect.gen(function*() {
+      const path = write("stats.parquet", encodeRows(field))
+      const stats = yield* query(
+        `SELECT path_in_schema AS col, stats_min_value AS min, stats_max_value AS max, stats_null_count AS nulls
+         FROM parquet_metadata('${path}') WHERE path_in_schema IN ('y', 'rms', 'n_components') ORDER BY 1`
+      )
+      expect(stats).toEqual([
+        { col: "n_components", min: "-1", max: "4", nulls: 0n },
+        { col: "rms", min: "0.25", max: String(0.25 + 19 / 100), nulls: 1n },
+        { col: "y", min: "0", max: "9", nulls: 0n }
+      ])
     }))
 })
 

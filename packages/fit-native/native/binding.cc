@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "batch.h"
@@ -141,70 +143,71 @@ Napi::Value Decompose(const Napi::CallbackInfo& info) {
   return out;
 }
 
-class BatchWorker : public Napi::AsyncWorker {
- public:
-  BatchWorker(Napi::Env env, std::vector<float> cube, int n_spectra, int n_channels,
-              FitParams params, phs::BatchOptions options)
-      : Napi::AsyncWorker(env, "phs:decomposeBatch"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        cube_(std::move(cube)),
-        n_spectra_(n_spectra),
-        n_channels_(n_channels),
-        params_(params),
-        options_(options) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    const std::string error =
-        phs::decompose_batch(cube_.data(), n_spectra_, n_channels_, params_, options_, results_);
-    if (!error.empty()) SetError("decomposeBatch failed: " + error);
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    std::size_t total = 0;
-    for (const Decomposition& d : results_) total += d.components.size();
-    Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields * results_.size());
-    Napi::Uint32Array offsets = Napi::Uint32Array::New(env, results_.size() + 1);
-    Napi::Float64Array comps = Napi::Float64Array::New(env, 3 * total);
-    Napi::Float64Array errors = Napi::Float64Array::New(env, 3 * total);
-    double* m = meta.Data();
-    uint32_t* o = offsets.Data();
-    double* c = comps.Data();
-    std::size_t at = 0;
-    for (std::size_t s = 0; s < results_.size(); ++s) {
-      const Decomposition& d = results_[s];
-      write_meta(d, m + kMetaFields * s);
-      write_errors(d, errors.Data() + 3 * at);
-      o[s] = static_cast<uint32_t>(at);
-      for (const Component& k : d.components) {
-        c[3 * at] = k.amplitude;
-        c[3 * at + 1] = k.mean;
-        c[3 * at + 2] = k.stddev;
-        ++at;
-      }
-    }
-    o[results_.size()] = static_cast<uint32_t>(at);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("meta", meta);
-    out.Set("offsets", offsets);
-    out.Set("components", comps);
-    out.Set("errors", errors);
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::vector<float> cube_;
-  int n_spectra_;
-  int n_channels_;
-  FitParams params_;
-  phs::BatchOptions options_;
-  std::vector<Decomposition> results_;
+// Per addon instance (per Node environment, so one per process without worker threads):
+// the decomposer's one thread pool, started by the first batch and sized to the cores.
+// Batches do not occupy libuv's threads: a pool thread settles the promise through a
+// thread-safe function when the batch is done.
+struct AddonData {
+  std::unique_ptr<phs::DecomposePool> pool;
 };
+
+struct BatchCall;
+void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call);
+using BatchDone = Napi::TypedThreadSafeFunction<std::nullptr_t, BatchCall, SettleBatch>;
+
+struct BatchCall {
+  explicit BatchCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  std::shared_ptr<phs::Batch> batch;
+  std::string error;
+  BatchDone done;
+};
+
+// On the JS thread (env is null when the environment is going away: just free the call).
+void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call) {
+  std::unique_ptr<BatchCall> owned(call);
+  if (env == nullptr) return;
+  if (!call->error.empty()) {
+    call->deferred.Reject(Napi::Error::New(env, "decomposeBatch failed: " + call->error).Value());
+    return;
+  }
+  const std::vector<Decomposition>& results = call->batch->out;
+  std::size_t total = 0;
+  for (const Decomposition& d : results) total += d.components.size();
+  Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields * results.size());
+  Napi::Uint32Array offsets = Napi::Uint32Array::New(env, results.size() + 1);
+  Napi::Float64Array comps = Napi::Float64Array::New(env, 3 * total);
+  Napi::Float64Array errors = Napi::Float64Array::New(env, 3 * total);
+  double* m = meta.Data();
+  uint32_t* o = offsets.Data();
+  double* c = comps.Data();
+  std::size_t at = 0;
+  for (std::size_t s = 0; s < results.size(); ++s) {
+    const Decomposition& d = results[s];
+    write_meta(d, m + kMetaFields * s);
+    write_errors(d, errors.Data() + 3 * at);
+    o[s] = static_cast<uint32_t>(at);
+    for (const Component& k : d.components) {
+      c[3 * at] = k.amplitude;
+      c[3 * at + 1] = k.mean;
+      c[3 * at + 2] = k.stddev;
+      ++at;
+    }
+  }
+  o[results.size()] = static_cast<uint32_t>(at);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("meta", meta);
+  out.Set("offsets", offsets);
+  out.Set("components", comps);
+  out.Set("errors", errors);
+  call->deferred.Resolve(out);
+}
+
+phs::DecomposePool& pool_of(Napi::Env env) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (!data->pool) data->pool = std::make_unique<phs::DecomposePool>(static_cast<int>(std::thread::hardware_concurrency()));
+  return *data->pool;
+}
 
 // decomposeBatch(cube: Float32Array, nChannels, params, threads, timeoutMs)
 //   -> Promise<{ meta: Float64Array(kMetaFields n), offsets: Uint32Array(n + 1), components,
@@ -229,15 +232,37 @@ Napi::Value DecomposeBatch(const Napi::CallbackInfo& info) {
     return throw_type(env, "decomposeBatch: threads must be in [1, 1024]");
   const std::size_t n_spectra = length / static_cast<std::size_t>(channels);
   if (n_spectra > 0x7fffffff) return throw_type(env, "decomposeBatch: too many spectra");
-  std::vector<float> copy(cube.Data(), cube.Data() + length);
-  phs::BatchOptions options;
-  options.threads = static_cast<int>(threads);
-  options.timeout_ms = info[4].As<Napi::Number>().DoubleValue();
-  auto* worker = new BatchWorker(env, std::move(copy), static_cast<int>(n_spectra),
-                                 static_cast<int>(channels), params, options);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+  auto call = std::make_unique<BatchCall>(env);
+  call->batch = std::make_shared<phs::Batch>();
+  phs::Batch& batch = *call->batch;
+  batch.cube.assign(cube.Data(), cube.Data() + length);
+  batch.n_spectra = static_cast<int>(n_spectra);
+  batch.n_channels = static_cast<int>(channels);
+  batch.params = params;
+  batch.options.threads = static_cast<int>(threads);
+  batch.options.timeout_ms = info[4].As<Napi::Number>().DoubleValue();
+  call->done = BatchDone::New(env, "phs:decomposeBatch", 0, 1);
+  if (env.IsExceptionPending()) return env.Undefined();
+  Napi::Promise promise = call->deferred.Promise();
+  BatchCall* pending = call.release();
+  pool_of(env).submit(pending->batch, [pending](const std::string& error) {
+    pending->error = error;
+    // After the call, `pending` may already be settled and freed on the JS thread.
+    BatchDone done = pending->done;
+    const napi_status status = done.NonBlockingCall(pending);
+    if (status == napi_closing) {
+      delete pending;
+      return;
+    }
+    if (status != napi_ok) delete pending;
+    done.Release();
+  });
   return promise;
+}
+
+// Threads of this instance's pool (starting it): for tests and benchmarks.
+Napi::Value PoolThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pool_of(info.Env()).threads());
 }
 
 // Debug exports: the individual steps, for tests.
@@ -346,6 +371,8 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  exports.Set("poolThreads", Napi::Function::New(env, guarded<PoolThreads>, "poolThreads"));
   exports.Set("decompose", Napi::Function::New(env, guarded<Decompose>, "decompose"));
   exports.Set("decomposeBatch",
               Napi::Function::New(env, guarded<DecomposeBatch>, "decomposeBatch"));

@@ -99,7 +99,11 @@ export type ComponentErrors = { amplitude: number; mean: number; stddev: number 
  * @category models
  */
 export type BatchOptions = {
-  /** worker threads (integer ≥ 1; default os.availableParallelism()) */
+  /**
+   * at most this many of the process's pool threads work on this batch at once (integer ≥ 1;
+   * default os.availableParallelism()). The pool itself is one per process, sized to the
+   * cores and shared by every batch in flight; the results do not depend on either.
+   */
   threads?: number
   /** per-spectrum budget in ms (default 5000; 0 or Infinity: no budget) */
   timeoutMs?: number
@@ -232,6 +236,7 @@ type NativeAddon = {
   noise(spectrum: Float32Array | Float64Array): NoiseEstimate
   peaks(spectrum: Float32Array | Float64Array, threshold: number): Peak[]
   fit(spectrum: Float32Array | Float64Array, components: Float64Array, maxEvaluations: number, noise: number): NativeFit
+  poolThreads(): number
 }
 
 /**
@@ -324,8 +329,18 @@ export const decompose = (
 }
 
 /**
- * Decomposes every spectrum of a spectrum-major cube [nSpectra][nChannels] on a native
- * thread pool without blocking the event loop; results in input order. The cube is copied,
+ * Threads of the decomposer's pool: one pool per process (per worker thread that loads the
+ * addon), sized to the cores, started by the first call.
+ *
+ * @since 0.2.0
+ * @category decomposition
+ */
+export const poolThreads = (): number => addon.poolThreads()
+
+/**
+ * Decomposes every spectrum of a spectrum-major cube [nSpectra][nChannels] on the process's
+ * native thread pool (see {@link poolThreads}) without blocking the event loop or holding a
+ * libuv thread; results in input order. The cube is copied,
  * so the caller may reuse it at once. A spectrum over `timeoutMs` comes back with status
  * "timeout". Rejects with {@link InvalidFitParams} for bad parameters.
  *

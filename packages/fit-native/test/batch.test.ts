@@ -1,6 +1,9 @@
 // decomposeBatch(): the native thread pool, its determinism, its budget, and the event loop.
 import { describe, expect, it } from "vitest"
-import { decompose, decomposeBatch } from "@phs/fit-native"
+import { decompose, decomposeBatch, poolThreads } from "@phs/fit-native"
+import { readdirSync } from "node:fs"
+import { stat } from "node:fs/promises"
+import { availableParallelism } from "node:os"
 import { bits, spectrum, uniform } from "./helpers.js"
 
 const N = 424
@@ -58,6 +61,23 @@ describe("decomposeBatch", () => {
     ])
     expect(a.map(bits)).toEqual((await decomposeBatch(data, N, {}, { threads: 1 })).map(bits))
     expect(b.map(bits)).toEqual((await decomposeBatch(other, N, { beta: 4 }, { threads: 1 })).map(bits))
+  })
+
+  it("shares one pool, sized to the cores, among every batch in flight: no threads per call", async () => {
+    expect(poolThreads()).toBe(availableParallelism())
+    const threadsNow = () => readdirSync("/proc/self/task").length
+    await stat(".") // libuv's own threads are started by then
+    const before = threadsNow()
+    const sequential = []
+    for (let j = 0; j < 6; j++) sequential.push((await decomposeBatch(cube(12, 40 + j), N, {}, { threads: 4 })).map(bits))
+    let most = 0
+    const watch = setInterval(() => (most = Math.max(most, threadsNow())), 1)
+    const concurrent = await Promise.all(Array.from({ length: 6 }, (_, j) => decomposeBatch(cube(12, 40 + j), N, {}, { threads: 4 })))
+    clearInterval(watch)
+    expect(concurrent.map((r) => r.map(bits))).toEqual(sequential)
+    expect(most).toBeGreaterThan(0)
+    expect(most).toBeLessThanOrEqual(before)
+    expect(poolThreads()).toBe(availableParallelism())
   })
 
   it("passes the parameters through", async () => {

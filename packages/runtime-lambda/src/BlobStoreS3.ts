@@ -20,7 +20,7 @@ import {
   UploadPartCommand
 } from "@aws-sdk/client-s3"
 import { BlobStore, Errors, Keys } from "@phs/core"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import { clientOptions, type AwsConfig } from "./AwsConfig.js"
 import { call, callStorage, errorName, httpStatus, toStorageError, type AwsCallError } from "./internal/aws.js"
 
@@ -105,6 +105,71 @@ const putFile = (client: S3Client, bucket: string, key: string, file: string): E
   })
 
 /**
+ * Uploads a stream's bytes as they come: buffered to `PART_BYTES`, each full buffer one part
+ * of a multipart upload (begun with the first full part), so memory stays at about one part
+ * whatever the blob's size. A blob of one part or less is a single PutObject. A failed or
+ * interrupted stream aborts the upload, leaving no object (or the old one).
+ */
+const putStream = <E>(client: S3Client, bucket: string, key: string, body: Stream.Stream<Uint8Array, E>): Effect.Effect<void, Errors.StorageError | E> =>
+  Effect.gen(function* () {
+    const send = <A>(f: (signal: AbortSignal) => Promise<A>) => callStorage("s3 putStream", f, key)
+    const pending: Uint8Array[] = []
+    let pendingBytes = 0
+    const take = (): Buffer => {
+      const part = Buffer.concat(pending, pendingBytes)
+      pending.length = 0
+      pendingBytes = 0
+      return part
+    }
+    let uploadId: string | undefined
+    const parts: Array<{ ETag: string | undefined; PartNumber: number }> = []
+    const uploadPart = (part: Buffer) =>
+      Effect.gen(function* () {
+        if (uploadId === undefined) {
+          const created = yield* send((abortSignal) => client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), { abortSignal }))
+          uploadId = created.UploadId ?? ""
+        }
+        const UploadId = uploadId
+        const PartNumber = parts.length + 1
+        const { ETag } = yield* send((abortSignal) =>
+          client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: part, ContentLength: part.length }), { abortSignal })
+        )
+        parts.push({ ETag, PartNumber })
+      })
+    const write = Effect.gen(function* () {
+      yield* Stream.runForEach(body, (bytes) =>
+        Effect.suspend(() => {
+          pending.push(bytes)
+          pendingBytes += bytes.length
+          return pendingBytes >= PART_BYTES ? uploadPart(take()) : Effect.void
+        })
+      )
+      const UploadId = uploadId
+      if (UploadId === undefined) {
+        const whole = take()
+        yield* send((abortSignal) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: whole, ContentLength: whole.length }), { abortSignal }))
+        return
+      }
+      if (pendingBytes > 0) yield* uploadPart(take())
+      yield* send((abortSignal) =>
+        client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal })
+      )
+    })
+    yield* write.pipe(
+      Effect.onExit((exit) =>
+        exit._tag === "Success"
+          ? Effect.void
+          : Effect.suspend(() => {
+              const UploadId = uploadId
+              return UploadId === undefined
+                ? Effect.void
+                : Effect.ignore(send((abortSignal) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }), { abortSignal })))
+            })
+      )
+    )
+  })
+
+/**
  * A blob store over an existing client.
  *
  * @since 0.1.0
@@ -156,6 +221,7 @@ export const make = (client: S3Client, bucket: string): BlobStore.BlobStore => {
           ).pipe(Effect.asVoid)
         : unsafe("put", key),
     putFile: (key, file) => (isSafeKey(key) ? putFile(client, bucket, key, file) : unsafe("putFile", key)),
+    putStream: (key, body) => (isSafeKey(key) ? putStream(client, bucket, key, body) : unsafe("putStream", key)),
     list: (prefix) =>
       Effect.gen(function* () {
         const keys: string[] = []

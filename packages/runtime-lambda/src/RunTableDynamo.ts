@@ -4,7 +4,8 @@
  * a claim is a conditional update; completing, failing and settling a chunk are each one
  * `TransactWriteItems` (the chunk's conditional update + the run's counters), so a
  * redelivered message whose condition no longer holds changes nothing and reports
- * `applied: false`. Time comes from Effect's `Clock`.
+ * `applied: false`. A user fan-out stage's finished chunks are `STAGE#{stage}#CHUNK#…` items,
+ * each put once. Time comes from Effect's `Clock`.
  *
  * @since 0.1.0
  */
@@ -68,6 +69,9 @@ export const RUN_SORT_KEY = "RUN"
 
 /** Set on a RUN item until its chunks are all written: a create that finds it finishes the job. */
 const CHUNKS_PENDING = "chunks_pending"
+
+/** The sort-key prefix of the chunks a user fan-out stage finished (`STAGE#{stage}#CHUNK#…`). */
+const stageSortPrefix = (stage: string): string => `STAGE#${stage}#`
 
 const runKey = (runId: string): Item => ({ pk: S(runId), sk: S(RUN_SORT_KEY) })
 const chunkKey = (runId: string, start: number): Item => ({ pk: S(runId), sk: S(chunkSortKey(start)) })
@@ -139,6 +143,16 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :chunk)",
       ExpressionAttributeValues: { ":pk": S(runId), ":chunk": S("CHUNK#") }
     }).pipe(Effect.map((items) => items.map(decodeChunk).sort((a, b) => a.start - b.start)))
+
+  /** The `STAGE#{stage}#CHUNK#…` items of a run: one stage's, or (null) every stage's. */
+  const listStageChunks = (runId: string, stage: string | null) =>
+    queryAll(client, "dynamodb list stage chunks", {
+      TableName: tableName,
+      ConsistentRead: true,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+      ExpressionAttributeValues: { ":pk": S(runId), ":prefix": S(stage === null ? "STAGE#" : stageSortPrefix(stage)) },
+      ProjectionExpression: "pk, sk"
+    })
 
   const putIfAbsent = (operation: string, item: Item) =>
     putIfAbsentItem(client, operation, tableName, item).pipe(Effect.map(Option.map((standing) => standing ?? {})), Effect.mapError(toStorageError))
@@ -456,6 +470,27 @@ export const make = (client: DynamoDBClient, tableName: string): RunTable.RunTab
         let total = 0
         yield* whileRaced(Effect.map(round, (r) => { total += r.reopened; return r.raced ? ("raced" as const) : r.reopened }))
         return { applied: total > 0, run: yield* mustGetRun(runId), reopened: total }
+      }),
+    completeStageChunk: (runId, stage, start) =>
+      Effect.gen(function* () {
+        yield* mustGetRun(runId)
+        const now = yield* Clock.currentTimeMillis
+        const standing = yield* putIfAbsent("dynamodb complete stage chunk", {
+          pk: S(runId),
+          sk: S(`${stageSortPrefix(stage)}${chunkSortKey(start)}`),
+          finished_at: N(now)
+        })
+        const done = yield* listStageChunks(runId, stage)
+        return { applied: Option.isNone(standing), completed: done.length }
+      }),
+    stageProgress: (runId) =>
+      Effect.map(listStageChunks(runId, null), (items) => {
+        const counts: Record<string, number> = {}
+        for (const item of items) {
+          const stage = str(item, "sk").slice("STAGE#".length).split("#")[0]
+          counts[stage] = (counts[stage] ?? 0) + 1
+        }
+        return counts
       }),
     deleteRun: (runId) =>
       Effect.gen(function* () {

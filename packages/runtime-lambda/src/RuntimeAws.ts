@@ -26,7 +26,7 @@ export interface Config {
   readonly bucket: string
   readonly runsTable: string
   readonly journalTable: string
-  readonly queues: Readonly<Record<WorkQueue.QueueName, WorkQueueSqs.QueueUrls>>
+  readonly queues: WorkQueueSqs.Options["queues"]
   /** Where a worker sends `{ runId }` when its run settles (the worker handlers need it). */
   readonly catalogQueueUrl?: string
   /** The Glue database of the result table. */
@@ -90,6 +90,8 @@ export const ENV = {
   fitDlq: "PHS_FIT_DLQ_URL",
   slowQueue: "PHS_SLOW_QUEUE_URL",
   slowDlq: "PHS_SLOW_DLQ_URL",
+  stageQueue: "PHS_STAGE_QUEUE_URL",
+  stageDlq: "PHS_STAGE_DLQ_URL",
   catalogQueue: "PHS_CATALOG_QUEUE_URL",
   glueDatabase: "PHS_GLUE_DATABASE",
   partitionProjection: "PHS_PARTITION_PROJECTION",
@@ -126,6 +128,8 @@ export const config: EffectConfig.Config<Config> = EffectConfig.all({
   fitDlq: Settings.required(ENV.fitDlq),
   slowQueue: Settings.required(ENV.slowQueue),
   slowDlq: Settings.required(ENV.slowDlq),
+  stageQueue: Settings.optional(ENV.stageQueue),
+  stageDlq: Settings.optional(ENV.stageDlq),
   catalogQueue: Settings.optional(ENV.catalogQueue),
   glueDatabase: Settings.optional(ENV.glueDatabase),
   partitionProjection: projection,
@@ -140,7 +144,11 @@ export const config: EffectConfig.Config<Config> = EffectConfig.all({
       bucket: c.bucket,
       runsTable: c.runsTable,
       journalTable: c.journalTable,
-      queues: { fit: { url: c.fitQueue, dlqUrl: c.fitDlq }, slow: { url: c.slowQueue, dlqUrl: c.slowDlq } },
+      queues: {
+        fit: { url: c.fitQueue, dlqUrl: c.fitDlq },
+        slow: { url: c.slowQueue, dlqUrl: c.slowDlq },
+        ...(Option.isSome(c.stageQueue) && Option.isSome(c.stageDlq) ? { stage: { url: c.stageQueue.value, dlqUrl: c.stageDlq.value } } : {})
+      },
       ...Option.match(c.catalogQueue, { onNone: () => ({}), onSome: (catalogQueueUrl) => ({ catalogQueueUrl }) }),
       glueDatabase: Option.getOrElse(c.glueDatabase, () => Keys.RESULT_DATABASE),
       partitionProjection: Option.getOrElse(c.partitionProjection, () => true),

@@ -45,7 +45,8 @@ export interface QueueUrls {
  */
 export interface Options {
   readonly aws: AwsConfig
-  readonly queues: Readonly<Record<WorkQueue.QueueName, QueueUrls>>
+  /** The `stage` queue (user fan-out stages) is optional: a deployment without it runs none. */
+  readonly queues: Readonly<Record<"fit" | "slow", QueueUrls>> & { readonly stage?: QueueUrls }
   /** Long-poll seconds of `receive` (default 0: answer at once). */
   readonly receiveWaitSeconds?: number
   /**
@@ -142,7 +143,9 @@ const SEND_ATTEMPTS = 3
  * @category constructors
  */
 export const make = (client: SQSClient, options: Omit<Options, "aws">): WorkQueue.WorkQueue => {
-  const urls = options.queues
+  const stage = options.queues.stage
+  if (stage === undefined) return withoutStageQueue(make(client, { ...options, queues: { ...options.queues, stage: { url: "", dlqUrl: "" } } }))
+  const urls: Readonly<Record<WorkQueue.QueueName, QueueUrls>> = { ...options.queues, stage }
   const receiveWait = options.receiveWaitSeconds ?? 0
   const scanWait = options.scanWaitSeconds ?? 1
 
@@ -381,6 +384,22 @@ const chunksOf = <A>(items: ReadonlyArray<A>, n: number): Array<ReadonlyArray<A>
  * @category constructors
  */
 export const makeClient = (aws: AwsConfig): SQSClient => new SQSClient(clientOptions(aws))
+
+/** Queues with no `stage` queue: nothing can be sent to it, and it is always empty. */
+const withoutStageQueue = (q: WorkQueue.WorkQueue): WorkQueue.WorkQueue => {
+  const refuse = (operation: string) =>
+    Effect.fail(new Errors.StorageError({ operation, reason: "this deployment has no stage queue (PHS_STAGE_QUEUE_URL): it runs no fan-out stages", retryable: false }))
+  return {
+    send: (queue, bodies) => (queue === "stage" ? refuse("sqs send") : q.send(queue, bodies)),
+    receive: (queue, o) => (queue === "stage" ? Effect.succeed([]) : q.receive(queue, o)),
+    ack: (queue, r) => (queue === "stage" ? refuse("sqs ack") : q.ack(queue, r)),
+    release: (queue, r, d) => (queue === "stage" ? refuse("sqs release") : q.release(queue, r, d)),
+    deadLetter: (queue, r, reason) => (queue === "stage" ? refuse("sqs dead-letter") : q.deadLetter(queue, r, reason)),
+    depth: (queue) => (queue === "stage" ? Effect.succeed({ visible: 0, inFlight: 0, deadLetters: 0 }) : q.depth(queue)),
+    deadLetters: (queue) => (queue === "stage" ? Effect.succeed([]) : q.deadLetters(queue)),
+    redrive: (queue, f) => (queue === "stage" ? Effect.succeed(0) : q.redrive(queue, f))
+  }
+}
 
 /**
  * The work queues; the client is created with the layer and destroyed with it.

@@ -3,13 +3,18 @@
  * file beside the target, syncs it and renames it over the target, so a reader sees the
  * old blob or the new one, never a part. Keys that could leave the root are refused.
  *
+ * `putFile` hard-links the source file when it is on the same file system (no second copy
+ * of a large cube), and copies it otherwise: the blob then shares its bytes with the source,
+ * so a caller that needs them unchanged verifies them on use (LocalRun does, by hash).
+ *
  * @since 0.1.0
  */
 import { BlobStore, Errors } from "@phs/core"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeDirs } from "./Dirs.js"
 
 /**
  * @since 0.1.0
@@ -51,13 +56,27 @@ const syncDir = async (dir: string): Promise<void> => {
   await handle.close()
 }
 
+/** Codes of a hard link the file system cannot make here: another device, or no links. */
+const NO_LINK = new Set(["EXDEV", "EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"])
+
+/** Hard-links `source` as `temp` where the file system allows it, else copies it. */
+const linkOrCopy = async (source: string, temp: string): Promise<void> => {
+  try {
+    await fs.promises.link(source, temp)
+  } catch (error) {
+    if (!NO_LINK.has(codeOf(error) ?? "")) throw error
+    await fs.promises.copyFile(source, temp, fs.constants.COPYFILE_EXCL)
+  }
+}
+
 const writeAtomically = async (file: string, bytes: Uint8Array | { readonly copyOf: string }): Promise<void> => {
   const dir = path.dirname(file)
-  await fs.promises.mkdir(dir, { recursive: true })
+  await makeDirs(dir)
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
   try {
-    if ("copyOf" in bytes) await fs.promises.copyFile(bytes.copyOf, temp, fs.constants.COPYFILE_EXCL)
-    const handle = await fs.promises.open(temp, "copyOf" in bytes ? "r+" : "wx")
+    if ("copyOf" in bytes) await linkOrCopy(bytes.copyOf, temp)
+    // Read-only for a linked or copied file: fsync needs no write access (the user's file may be read-only).
+    const handle = await fs.promises.open(temp, "copyOf" in bytes ? "r" : "wx")
     try {
       if (!("copyOf" in bytes)) await handle.writeFile(bytes)
       await handle.sync()
@@ -70,6 +89,39 @@ const writeAtomically = async (file: string, bytes: Uint8Array | { readonly copy
     throw error
   }
   await syncDir(dir)
+}
+
+/**
+ * Streams `body` into a hidden temporary file beside `file`, syncs it and renames it over
+ * `file`; a failed or interrupted stream removes the temporary file and leaves `file` as it was.
+ */
+const writeStreamAtomically = <E>(key: string, file: string, body: Stream.Stream<Uint8Array, E>) => {
+  const dir = path.dirname(file)
+  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
+  const fail = (error: unknown) => fsError("putStream", key, error)
+  return Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: async () => {
+        await fs.promises.mkdir(dir, { recursive: true })
+        return fs.promises.open(temp, "wx")
+      },
+      catch: fail
+    }),
+    (handle) =>
+      Effect.gen(function* () {
+        yield* Stream.runForEach(body, (bytes) => Effect.tryPromise({ try: () => handle.writeFile(bytes), catch: fail }))
+        yield* Effect.tryPromise({ try: () => handle.sync(), catch: fail })
+      }),
+    (handle, exit) =>
+      Effect.promise(async () => {
+        await handle.close().catch(() => undefined)
+        if (exit._tag === "Failure") await fs.promises.rm(temp, { force: true }).catch(() => undefined)
+      })
+  ).pipe(
+    Effect.zipRight(Effect.tryPromise({ try: () => fs.promises.rename(temp, file), catch: fail })),
+    Effect.tapError(() => Effect.promise(() => fs.promises.rm(temp, { force: true }).catch(() => undefined))),
+    Effect.zipRight(Effect.promise(() => syncDir(dir)))
+  )
 }
 
 const readRange = async (file: string, offset: number, length: number): Promise<Uint8Array> => {
@@ -104,6 +156,36 @@ const walk = async (root: string, dir: string): Promise<Array<string>> => {
 }
 
 /**
+ * Removes the temporary files of puts that never finished (their process was killed) under
+ * the store's `root`: those last modified before `before` (epoch ms). A driver calls it with
+ * the time it took the workdir's lock, so a temp file of a live put (only the lock holder
+ * writes blobs) is never touched. Returns how many files were removed.
+ *
+ * @since 0.1.0
+ * @category maintenance
+ */
+export const removeStaleTemps = (root: string, before: number): Effect.Effect<number, Errors.StorageError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const entries = await fs.promises.readdir(root, { recursive: true, withFileTypes: true }).catch((error: unknown) => {
+        if (isAbsent(error)) return []
+        throw error
+      })
+      let removed = 0
+      for (const e of entries) {
+        if (!e.isFile() || !TEMP.test(e.name)) continue
+        const file = path.join(e.parentPath, e.name)
+        const stat = await fs.promises.stat(file).catch(() => undefined)
+        if (stat === undefined || stat.mtimeMs >= before) continue
+        await fs.promises.rm(file, { force: true })
+        removed++
+      }
+      return removed
+    },
+    catch: (error) => fsError("remove stale temporary files", root, error)
+  })
+
+/**
  * A blob store rooted at a directory.
  *
  * @since 0.1.0
@@ -113,7 +195,7 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
   Effect.gen(function* () {
     const root = path.resolve(options.root)
     yield* Effect.tryPromise({
-      try: () => fs.promises.mkdir(root, { recursive: true }),
+      try: () => makeDirs(root),
       catch: (error) => fsError("open blob store", root, error)
     })
 
@@ -162,6 +244,8 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
         Effect.flatMap(fileOf("putFile", key), (file) =>
           Effect.tryPromise({ try: () => writeAtomically(file, { copyOf: source }), catch: (error) => fsError("putFile", key, error) })
         ),
+
+      putStream: (key, body) => Effect.flatMap(fileOf("putStream", key), (file) => writeStreamAtomically(key, file, body)),
 
       list: (prefix) => {
         const slash = prefix.lastIndexOf("/")

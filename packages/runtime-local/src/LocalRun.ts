@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { BlobStore, Errors, Fits, Keys, Pipeline, type RunTable } from "@phs/core"
+import { BlobStore, CubeLimits, Errors, Fits, Keys, Pipeline, type RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -32,19 +32,26 @@ export const fileSource = (fd: number): Fits.ByteSource<never> => {
 }
 
 /**
- * Reads and validates a cube's header straight from a file; a bad cube is `InvalidInput`.
+ * Reads and validates a cube's header straight from a file, and checks it against what phs
+ * can decompose (`CubeLimits`); a bad cube is `InvalidInput`.
  *
  * @since 0.1.0
  * @category validation
  */
-export const checkCube = (file: string): Effect.Effect<Fits.CubeHeader, Errors.InvalidInput> =>
+export const checkCube = (file: string, options: Fits.HeaderOptions = {}): Effect.Effect<Fits.CubeHeader, Errors.InvalidInput> =>
   Effect.acquireUseRelease(
     Effect.try({
       try: () => fs.openSync(file, "r"),
       catch: (e) => new Errors.InvalidInput({ reason: `cannot open ${file}: ${(e as Error).message}` })
     }),
     (fd) =>
-      Fits.readHeader(fileSource(fd)).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` }))),
+      Fits.readHeader(fileSource(fd), options).pipe(
+        Effect.filterOrFail(
+          (h) => CubeLimits.refusal(h) === undefined,
+          (h) => new Fits.FitsError({ reason: CubeLimits.refusal(h) ?? "" })
+        ),
+        Effect.mapError((e) => new Errors.InvalidInput({ reason: `${path.basename(file)}: ${e.reason}` }))
+      ),
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 
@@ -63,9 +70,46 @@ export const sha256File = (file: string): Effect.Effect<string, Errors.InvalidIn
       .on("error", (e) => resume(Effect.fail(new Errors.InvalidInput({ reason: `cannot read ${file}: ${e.message}` }))))
   })
 
+const HASH_READ_BYTES = 8 * 1024 * 1024
+
+/** SHA-256 of a blob of `size` bytes, read by ranges. */
+const sha256Blob = (key: string, size: number) =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore.BlobStore
+    const h = crypto.createHash("sha256")
+    for (let offset = 0; offset < size; offset += HASH_READ_BYTES) h.update(yield* store.getRange(key, offset, Math.min(HASH_READ_BYTES, size - offset)))
+    return h.digest("hex")
+  }).pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed("")))
+
+/** The hash prefix an imported cube's key carries (`Keys.cube`). */
+const KEY_SHA = /-([0-9a-f]{16})\.fits$/
+
+/**
+ * Checks the imported cube a run uses: it must exist and its SHA-256 must begin with the 16
+ * hex digits of its key (`Keys.cube`). A missing or damaged copy is `InvalidInput` saying so
+ * and how to import it again (`phs pipeline` with the original file replaces it).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const verifyCube = (key: string): Effect.Effect<void, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
+  Effect.gen(function* () {
+    const expected = KEY_SHA.exec(key)?.[1]
+    if (expected === undefined) return
+    const again = "run phs pipeline again with the original file (same --survey) to import it again"
+    const size = yield* (yield* BlobStore.BlobStore).size(key)
+    if (Option.isNone(size)) return yield* new Errors.InvalidInput({ reason: `the run's cube ${key} is missing from the workdir; ${again}` })
+    const sha = yield* sha256Blob(key, size.value)
+    if (!sha.startsWith(expected)) {
+      return yield* new Errors.InvalidInput({ reason: `the run's cube ${key} is damaged (its SHA-256 no longer matches its name); ${again}` })
+    }
+  })
+
 /**
  * Puts a cube file in the blob store under `cubes/{survey}-{sha}.fits` (once per content)
- * and returns its key.
+ * and returns its key. The store links the file where it can (no second copy). A copy
+ * already there is used only when its size and hash are the file's; a damaged one is
+ * replaced from the file. The new copy is checked the same way.
  *
  * @since 0.1.0
  * @category constructors
@@ -76,8 +120,19 @@ export const importCube = (
 ): Effect.Effect<string, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
   Effect.gen(function* () {
     const store = yield* BlobStore.BlobStore
-    const key = Keys.cube(survey, yield* sha256File(file))
-    if (Option.isNone(yield* store.size(key))) yield* store.putFile(key, file)
+    const sha = yield* sha256File(file)
+    const fileSize = yield* Effect.try({
+      try: () => fs.statSync(file).size,
+      catch: (e) => new Errors.InvalidInput({ reason: `cannot read ${file}: ${(e as Error).message}` })
+    })
+    const key = Keys.cube(survey, sha)
+    const imported = (yield* store.size(key)).pipe(Option.filter((n) => n === fileSize))
+    if (Option.isSome(imported) && (yield* sha256Blob(key, imported.value)) === sha) return key
+    yield* store.putFile(key, file)
+    const size = yield* store.size(key)
+    if (Option.isNone(size) || size.value !== fileSize || (yield* sha256Blob(key, size.value)) !== sha) {
+      return yield* new Errors.InvalidInput({ reason: `${path.basename(file)} changed while phs imported it; run the command again once it is written` })
+    }
     return key
   })
 

@@ -1,7 +1,8 @@
 /**
  * The run table in SQLite: tables `runs` (one row per run, indexed by survey and creation
  * time) and `chunks` (one row per chunk). Every conditional write (claim, complete, fail,
- * settle, transition) reads and writes in one immediate transaction, so two processes
+ * settle, transition) reads and writes in one immediate transaction; `stage_chunks` holds the
+ * chunks user fan-out stages have finished, so two processes
  * racing on a chunk see exactly one of them win.
  *
  * @since 0.1.0
@@ -93,7 +94,15 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
          reason = CASE status WHEN 'FAILED' THEN NULL ELSE reason END
        WHERE run_id = ?`
     ),
-    deleteRun: db.prepare(`DELETE FROM runs WHERE run_id = ?`)
+    deleteRun: db.prepare(`DELETE FROM runs WHERE run_id = ?`),
+    insertStageChunk: db.prepare(
+      `INSERT INTO stage_chunks (run_id, stage, start, finished_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+    ),
+    countStage: db.prepare<[string, string], { n: number }>(`SELECT COUNT(*) AS n FROM stage_chunks WHERE run_id = ? AND stage = ?`),
+    stageProgress: db.prepare<[string], { stage: string; n: number }>(
+      `SELECT stage, COUNT(*) AS n FROM stage_chunks WHERE run_id = ? GROUP BY stage ORDER BY stage`
+    ),
+    deleteStageChunks: db.prepare(`DELETE FROM stage_chunks WHERE run_id = ?`)
   }))
 
   const runRow = (runId: string): RunRow | undefined => s.getRun.get(runId)
@@ -201,8 +210,23 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
       }).pipe(Effect.map((applied) => ({ ...applied, reopened })))
     },
 
+    completeStageChunk: (runId, stage, start) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        unwrap(
+          sql.transaction("completeStageChunk", (): Found<{ applied: boolean; completed: number }> => {
+            if (runRow(runId) === undefined) return notFound(runId)
+            const applied = s.insertStageChunk.run(runId, stage, start, now).changes > 0
+            return ok({ applied, completed: s.countStage.get(runId, stage)!.n })
+          })
+        )
+      ),
+
+    stageProgress: (runId) =>
+      sql.use("stageProgress", () => Object.fromEntries(s.stageProgress.all(runId).map((r) => [r.stage, r.n]))),
+
     deleteRun: (runId) =>
       sql.transaction("deleteRun", () => {
+        s.deleteStageChunks.run(runId)
         s.deleteChunks.run(runId)
         s.deleteRun.run(runId)
       })

@@ -11,6 +11,7 @@ import Database from "better-sqlite3"
 import { Context, Effect, Layer, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeDirsSync } from "./Dirs.js"
 
 /**
  * @since 0.1.0
@@ -97,6 +98,13 @@ export const migrations: ReadonlyArray<string> = [
     deferred INTEGER NOT NULL,
     error TEXT,
     PRIMARY KEY (run_id, start)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS stage_chunks (
+    run_id TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, stage, start)
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS journal (
     run_id TEXT NOT NULL,
@@ -203,7 +211,7 @@ export const make = (options: Options): Effect.Effect<Sqlite, Errors.StorageErro
     const db = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          fs.mkdirSync(options.workdir, { recursive: true })
+          makeDirsSync(options.workdir)
           return open(file, options.busyTimeoutMs ?? 5000)
         },
         catch: (error) => toStorageError(`open ${file}`, error)

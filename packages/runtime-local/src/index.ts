@@ -6,6 +6,7 @@
  */
 export * as BlobStoreFs from "./BlobStoreFs.js"
 export * as DriverLock from "./DriverLock.js"
+export * as Dirs from "./Dirs.js"
 export * as CatalogSqlite from "./CatalogSqlite.js"
 export * as JournalSqlite from "./JournalSqlite.js"
 export * as RunTableSqlite from "./RunTableSqlite.js"

@@ -120,4 +120,50 @@ describe("BlobStoreFs", () => {
       expect((yield* Effect.flip(store.getRange("k", -1, 5)))._tag).toBe("StorageError")
       expect((yield* Effect.flip(store.getRange("k", 0, -5)))._tag).toBe("StorageError")
     }))
+
+  it.scoped("putFile hard-links a file on the same file system, copies one from another, and replaces a blob atomically", () =>
+    Effect.gen(function* () {
+      const { dir, root, store } = yield* rooted
+      const source = path.join(dir, "cube.fits")
+      fs.writeFileSync(source, "cube bytes")
+      yield* store.putFile("cubes/a.fits", source)
+      expect(fs.statSync(path.join(root, "cubes", "a.fits")).ino).toBe(fs.statSync(source).ino)
+      // /dev/shm is a tmpfs here: another file system, so the link fails with EXDEV and the store copies.
+      if (fs.existsSync("/dev/shm") && fs.statSync("/dev/shm").dev !== fs.statSync(dir).dev) {
+        const other = fs.mkdtempSync("/dev/shm/phs-blob-")
+        try {
+          fs.writeFileSync(path.join(other, "b.fits"), "other bytes")
+          yield* store.putFile("cubes/a.fits", path.join(other, "b.fits"))
+          const stored = path.join(root, "cubes", "a.fits")
+          expect(fs.readFileSync(stored, "utf8")).toBe("other bytes")
+          expect(fs.statSync(stored).ino).not.toBe(fs.statSync(path.join(other, "b.fits")).ino)
+          expect(fs.readFileSync(source, "utf8")).toBe("cube bytes")
+        } finally {
+          fs.rmSync(other, { recursive: true, force: true })
+        }
+      }
+      expect(fs.readdirSync(path.join(root, "cubes"))).toEqual(["a.fits"])
+    }))
+
+  it.scoped("removeStaleTemps removes temporary files older than the given time, anywhere under the root, and nothing else", () =>
+    Effect.gen(function* () {
+      const { root, store } = yield* rooted
+      yield* store.put("chunks/r/chunk-0.f32", new Uint8Array([1]))
+      const old = new Date(Date.now() - 60_000)
+      const stale = [path.join(root, "chunks", "r", ".chunk-1.f32.0123456789abcdef.tmp"), path.join(root, ".top.0123456789abcdef.tmp")]
+      for (const f of stale) {
+        fs.writeFileSync(f, "partial")
+        fs.utimesSync(f, old, old)
+      }
+      const fresh = path.join(root, "chunks", "r", ".chunk-2.f32.00000000000000ff.tmp")
+      fs.writeFileSync(fresh, "being written")
+      const notTemp = path.join(root, "chunks", "r", "notes.tmp")
+      fs.writeFileSync(notTemp, "a blob whose name ends in .tmp")
+      fs.utimesSync(notTemp, old, old)
+      expect(yield* BlobStoreFs.removeStaleTemps(root, Date.now() - 1000)).toBe(2)
+      for (const f of stale) expect(fs.existsSync(f)).toBe(false)
+      expect(fs.existsSync(fresh)).toBe(true)
+      expect(fs.existsSync(notTemp)).toBe(true)
+      expect(yield* store.list("chunks/")).toEqual(["chunks/r/chunk-0.f32", "chunks/r/notes.tmp"])
+    }))
 })

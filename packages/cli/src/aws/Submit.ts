@@ -35,6 +35,7 @@ export const localCube = (key: string, file: string): BlobStore.BlobStore => {
     getRange: (k, offset, length) => (k === key ? read(offset, length) : Effect.fail(new Errors.BlobNotFound({ key: k }))),
     put: (k) => unsupported("put", k),
     putFile: (k) => unsupported("putFile", k),
+    putStream: (k) => unsupported("putStream", k),
     list: () => Effect.succeed([]),
     remove: (k) => unsupported("remove", k)
   }

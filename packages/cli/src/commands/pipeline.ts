@@ -5,7 +5,7 @@
  * follows the run table). Written once for every target (target/Target.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Params, Pipeline, RunTable } from "@phs/core"
+import { Errors, Fits, Params, Pipeline, RunTable } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
@@ -14,7 +14,7 @@ import { line, note, printable, shellWord } from "../Output.js"
 import * as CubeSet from "../CubeSet.js"
 import * as Progress from "../Progress.js"
 import { Target } from "../target/Target.js"
-import { json, onTarget, targetOptions } from "./shared.js"
+import { checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
 
 const cube = Args.text({ name: "cube" }).pipe(
   Args.withDescription("FITS cube (x, y, velocity); several, a directory or a glob run each cube as its own run of one --survey"),
@@ -166,6 +166,7 @@ export const pipeline = Command.make(
   { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
+      yield* checkConcurrency(o.concurrency)
       const cubes = yield* CubeSet.expand(o.cube)
       if (cubes.length > 1 && Option.isNone(o.survey)) {
         return yield* Effect.fail(new Errors.InvalidInput({ reason: `${cubes.length} cubes make one survey: name it with --survey NAME` }))
@@ -173,8 +174,12 @@ export const pipeline = Command.make(
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(cubes[0])))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
-      const sizes = yield* Effect.forEach(cubes, (c) => Effect.map(LocalRun.checkCube(c), (h) => h.nx * h.ny))
-      if (o.concurrency < 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--concurrency must be at least 1, got ${o.concurrency}` }))
+      const sizes = yield* Effect.forEach(cubes, (c) =>
+        Effect.map(LocalRun.checkCube(c), (header) => {
+          if (header.hdu > 0 && !o.json) note(`${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
+          return header.nx * header.ny
+        })
+      )
       const total = sizes.reduce((a, b) => a + b, 0)
       yield* onTarget(o, "drive")(
         Effect.forEach(cubes, (file, k) =>

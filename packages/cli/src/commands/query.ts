@@ -1,8 +1,10 @@
 /**
  * `phs query "SQL"`, `phs query --named NAME`, `phs query --list`: Athena SQL over the
- * result table `phspectra.decompositions`. The local target runs it with DuckDB over the
- * workdir's Parquet files (query/LocalSql.ts); the SQL is the same text Athena runs. The
- * aws target runs it on Athena, in the deployment's workgroup (aws/AthenaSql.ts).
+ * result table `phspectra.decompositions`. The local target runs it with a read-only DuckDB
+ * over the workdir's published Parquet parts (query/LocalSql.ts, query/QuerySandbox.ts),
+ * streaming the rows out as they are read (query/ResultWriter.ts); the SQL is the same text
+ * Athena runs. The aws target runs it on Athena, in the deployment's workgroup
+ * (aws/AthenaSql.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, NamedQueries } from "@phs/core"
@@ -10,13 +12,16 @@ import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as Aws from "../aws/Lazy.js"
 import * as Format from "../query/Format.js"
-import type { QueryResult } from "../query/SqlEngine.js"
+import * as ResultWriter from "../query/ResultWriter.js"
+import { type RowStream, rowStreamOf } from "../query/SqlEngine.js"
 import { awsConfig, stack, TARGETS, workdir } from "./shared.js"
 
 export { TARGETS }
 
 const sql = Args.text({ name: "sql" }).pipe(
-  Args.withDescription("Athena SQL over phspectra.decompositions (also reachable as decompositions)"),
+  Args.withDescription(
+    "one Athena SQL query (SELECT, WITH, …) over phspectra.decompositions (also reachable as decompositions); locally it runs read-only"
+  ),
   Args.optional
 )
 const named = Options.text("named").pipe(
@@ -25,7 +30,9 @@ const named = Options.text("named").pipe(
 )
 const list = Options.boolean("list").pipe(Options.withDescription("list the named queries"))
 const format = Options.choice("format", Format.FORMATS).pipe(
-  Options.withDescription("table (aligned, for people), csv (RFC 4180) or json (array of objects)"),
+  Options.withDescription(
+    `table (aligned, for people; columns sized on the first ${Format.TABLE_SAMPLE_ROWS} rows), csv (RFC 4180), json (array of objects) or ndjson (one object per line)`
+  ),
   Options.withDefault("table" as const)
 )
 const target = Options.choice("target", TARGETS).pipe(
@@ -35,11 +42,15 @@ const target = Options.choice("target", TARGETS).pipe(
   Options.withDefault("local" as const)
 )
 
-const write = (result: QueryResult, f: Format.Format) =>
-  Effect.sync(() => {
-    const out = Format.render(result, f)
-    process.stdout.write(f === "csv" ? out : `${out}\n`)
-  })
+/**
+ * Writes a result to stdout as it is read. A reader that went away (EPIPE) ends the command
+ * quietly, like other Unix tools; another failed write (ENOSPC, …) is an error.
+ */
+const write = (result: RowStream, f: Format.Format) =>
+  ResultWriter.write(result, f, process.stdout).pipe(
+    Effect.asVoid,
+    Effect.catchTag("OutputClosed", (e) => (e.code === "EPIPE" ? Effect.void : Effect.fail(e)))
+  )
 
 /** The SQL to run: exactly one of SQL, --named NAME and --list. */
 const chooseSql = (o: { sql: Option.Option<string>; named: Option.Option<string> }) =>
@@ -72,7 +83,7 @@ export const query = Command.make("query", { sql, named, list, format, target, w
       }
       const columns = o.format === "table" ? ["name", "description"] : ["name", "description", "sql"]
       const rows = NamedQueries.NAMED_QUERIES.map((q) => (o.format === "table" ? [q.name, q.description] : [q.name, q.description, q.sql]))
-      return yield* write({ columns, rows }, o.format)
+      return yield* write(rowStreamOf({ columns, rows }), o.format)
     }
     const text = yield* chooseSql(o)
     if (o.target === "aws") {
@@ -80,14 +91,14 @@ export const query = Command.make("query", { sql, named, list, format, target, w
       const AthenaSql = yield* Aws.athenaSql
       const d = yield* Deployment.resolve(o)
       const result = yield* Effect.scoped(Effect.flatMap(AthenaSql.scoped(d), (engine) => engine.run(text))).pipe(Deployment.explainSetup)
-      return yield* write(result, o.format)
+      return yield* write(rowStreamOf(result), o.format)
     }
     if (!fs.existsSync(o.workdir)) {
       return yield* Effect.fail(
         new Errors.InvalidInput({ reason: `no workdir ${o.workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` })
       )
     }
-    const result = yield* Effect.scoped(
+    yield* Effect.scoped(
       Effect.gen(function* () {
         // DuckDB loads on use, not at every command's start-up.
         const LocalSql = yield* Effect.promise(() => import("../query/LocalSql.js"))
@@ -95,13 +106,12 @@ export const query = Command.make("query", { sql, named, list, format, target, w
         if (local.files === 0) {
           process.stderr.write(`phs: note: no results in ${o.workdir} yet, the table is empty (phs pipeline CUBE.fits makes some)\n`)
         }
-        return yield* local.engine.run(text)
+        yield* write(yield* local.engine.stream(text), o.format)
       })
     )
-    yield* write(result, o.format)
   })
 ).pipe(
   Command.withDescription(
-    "run Athena SQL over the result table phspectra.decompositions (local: DuckDB over the workdir's Parquet files; aws: Athena)"
+    "run an Athena SQL query over the result table phspectra.decompositions (local: a read-only DuckDB over the workdir's Parquet parts, rows streamed; aws: Athena)"
   )
 )

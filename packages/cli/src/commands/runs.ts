@@ -5,7 +5,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { BlobStore, Errors, Keys, Pipeline, RunTable, type WorkQueue } from "@phs/core"
-import { Sqlite } from "@phs/runtime-local"
+import { LocalRun, Sqlite } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
 import * as readline from "node:readline/promises"
@@ -13,7 +13,8 @@ import { line, note, table, timestamp } from "../Output.js"
 import * as LocalTarget from "../target/LocalTarget.js"
 import * as Target from "../target/Target.js"
 import { driveAndReport, report } from "./pipeline.js"
-import { findRun, json, onTarget, targetOptions, workdir } from "./shared.js"
+import { checkConcurrency, findRun, json, onTarget, targetOptions, workdir } from "./shared.js"
+import { replayParts, resumeParts, statusParts } from "./verify.js"
 
 const runId = Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do)"))
 
@@ -63,6 +64,7 @@ export const status = Command.make("status", { runId, json, ...targetOptions }, 
       if (Option.isSome(dead.unknown) && !o.json) note(`note: dead letters not read: ${dead.unknown.value}`)
       const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
       printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`)
+      yield* statusParts(run.runId, o.json)
     })
   )
 ).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters, and whether anything drives it"))
@@ -122,12 +124,17 @@ export const resume = Command.make(
   },
   (o) =>
     Effect.gen(function* () {
-      if (o.concurrency < 1) return yield* Effect.fail(new Errors.InvalidInput({ reason: `--concurrency must be at least 1, got ${o.concurrency}` }))
+      yield* checkConcurrency(o.concurrency)
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
           const target = yield* Target.Target
           const found = yield* findRun(o.runId)
-          if (found.status === "COMPLETED") return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+          if (found.status === "COMPLETED") {
+            // A finished run: its published parts are checked and, where damaged, rebuilt.
+            yield* resumeParts(found.runId, o.json)
+            return yield* report(found, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+          }
+          if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
           const redriven = yield* Target.redrive(found)
           const notes = [
             ...Option.toArray(redriven.note),
@@ -135,7 +142,9 @@ export const resume = Command.make(
             ...(yield* target.unstick(found))
           ]
           if (!o.json) for (const n of notes) note(n)
-          return yield* driveAndReport(found.runId, { concurrency: o.concurrency, asJson: o.json })
+          const done = yield* driveAndReport(found.runId, { concurrency: o.concurrency, asJson: o.json })
+          if (done.status === "COMPLETED") yield* resumeParts(done.runId, o.json)
+          return done
         })
       )
     })
@@ -150,6 +159,7 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
     const run = yield* findRun(o.runId)
     const outcome = yield* Effect.either(Pipeline.replay(Pipeline.standard, run.runId))
     if (outcome._tag === "Right") {
+      yield* replayParts(run.runId)
       if (o.json) return line(JSON.stringify({ runId: run.runId, identical: true, steps: outcome.right.steps }))
       return line(`run ${run.runId}: identical (${outcome.right.steps} steps replayed from the journal)`)
     }

@@ -6,7 +6,7 @@ import { explainSetup } from "../aws/Setup.js"
 import { defaultWorkdir } from "../target/LocalTarget.js"
 import * as Target from "../target/Target.js"
 
-export const workdir = Options.directory("workdir").pipe(
+export const workdir = Options.text("workdir").pipe(
   Options.withDescription("where runs live: SQLite run table, journal, queues, blobs (default .phs, or $PHS_WORKDIR)"),
   Options.withDefault(defaultWorkdir())
 )
@@ -43,6 +43,10 @@ export const onTarget =
   (o: Target.Options, mode: Target.Mode) =>
   <A, E>(body: Effect.Effect<A, E, Target.Services>): Effect.Effect<A, E | Target.Error> =>
     body.pipe(Effect.provide(Target.layer(o, mode)), explainSetup)
+
+/** `--concurrency N` of the commands that drive chunks: at least 1 (with 0 no chunk is ever claimed). */
+export const checkConcurrency = (n: number): Effect.Effect<number, Errors.InvalidInput> =>
+  n >= 1 ? Effect.succeed(n) : Effect.fail(new Errors.InvalidInput({ reason: `--concurrency ${n}: must be at least 1 (chunks fitted at once)` }))
 
 /** The run, or a one-line error naming what exists. */
 export const findRun = (runId: string) =>

@@ -1,17 +1,21 @@
 /**
  * The local SQL engine: an in-memory DuckDB in which Athena SQL over the result table
- * runs unchanged.
+ * runs unchanged, read-only.
  *
  * - Catalog `awsdatacatalog` (Athena's default catalog name), schema `phspectra`, view
- *   `phspectra.decompositions` over the workdir's Hive-partitioned Parquet files
- *   (`blobs/decompositions/survey=*\/*.parquet`, `survey` typed VARCHAR whatever its value
- *   looks like). With no files yet, the view is empty with the same columns.
+ *   `phspectra.decompositions` over the workdir's published parts (the Hive-partitioned
+ *   Parquet files `blobs/decompositions/survey=*\/*.parquet`, listed one by one; `survey`
+ *   typed VARCHAR whatever its value looks like). With no files yet, the view is empty with
+ *   the same columns.
  * - Search path `athena, phspectra, main`: `decompositions` resolves unqualified, and the
- *   Athena functions DuckDB lacks (Athena.ts) are macros in `athena`, ahead of DuckDB's own.
+ *   Athena functions DuckDB lacks (PrestoDialectMacros.ts) are macros in `athena`, ahead of
+ *   DuckDB's own.
  * - `integer_division`: `/` of two integers is integer division, as in Athena.
  * - Time zone UTC, as in Athena.
- * - Before running, Athena.rewrite handles the syntax macros cannot (multi-array UNNEST,
- *   lambda functions).
+ * - Read-only (QuerySandbox.ts): DuckDB may read the published parts and nothing else, write
+ *   nothing, load no extension; the settings are locked; each statement is checked first.
+ * - Before running, PrestoDialectMacros.rewrite handles the syntax macros cannot (multi-array
+ *   UNNEST, lambda functions).
  */
 import {
   DuckDBArrayValue,
@@ -26,11 +30,12 @@ import {
 } from "@duckdb/node-api"
 import { Errors, ResultSchema } from "@phs/core"
 import { RuntimeLocal } from "@phs/runtime-local"
-import { Effect, type Scope } from "effect"
+import { Chunk, Effect, Option, type Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Athena from "./Athena.js"
-import type { QueryResult, SqlEngine, SqlValue } from "./SqlEngine.js"
+import * as Dialect from "./PrestoDialectMacros.js"
+import * as QuerySandbox from "./QuerySandbox.js"
+import type { QueryResult, RowStream, Rows, SqlValue, StreamingSqlEngine } from "./SqlEngine.js"
 
 /** Athena's default data catalog; `awsdatacatalog.phspectra.decompositions` resolves too. */
 export const CATALOG = "awsdatacatalog"
@@ -40,7 +45,11 @@ const { database, table, prefix, partitionColumn } = ResultSchema.RESULT_TABLE
 /** The directory holding the table's partitions in a workdir. */
 export const tableRoot = (workdir: string): string => path.join(path.resolve(RuntimeLocal.blobRoot(workdir)), prefix)
 
-/** The result files of a workdir (`survey=*\/*.parquet`), sorted. */
+/**
+ * The published parts of a workdir (`survey=*\/*.parquet`, hidden temp files aside), sorted:
+ * the only files `phs query` may read. Regular files only: a symbolic link there is not a
+ * part, and would lead the sandbox's allowed paths elsewhere.
+ */
 export const resultFiles = (workdir: string): string[] => {
   const root = tableRoot(workdir)
   const dirs = fs.existsSync(root) ? fs.readdirSync(root, { withFileTypes: true }) : []
@@ -48,9 +57,9 @@ export const resultFiles = (workdir: string): string[] => {
     .filter((d) => d.isDirectory() && d.name.startsWith(`${partitionColumn.name}=`))
     .flatMap((d) =>
       fs
-        .readdirSync(path.join(root, d.name))
-        .filter((f) => f.endsWith(".parquet") && !f.startsWith("."))
-        .map((f) => path.join(root, d.name, f))
+        .readdirSync(path.join(root, d.name), { withFileTypes: true })
+        .filter((f) => f.isFile() && f.name.endsWith(".parquet") && !f.name.startsWith("."))
+        .map((f) => path.join(root, d.name, f.name))
     )
     .sort()
 }
@@ -64,23 +73,32 @@ export const TABLE_COLUMNS: ReadonlyArray<{ readonly name: string; readonly duck
   { name: partitionColumn.name, duckdb: partitionColumn.duckdb }
 ]
 
-/** The SQL that sets up a connection for a workdir (`withFiles`: whether there are result files). */
-export const setupStatements = (workdir: string, withFiles: boolean): string[] => {
-  const columns = TABLE_COLUMNS.map((c) => ident(c.name)).join(", ")
-  const source = withFiles
-    ? `SELECT ${columns} FROM read_parquet(${literal(path.join(tableRoot(workdir), `${partitionColumn.name}=*`, "*.parquet"))}, ` +
-      `hive_partitioning = true, hive_types = {${literal(partitionColumn.name)}: ${partitionColumn.duckdb}}, hive_types_autocast = false)`
-    : `SELECT ${TABLE_COLUMNS.map((c) => `CAST(NULL AS ${c.duckdb}) AS ${ident(c.name)}`).join(", ")} WHERE false`
+/**
+ * The SQL that sets up a sandboxed connection (`QuerySandbox.sandboxSettings(files)` already
+ * applied) over the result files `files` (absolute paths), lock included. `present`: the
+ * columns found in at least one file. Parts written before a column existed read it as NULL
+ * (`union_by_name`); a column no part has yet is NULL throughout, so a workdir of older runs
+ * stays queryable.
+ */
+export const setupStatements = (files: ReadonlyArray<string>, present: ReadonlySet<string>): string[] => {
+  const nulls = (c: { readonly name: string; readonly duckdb: string }) => `CAST(NULL AS ${c.duckdb}) AS ${ident(c.name)}`
+  const columns = TABLE_COLUMNS.map((c) => (c.name === partitionColumn.name || present.has(c.name) ? ident(c.name) : nulls(c))).join(", ")
+  const source =
+    files.length > 0
+      ? `SELECT ${columns} FROM read_parquet([${files.map(literal).join(", ")}], union_by_name = true, ` +
+        `hive_partitioning = true, hive_types = {${literal(partitionColumn.name)}: ${partitionColumn.duckdb}}, hive_types_autocast = false)`
+      : `SELECT ${TABLE_COLUMNS.map(nulls).join(", ")} WHERE false`
   return [
     `ATTACH ':memory:' AS ${CATALOG}`,
     `USE ${CATALOG}`,
     `CREATE SCHEMA ${database}`,
-    `CREATE SCHEMA ${Athena.MACRO_SCHEMA}`,
+    `CREATE SCHEMA ${Dialect.MACRO_SCHEMA}`,
     `CREATE VIEW ${database}.${table} AS ${source}`,
-    ...Athena.macroStatements(),
-    `SET search_path = ${literal(`${Athena.MACRO_SCHEMA},${database},main`)}`,
+    ...Dialect.macroStatements(),
+    `SET search_path = ${literal(`${Dialect.MACRO_SCHEMA},${database},main`)}`,
     `SET integer_division = true`,
-    `SET TimeZone = 'UTC'`
+    `SET TimeZone = 'UTC'`,
+    QuerySandbox.lockStatement
   ]
 }
 
@@ -102,28 +120,67 @@ export const toSqlValue = (v: DuckDBValue): SqlValue => {
 /** The first line of an error, as the one line a user sees. */
 export const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split("\n")[0].trim()
 
-const exec = (connection: DuckDBConnection, sql: string): Effect.Effect<QueryResult, Errors.InvalidInput> =>
+const invalid = (e: unknown) => new Errors.InvalidInput({ reason: firstLine(e) })
+
+const run = (connection: DuckDBConnection, sql: string): Effect.Effect<void, Errors.InvalidInput> =>
+  Effect.tryPromise({ try: () => connection.run(sql), catch: invalid })
+
+/** The names in the Parquet schemas of `files` (top-level columns and nested element names). */
+const columnsIn = (connection: DuckDBConnection, files: ReadonlyArray<string>): Effect.Effect<Set<string>, Errors.InvalidInput> =>
   Effect.tryPromise({
     try: async () => {
-      const reader = await connection.runAndReadAll(sql)
-      return { columns: reader.columnNames(), rows: reader.getRows().map((row) => row.map(toSqlValue)) }
+      const r = await connection.runAndReadAll(`SELECT DISTINCT name FROM parquet_schema([${files.map(literal).join(", ")}])`)
+      return new Set(r.getRows().map((row) => String(row[0])))
     },
-    catch: (e) => new Errors.InvalidInput({ reason: firstLine(e) })
+    catch: invalid
   })
 
+/**
+ * One read-only statement, streamed: checked unbound, prepared, checked bound, then read a
+ * DuckDB chunk (2,048 rows) at a time as the stream is pulled. Closing the scope ends the
+ * query, read to the end or not.
+ */
+const stream = (connection: DuckDBConnection, sql: string): Effect.Effect<RowStream, Errors.InvalidInput, Scope.Scope> =>
+  Effect.gen(function* () {
+    yield* QuerySandbox.checkParsed(connection, sql)
+    const prepared = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => connection.prepare(sql), catch: invalid }),
+      (p) => Effect.sync(() => p.destroySync())
+    )
+    yield* QuerySandbox.checkPrepared(prepared, sql)
+    const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: invalid })
+    const columns = result.columnNames()
+    const next: Effect.Effect<Rows, Option.Option<Errors.InvalidInput>> = Effect.tryPromise({
+      try: () => result.fetchChunk(),
+      catch: (e) => Option.some(invalid(e))
+    }).pipe(
+      Effect.flatMap((chunk) =>
+        chunk === null || chunk.rowCount === 0
+          ? Effect.fail(Option.none())
+          : Effect.succeed(chunk.getRows().map((row) => row.map(toSqlValue)))
+      )
+    )
+    return { columns, chunks: Stream.repeatEffectOption(next) }
+  })
+
+/** A streamed result read whole. */
+const collect = (rows: RowStream): Effect.Effect<QueryResult, Errors.InvalidInput> =>
+  Stream.runCollect(rows.chunks).pipe(Effect.map((chunks) => ({ columns: rows.columns, rows: Chunk.toReadonlyArray(chunks).flat() })))
+
 export interface LocalSql {
-  readonly engine: SqlEngine
+  readonly engine: StreamingSqlEngine
   /** Result files the view reads (0: the table is empty). */
   readonly files: number
 }
 
-/** An engine over a workdir's result table, closed with the scope. */
+/** A read-only engine over a workdir's result table, closed with the scope. */
 export const make = (workdir: string): Effect.Effect<LocalSql, Errors.InvalidInput, Scope.Scope> =>
   Effect.gen(function* () {
-    const files = resultFiles(workdir).length
+    const files = resultFiles(workdir)
     const instance = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => DuckDBInstance.create(":memory:"),
+        // No extension is installed or loaded, not even while the sandbox is being set up.
+        try: () => DuckDBInstance.create(":memory:", { autoinstall_known_extensions: "false", autoload_known_extensions: "false" }),
         catch: (e) => new Errors.InvalidInput({ reason: `cannot start DuckDB: ${firstLine(e)}` })
       }),
       (i) => Effect.sync(() => i.closeSync())
@@ -135,11 +192,14 @@ export const make = (workdir: string): Effect.Effect<LocalSql, Errors.InvalidInp
       }),
       (c) => Effect.sync(() => c.closeSync())
     )
-    for (const statement of setupStatements(workdir, files > 0)) {
-      yield* exec(connection, statement).pipe(
-        Effect.mapError((e) => new Errors.InvalidInput({ reason: `cannot set up the local table: ${e.reason}` }))
-      )
+    const setup = <A>(effect: Effect.Effect<A, Errors.InvalidInput>) =>
+      effect.pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `cannot set up the local table: ${e.reason}` })))
+    for (const statement of QuerySandbox.sandboxSettings(files)) yield* setup(run(connection, statement))
+    const present = files.length === 0 ? new Set<string>() : yield* setup(columnsIn(connection, files))
+    for (const statement of setupStatements(files, present)) yield* setup(run(connection, statement))
+    const engine: StreamingSqlEngine = {
+      stream: (sql) => stream(connection, Dialect.rewrite(sql)),
+      run: (sql) => Effect.scoped(Effect.flatMap(stream(connection, Dialect.rewrite(sql)), collect))
     }
-    const engine: SqlEngine = { run: (sql) => exec(connection, Athena.rewrite(sql)) }
-    return { engine, files }
+    return { engine, files: files.length }
   })

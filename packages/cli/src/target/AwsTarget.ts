@@ -31,7 +31,7 @@ const unnamed = (reason: string) => (operation: string) => Effect.fail(new Error
 
 const missingBucket: (reason: string) => BlobStore.BlobStore = (reason) => {
   const fail = unnamed(reason)
-  return { get: () => fail("s3 get"), getRange: () => fail("s3 get"), size: () => fail("s3 head"), put: () => fail("s3 put"), putFile: () => fail("s3 put"), list: () => fail("s3 list"), remove: () => fail("s3 delete") }
+  return { get: () => fail("s3 get"), getRange: () => fail("s3 get"), size: () => fail("s3 head"), put: () => fail("s3 put"), putFile: () => fail("s3 put"), putStream: () => fail("s3 put"), list: () => fail("s3 list"), remove: () => fail("s3 delete") }
 }
 
 const missingQueues: (reason: string) => WorkQueue.WorkQueue = (reason) => {

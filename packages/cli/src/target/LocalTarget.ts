@@ -5,7 +5,7 @@
  * workdir: a directory without one is a one-line error.
  */
 import { Errors, Faults, Fitter, Keys, Pipeline, RunTable, WorkQueue } from "@phs/core"
-import { DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
+import { BlobStoreFs, Dirs, DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
 import { Config, Effect, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -136,9 +136,27 @@ export const layer = (workdir: string, mode: Mode): Layer.Layer<Services | Pipel
   if (mode === "read")
     return Layer.unwrapEffect(Effect.as(requireWorkdir(workdir), Layer.merge(Layer.effect(Target, makeTarget(workdir, Option.none())).pipe(Layer.provide(services)), services)))
   const lock = DriverLock.layer({ workdir })
-  const target = Layer.effect(
-    Target,
-    Effect.flatMap(DriverLock.DriverLock, (l) => Effect.flatMap(driver(l), (d) => makeTarget(workdir, Option.some(d))))
-  ).pipe(Layer.provide(Layer.merge(services, lock)))
-  return Layer.merge(target, services)
+  return Layer.unwrapEffect(
+    Effect.map(Effect.zipRight(ensureWorkdir(workdir), Effect.sync(() => Date.now())), (since) => {
+      const target = Layer.effect(
+        Target,
+        Effect.flatMap(DriverLock.DriverLock, (l) =>
+          // Whoever holds the lease owns the workdir's writes: temporary files older than it
+          // are leftovers of a killed put, never of a live one.
+          BlobStoreFs.removeStaleTemps(RuntimeLocal.blobRoot(workdir), since).pipe(
+            Effect.zipRight(driver(l)),
+            Effect.flatMap((d) => makeTarget(workdir, Option.some(d)))
+          )
+        )
+      ).pipe(Layer.provide(Layer.merge(services, lock)))
+      return Layer.merge(target, services)
+    })
+  )
 }
+
+/** Creates the workdir; a path where that cannot be done (under /proc, through a file, no permission) is a usage error at once. */
+export const ensureWorkdir = (workdir: string): Effect.Effect<void, Errors.InvalidInput> =>
+  Effect.try({
+    try: () => Dirs.makeDirsSync(workdir),
+    catch: (e) => new Errors.InvalidInput({ reason: `cannot use the workdir ${workdir}: ${e instanceof Dirs.DirError ? e.detail : String(e)}` })
+  })

@@ -1,7 +1,7 @@
 /**
  * FITS header parsing: 80-character cards in 2880-byte blocks, and the interpretation of
- * the mandatory keywords of a primary HDU holding a spectral cube. Pure functions: a
- * failure is a reason string, turned into a `FitsError` by `Fits.ts`.
+ * the mandatory keywords of an HDU (the primary or an IMAGE extension) holding a spectral
+ * cube. Pure functions: a failure is a reason string, turned into a `FitsError` by `Fits.ts`.
  */
 import type { Bitpix, CubeHeader, WcsAxis } from "../Fits.js"
 
@@ -81,15 +81,24 @@ export const parseCard = (card: string): Card => {
   return { keyword, value: text, text }
 }
 
+/**
+ * Bytes as ISO-8859-1: byte b is the character with code b, so any byte maps to one char and the
+ * gzip magic and C1 control bytes survive. Not `TextDecoder("latin1")`: the WHATWG label
+ * means windows-1252 (Node 24 follows it), which maps 0x80-0x9f to other characters.
+ */
+const latin1 = (bytes: Uint8Array): string => {
+  let text = ""
+  for (let i = 0; i < bytes.length; i += 1024) text += String.fromCharCode(...bytes.subarray(i, i + 1024))
+  return text
+}
+
 /** Decodes one block into its 36 cards (bytes as Latin-1, so any byte maps to one char). */
 export const blockCards = (block: Uint8Array): ReadonlyArray<string> => {
-  const text = latin1.decode(block)
+  const text = latin1(block)
   const cards: Array<string> = []
   for (let i = 0; i < CARDS_PER_BLOCK; i++) cards.push(text.slice(i * CARD_SIZE, (i + 1) * CARD_SIZE))
   return cards
 }
-
-const latin1 = new TextDecoder("latin1")
 
 /** True for the END card (keyword END; the rest is blank by the standard, not checked). */
 export const isEnd = (card: string): boolean => card.slice(0, 8).trimEnd() === "END"
@@ -146,18 +155,67 @@ const wcsAxis = (cards: Record<string, CardValue>, axis: 1 | 2 | 3): WcsAxis => 
   return out
 }
 
+/** The XTENSION value of an extension header's first card, or undefined for a primary header. */
+const extensionOf = (card: Card | undefined): string | undefined =>
+  card?.keyword === "XTENSION" ? (typeof card.value === "string" ? card.value.trim() : String(card.value ?? "")) : undefined
+
 /**
- * Interprets the cards of a complete primary header (END excluded) that took
- * `headerBlocks` blocks, in a file of `fileSize` bytes.
+ * What the cards of one HDU's header (END excluded) say before the full interpretation:
+ * whether it declares a cube (3 axes, or 4 with a degenerate 4th, in the primary or an IMAGE
+ * extension), and the size of its data in bytes (undefined when the header does not say it
+ * readably), to find the next HDU. Keywords are taken where they are, not checked for order.
+ */
+export const shapeOf = (
+  raw: ReadonlyArray<string>
+): { readonly extension: string | undefined; readonly cube: boolean; readonly dataBytes: number | undefined } => {
+  const parsed = raw.map(parseCard)
+  const extension = extensionOf(parsed[0])
+  const cards: Record<string, CardValue> = {}
+  for (const card of parsed) if (card.value !== undefined && !(card.keyword in cards)) cards[card.keyword] = card.value
+  const int = (k: string, fallback?: number): number | undefined => {
+    const v = cards[k] ?? fallback
+    return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : undefined
+  }
+  const bitpix = typeof cards.BITPIX === "number" ? Math.abs(cards.BITPIX) : undefined
+  const n = int("NAXIS")
+  const axes: Array<number> = []
+  for (let i = 1; n !== undefined && i <= Math.min(n, 999); i++) {
+    const a = int(`NAXIS${i}`)
+    if (a === undefined) return { extension, cube: false, dataBytes: undefined }
+    axes.push(a)
+  }
+  const cube = (extension === undefined || extension === "IMAGE") &&
+    (axes.length === 3 || (axes.length === 4 && axes[3] === 1)) && axes.every((a) => a > 0)
+  const pcount = int("PCOUNT", 0)
+  const gcount = int("GCOUNT", 1)
+  if (bitpix === undefined || n === undefined || pcount === undefined || gcount === undefined || bitpix % 8 !== 0) return { extension, cube, dataBytes: undefined }
+  // Random groups (primary, GROUPS = T, NAXIS1 = 0) leave NAXIS1 out of the product.
+  const counted = cards.GROUPS === true && axes[0] === 0 ? axes.slice(1) : axes
+  const values = counted.length === 0 ? 0n : counted.reduce((acc, a) => acc * BigInt(a), 1n)
+  const bytes = (BigInt(bitpix / 8) * BigInt(gcount) * (BigInt(pcount) + values))
+  return { extension, cube, dataBytes: bytes > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(bytes) }
+}
+
+/**
+ * Interprets the cards of a complete header (END excluded) of HDU `hdu` (0 = primary) that
+ * starts at byte `hduOffset` and took `headerBlocks` blocks, in a file of `fileSize` bytes.
  */
 export const interpret = (
   raw: ReadonlyArray<string>,
   headerBlocks: number,
-  fileSize: number
+  fileSize: number,
+  hdu = 0,
+  hduOffset = 0
 ): Result<CubeHeader> => {
   const parsed = raw.map(parseCard)
-  const first = checkFirstCard(raw[0] ?? "")
-  if (first !== undefined) return fail(first)
+  if (hdu === 0) {
+    const first = checkFirstCard(raw[0] ?? "")
+    if (first !== undefined) return fail(first)
+  } else {
+    const extension = extensionOf(parsed[0])
+    if (extension === undefined) return fail(`HDU ${hdu}: card 1 must be XTENSION, found ${parsed[0]?.keyword || "a blank card"}`)
+    if (extension !== "IMAGE") return fail(`HDU ${hdu} is a ${extension} extension, not an image`)
+  }
 
   const bitpixR = requireInteger(parsed, 1, "BITPIX")
   if (!bitpixR.ok) return bitpixR
@@ -207,9 +265,13 @@ export const interpret = (
     blank = value
   }
 
+  if (hdu > 0 && ((cards.PCOUNT ?? 0) !== 0 || (cards.GCOUNT ?? 1) !== 1)) {
+    return fail(`HDU ${hdu}: an IMAGE extension has PCOUNT = 0 and GCOUNT = 1, found ${String(cards.PCOUNT ?? 0)} and ${String(cards.GCOUNT ?? 1)}`)
+  }
+
   const bytesPerValue = BYTES_PER_VALUE[bitpix as Bitpix]
   const dataBytesBig = naxis.reduce((acc, n) => acc * BigInt(n), BigInt(bytesPerValue))
-  const dataOffset = headerBlocks * BLOCK_SIZE
+  const dataOffset = hduOffset + headerBlocks * BLOCK_SIZE
   if (dataBytesBig + BigInt(dataOffset) > BigInt(Number.MAX_SAFE_INTEGER)) {
     return fail(`data size overflows: ${naxis.join(" × ")} values of ${bytesPerValue} bytes is ${fmt(dataBytesBig)} bytes`)
   }
@@ -221,6 +283,7 @@ export const interpret = (
   }
 
   return ok({
+    hdu,
     bitpix: bitpix as Bitpix,
     nx: naxis[0],
     ny: naxis[1],

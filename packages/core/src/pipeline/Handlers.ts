@@ -11,9 +11,10 @@ import { InvalidInput, isRetryable, RunFailed } from "../Errors.js"
 import * as Keys from "../Keys.js"
 import { isSettled, RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
-import { FitTask, SlowTask } from "../stages/Tasks.js"
+import { FitTask, SlowTask, StageTask } from "../stages/Tasks.js"
 import type { QueueName } from "../WorkQueue.js"
-import type { Pipeline } from "./Compose.js"
+import { publishedStage, type Pipeline } from "./Compose.js"
+import { pendingStage, startStage } from "./FanOut.js"
 import { getRun } from "./Prepare.js"
 import { rederiveLostResults } from "./Recovery.js"
 
@@ -93,7 +94,8 @@ export const handleSlow = (pipeline: Pipeline, body: string) =>
 /**
  * What giving up on a message means for its run, the same in every engine: a `fit`
  * message's chunk fails with the reason (so the run settles and says why); a `slow`
- * message's run fails now, since its spectra would stay at `n_components = -1`. Returns
+ * message's run fails now, since its spectra would stay at `n_components = -1`; so does a
+ * `stage` message's (a fan-out stage's chunk that never finishes blocks the run). Returns
  * the run as it stands afterwards (none for a body that is not a task, or an unknown run).
  *
  * @since 0.1.0
@@ -108,6 +110,17 @@ export const abandon = (queue: QueueName, body: string, reason: string) =>
       const failed = yield* table.failChunk(task.value.runId, task.value.start, reason).pipe(Effect.catchTag("RunNotFound", () => Effect.succeed(undefined)))
       return Option.fromNullable(failed?.run)
     }
+    if (queue === "stage") {
+      const task = yield* Effect.option(decodeMessage(StageTask, body))
+      if (Option.isNone(task)) return Option.none<RunRecord>()
+      const done = (yield* table.stageProgress(task.value.runId))[task.value.stage] ?? 0
+      const run = yield* table.getRun(task.value.runId)
+      if (Option.isNone(run) || done >= run.value.jobsTotal) return Option.none<RunRecord>()
+      const moved = yield* table
+        .transition(task.value.runId, ["RUNNING"], "FAILED", `stage ${task.value.stage}, chunk ${task.value.start} dead-lettered: ${reason}`)
+        .pipe(Effect.catchTag("RunNotFound", () => Effect.succeed(undefined)))
+      return Option.fromNullable(moved?.run)
+    }
     const task = yield* Effect.option(decodeMessage(SlowTask, body))
     if (Option.isNone(task)) return Option.none<RunRecord>()
     const chunk = (yield* table.listChunks(task.value.runId)).find((c) => c.start === task.value.start)
@@ -119,10 +132,12 @@ export const abandon = (queue: QueueName, body: string, reason: string) =>
   })
 
 /**
- * Runs catalog and the appended stages for a settled run. Idempotent. A run with failed
- * chunks ends FAILED with the first chunk's error and is not cataloged; that decision is a
- * conditional status change, not a journaled step, so a redrive (which reopens the chunks)
- * can still catalog the run later.
+ * Takes a settled run on: the first fan-out stage with chunks left is started (its chunks
+ * enqueued, once; the run stays RUNNING until they are all done: the barrier), else the
+ * catalog publishes the last stage's rows and the run-level stages run. Idempotent. A run
+ * with failed chunks ends FAILED with the first chunk's error and is not cataloged; that
+ * decision is a conditional status change, not a journaled step, so a redrive (which
+ * reopens the chunks) can still catalog the run later.
  *
  * @since 0.1.0
  * @category engine
@@ -138,7 +153,16 @@ export const finishRun = (pipeline: Pipeline, runId: string) =>
     }
     // A chunk result lost since its fit (deleted, a disk restored from backup) is fitted again.
     yield* rederiveLostResults(runId)
-    const out = yield* Stage.execute(pipeline.catalog, { runId, scope: "run" }, { runId })
+    const run = yield* getRun(runId)
+    if (run.status === "RUNNING") {
+      const pending = yield* pendingStage(pipeline, run)
+      if (Option.isSome(pending)) {
+        yield* Stage.execute(startStage(pending.value), { runId, scope: "run" }, { runId })
+        return run
+      }
+    }
+    const resultsFrom = publishedStage(pipeline)
+    const out = yield* Stage.execute(pipeline.catalog, { runId, scope: "run" }, resultsFrom === undefined ? { runId } : { runId, resultsFrom })
     if (out.status !== "COMPLETED") return yield* getRun(runId)
     for (const stage of pipeline.after) {
       const ok = yield* Stage.execute(stage, { runId, scope: "run" }, { runId }).pipe(

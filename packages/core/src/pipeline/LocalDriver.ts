@@ -10,8 +10,9 @@ import * as Delivery from "../Delivery.js"
 import { isRetryable } from "../Errors.js"
 import { engineRetry } from "../Retry.js"
 import { isSettled, type RunRecord } from "../RunTable.js"
-import { WorkQueue, type Message, type QueueName } from "../WorkQueue.js"
+import { QUEUE_NAMES, WorkQueue, type Message, type QueueName } from "../WorkQueue.js"
 import type { Pipeline } from "./Compose.js"
+import { handleStage } from "./FanOut.js"
 import { abandon, errorText, finishRun, handleFit, handleSlow } from "./Handlers.js"
 import { getRun } from "./Prepare.js"
 import { isOfRun, reopen } from "./Recovery.js"
@@ -53,7 +54,8 @@ const work = (pipeline: Pipeline, queue: QueueName, msg: Message, leaseMs: numbe
   Effect.gen(function* () {
     const q = yield* WorkQueue
     const beat = Duration.millis(Math.max(50, Math.floor(leaseMs / 3)))
-    const handle = queue === "fit" ? handleFit(pipeline, msg.body, leaseMs) : handleSlow(pipeline, msg.body)
+    const handle =
+      queue === "fit" ? handleFit(pipeline, msg.body, leaseMs) : queue === "slow" ? handleSlow(pipeline, msg.body) : handleStage(pipeline, msg.body, errorText)
     // Scoped, so the heartbeat stops however handling ends (success, failure, defect, interruption).
     const result = yield* Effect.scoped(
       Effect.zipRight(
@@ -66,19 +68,25 @@ const work = (pipeline: Pipeline, queue: QueueName, msg: Message, leaseMs: numbe
 
 /**
  * Receives up to `concurrency` messages (fit first; slow only when `slowToo` or no fit is
- * visible) and works them all at once. Returns how many there were.
+ * visible; fan-out stage chunks last, since they start only once the fit is done) and works
+ * them all at once. Returns how many there were.
  */
 const workVisible = (pipeline: Pipeline, concurrency: number, leaseMs: number, slowToo: boolean) =>
   Effect.gen(function* () {
     const q = yield* WorkQueue
     const fits = yield* q.receive("fit", { max: concurrency, visibilityMs: leaseMs })
     const slows = fits.length > 0 && !slowToo ? [] : yield* q.receive("slow", { max: concurrency, visibilityMs: leaseMs })
+    const stages = fits.length + slows.length > 0 ? [] : yield* q.receive("stage", { max: concurrency, visibilityMs: leaseMs })
     yield* Effect.forEach(
-      [...fits.map((m) => work(pipeline, "fit", m, leaseMs)), ...slows.map((m) => work(pipeline, "slow", m, leaseMs))],
+      [
+        ...fits.map((m) => work(pipeline, "fit", m, leaseMs)),
+        ...slows.map((m) => work(pipeline, "slow", m, leaseMs)),
+        ...stages.map((m) => work(pipeline, "stage", m, leaseMs))
+      ],
       (eff) => eff,
       { concurrency: "unbounded", discard: true }
     )
-    return fits.length + slows.length
+    return fits.length + slows.length + stages.length
   })
 
 const settings = (options: DriveOptions) => ({
@@ -89,7 +97,7 @@ const settings = (options: DriveOptions) => ({
 
 /**
  * Drives a run on this machine until it is COMPLETED or FAILED: work the `fit` queue, then
- * the `slow` queue, then catalog. Safe to call again after a crash (that is `phs resume`):
+ * the `slow` queue, then each fan-out stage's chunks on the `stage` queue, then catalog. Safe to call again after a crash (that is `phs resume`):
  * a FAILED run's failed chunks and dead letters are reopened first (`Recovery.reopen`).
  *
  * @since 0.1.0
@@ -103,7 +111,15 @@ export const drive = (pipeline: Pipeline, runId: string, options: DriveOptions =
     const round = Effect.gen(function* () {
       const run = yield* getRun(runId)
       if (run.status === "COMPLETED" || run.status === "FAILED") return Option.some(run)
-      if (run.status === "CATALOGING" || (run.status !== "SPLITTING" && isSettled(run))) return Option.some(yield* finishRun(pipeline, runId))
+      if (run.status === "CATALOGING" || (run.status !== "SPLITTING" && isSettled(run))) {
+        // Between the fit and the catalog, fan-out stages: finishRun starts the next one
+        // when the stage queue has nothing of this run left.
+        const stageWork = yield* Effect.flatMap(WorkQueue, (q) => q.depth("stage"))
+        if (stageWork.visible + stageWork.inFlight === 0) {
+          const after = yield* finishRun(pipeline, runId)
+          if (after.status === "COMPLETED" || after.status === "FAILED") return Option.some(after)
+        }
+      }
       if ((yield* workVisible(pipeline, concurrency, leaseMs, false)) === 0) {
         yield* sweepDeadLetters(runId)
         yield* Effect.sleep(Duration.millis(pollMs))
@@ -131,9 +147,8 @@ export const drain = (pipeline: Pipeline, options: DriveOptions = {}) =>
     const { concurrency, leaseMs, pollMs } = settings(options)
     const q = yield* WorkQueue
     const round = Effect.gen(function* () {
-      const fit = yield* q.depth("fit")
-      const slow = yield* q.depth("slow")
-      if (fit.visible + fit.inFlight + slow.visible + slow.inFlight === 0) return true
+      const depths = yield* Effect.forEach(QUEUE_NAMES, (name) => q.depth(name))
+      if (depths.every((d) => d.visible + d.inFlight === 0)) return true
       if ((yield* workVisible(pipeline, concurrency, leaseMs, true)) === 0) yield* Effect.sleep(Duration.millis(pollMs))
       return false
     }).pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
@@ -154,7 +169,7 @@ export const drain = (pipeline: Pipeline, options: DriveOptions = {}) =>
 export const sweepDeadLetters = (runId: string) =>
   Effect.gen(function* () {
     const q = yield* WorkQueue
-    for (const queue of ["fit", "slow"] as const) {
+    for (const queue of QUEUE_NAMES) {
       for (const d of yield* q.deadLetters(queue)) if (isOfRun(runId)(d.body)) yield* abandon(queue, d.body, d.reason)
     }
   })

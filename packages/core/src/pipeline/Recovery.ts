@@ -70,7 +70,8 @@ export interface Reopened {
 /**
  * Reopens a run that is not COMPLETED: its dead letters back on their queues, its FAILED
  * chunks to PENDING (`RunTable.reopenFailed`; a FAILED run is RUNNING again), a new `fit`
- * message for each reopened chunk that has no dead letter, and a run failed by a slow dead
+ * message for each reopened chunk that has no dead letter, and a run failed by a slow (or a
+ * fan-out stage's) dead
  * letter back to RUNNING. Does nothing to a run with nothing failed. Safe to repeat: a
  * duplicate message finds its chunk settled and changes nothing.
  *
@@ -88,17 +89,22 @@ export const reopen = (runId: string) =>
     const failed = (yield* table.listChunks(runId)).filter((c) => c.status === "FAILED")
     const deadFits = (yield* q.deadLetters("fit")).filter((d) => mine(d.body))
     const deadSlows = (yield* q.deadLetters("slow")).filter((d) => mine(d.body))
-    if (failed.length === 0 && deadFits.length === 0 && deadSlows.length === 0) return none
+    const deadStages = (yield* q.deadLetters("stage")).filter((d) => mine(d.body))
+    if (failed.length === 0 && deadFits.length === 0 && deadSlows.length === 0 && deadStages.length === 0) return none
     const inDeadLetters = new Set(
       deadFits.flatMap((d) => Option.toArray(Schema.decodeUnknownOption(Schema.parseJson(FitTask))(d.body))).map((t) => t.start)
     )
-    const redriven = (deadFits.length > 0 ? yield* q.redrive("fit", mine) : 0) + (deadSlows.length > 0 ? yield* q.redrive("slow", mine) : 0)
+    const redriven =
+      (deadFits.length > 0 ? yield* q.redrive("fit", mine) : 0) +
+      (deadSlows.length > 0 ? yield* q.redrive("slow", mine) : 0) +
+      (deadStages.length > 0 ? yield* q.redrive("stage", mine) : 0)
     const { reopened } = yield* table.reopenFailed(runId)
     const orphans = failed.filter((c) => !inDeadLetters.has(c.start))
     const encode = Schema.encodeSync(FitTask)
     if (orphans.length > 0) yield* q.send("fit", orphans.map((c) => JSON.stringify(encode(fitTaskOf(run, c)))))
-    // A slow dead letter failed the run without failing a chunk: its redrive makes the run live again.
-    if (deadSlows.length > 0) yield* table.transition(runId, ["FAILED"], "RUNNING")
+    // A slow or fan-out stage dead letter failed the run without failing a chunk: its
+    // redrive makes the run live again.
+    if (deadSlows.length > 0 || deadStages.length > 0) yield* table.transition(runId, ["FAILED"], "RUNNING")
     return { redriven, reopenedChunks: reopened, resent: orphans.length } satisfies Reopened
   })
 

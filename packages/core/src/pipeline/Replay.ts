@@ -13,7 +13,8 @@ import * as Journal from "../Journal.js"
 import * as Keys from "../Keys.js"
 import { RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
-import type { Pipeline } from "./Compose.js"
+import { publishedStage, type Pipeline } from "./Compose.js"
+import { chunkStage, stageTaskOf, startStage } from "./FanOut.js"
 import { getRun, splitInputOf } from "./Prepare.js"
 
 /**
@@ -71,8 +72,19 @@ export const replay = (pipeline: Pipeline, runId: string) =>
         if (fitted.deferred.length > 0 && (completed || recordedScopes.has(`${pipeline.slowFit.name}/${scope}`)))
           yield* Stage.execute(pipeline.slowFit, { runId, scope }, { ...task, deferred: fitted.deferred })
       }
+      // Fan-out stages: a COMPLETED run must replay every chunk of every one.
+      for (const stage of pipeline.fanOut) {
+        if (!completed && !recordedScopes.has(`${stage.name}/run`)) break
+        yield* Stage.execute(startStage(stage), { runId, scope: "run" }, { runId })
+        for (const chunk of chunks.values()) {
+          const scope = Keys.chunkName(chunk.start)
+          if (completed || recordedScopes.has(`${stage.name}/${scope}`))
+            yield* Stage.execute(chunkStage(stage), { runId, scope }, stageTaskOf(stage, run, chunk))
+        }
+      }
       if (completed || recordedScopes.has(`${pipeline.catalog.name}/run`)) {
-        const cataloged = yield* Stage.execute(pipeline.catalog, { runId, scope: "run" }, { runId })
+        const resultsFrom = publishedStage(pipeline)
+        const cataloged = yield* Stage.execute(pipeline.catalog, { runId, scope: "run" }, resultsFrom === undefined ? { runId } : { runId, resultsFrom })
         if (cataloged.status !== run.status && !(cataloged.status === "COMPLETED" && run.status === "FAILED" && pipeline.after.length > 0)) {
           const last = lastStep(pipeline.catalog.name, "run")
           return yield* Effect.fail(

@@ -9,6 +9,7 @@
 import { Clock, Effect, Option, Schema } from "effect"
 import { BlobStore } from "../BlobStore.js"
 import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
+import * as CubeLimits from "../CubeLimits.js"
 import * as Fits from "../Fits.js"
 import * as Keys from "../Keys.js"
 import { pendingChunk, RunTable, type RunRecord } from "../RunTable.js"
@@ -17,6 +18,11 @@ import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
 import { FitTask, RunParams, SplitInput, SplitOutput } from "./Tasks.js"
 
+/** Split reads Keys.SPLIT_CHUNKS_PER_BLOCK chunks at a time, fewer when they are large: a block stays under 64 MiB (or one chunk). */
+const BLOCK_BYTES = 64 * 1024 * 1024
+
+const chunksPerBlock = (chunkSize: number, nChannels: number): number =>
+  Math.max(1, Math.min(Keys.SPLIT_CHUNKS_PER_BLOCK, Math.floor(BLOCK_BYTES / (chunkSize * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL))))
 
 /**
  * A blob read by ranges, as the FITS reader wants it.
@@ -43,7 +49,10 @@ export const blobSource = (
 export const readCubeHeader = (key: string) =>
   Effect.gen(function* () {
     const src = yield* blobSource(key)
-    return yield* Fits.readHeader(src)
+    const header = yield* Fits.readHeader(src)
+    const refused = CubeLimits.refusal(header)
+    if (refused !== undefined) return yield* Effect.fail(new InvalidInput({ reason: refused }))
+    return header
   }).pipe(
     Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))),
     Effect.catchTag("BlobNotFound", (e) => Effect.fail(new InvalidInput({ reason: `no cube at ${e.key}` })))
@@ -112,14 +121,15 @@ const writePayloadsStep = Step.make({
       const n = header.nchan
       let blank = 0
       for (let s = 0; s < count; s++) {
-        let allNaN = true
+        // Blank as the decomposer sees it: no finite channel (NaN and ±Infinity alike).
+        let allBlank = true
         for (let c = s * n; c < (s + 1) * n; c++) {
-          if (!Number.isNaN(spectra[c])) {
-            allNaN = false
+          if (Number.isFinite(spectra[c])) {
+            allBlank = false
             break
           }
         }
-        if (allNaN) blank++
+        if (allBlank) blank++
       }
       for (let first = start; first < start + count; first += chunkSize) {
         const m = Math.min(chunkSize, start + count - first)
@@ -191,6 +201,29 @@ export const planChunks = (nSpectra: number, chunkSize: number): number[] => {
 }
 
 /**
+ * The pixels of the chunk at `start` (`count` spectra, a run of row-major pixels), in
+ * payload order, with their bounding box.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const chunkPixels = (start: number, count: number, nx: number): Stage.ChunkPixels => {
+  const pixels = Array.from({ length: count }, (_, i) => start + i)
+  const last = start + count - 1
+  const y0 = Math.floor(start / nx)
+  const y1 = Math.floor(last / nx)
+  return { start, pixels, box: { x0: y1 > y0 ? 0 : start % nx, y0, x1: y1 > y0 ? nx - 1 : last % nx, y1 } }
+}
+
+/**
+ * The start of the chunk holding a pixel.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const chunkOfPixel = (pixel: number, chunkSize: number): number => Math.floor(pixel / chunkSize) * chunkSize
+
+/**
  * Removes everything a split wrote for a run that must not become visible.
  *
  * @since 0.1.0
@@ -216,31 +249,33 @@ export const split = Stage.make({
     Effect.gen(function* () {
       const geo = yield* Step.run(readHeaderStep, { cubeKey: input.cubeKey })
       const nSpectra = geo.nx * geo.ny
-      yield* Step.run(registerStep, { ...input, nx: geo.nx, ny: geo.ny, nChannels: geo.nChannels })
-      const starts = planChunks(nSpectra, input.chunkSize)
+      const chunkSize = CubeLimits.chunkSpectra(input.chunkSize, geo.nChannels)
+      yield* Step.run(registerStep, { ...input, chunkSize, nx: geo.nx, ny: geo.ny, nChannels: geo.nChannels })
+      const starts = planChunks(nSpectra, chunkSize)
+      const perBlock = chunksPerBlock(chunkSize, geo.nChannels)
       let blank = 0
-      for (let i = 0; i < starts.length; i += Keys.SPLIT_CHUNKS_PER_BLOCK) {
+      for (let i = 0; i < starts.length; i += perBlock) {
         const first = starts[i]
-        const last = Math.min(nSpectra, starts[Math.min(i + Keys.SPLIT_CHUNKS_PER_BLOCK, starts.length) - 1] + input.chunkSize)
+        const last = Math.min(nSpectra, starts[Math.min(i + perBlock, starts.length) - 1] + chunkSize)
         const written = yield* Step.run(writePayloadsStep, {
           runId: input.runId,
           cubeKey: input.cubeKey,
           start: first,
           count: last - first,
-          chunkSize: input.chunkSize
+          chunkSize
         })
         blank += written.blank
       }
       if (blank === nSpectra) {
         yield* discardRun(input.runId)
-        return yield* Effect.fail(new InvalidInput({ reason: `every spectrum of the cube is blank (NaN): ${geo.description}` }))
+        return yield* Effect.fail(new InvalidInput({ reason: `every spectrum of the cube is blank (NaN or infinite): ${geo.description}` }))
       }
       const params = Schema.decodeSync(RunParams)(input.params)
       const tasks: FitTask[] = starts.map((start) => ({
         runId: input.runId,
         survey: input.survey,
         start,
-        count: Math.min(input.chunkSize, nSpectra - start),
+        count: Math.min(chunkSize, nSpectra - start),
         nx: geo.nx,
         nChannels: geo.nChannels,
         params,

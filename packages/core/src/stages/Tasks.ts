@@ -21,6 +21,7 @@ export const RunParams = Schema.Struct({
   max_refine_iter: Schema.Number,
   timeout_ms: Schema.Number
 })
+export type RunParams = typeof RunParams.Type
 
 /**
  * The split stage's input: a validated manifest with its run id.
@@ -105,3 +106,40 @@ export type SlowOutput = typeof SlowOutput.Type
  */
 export const RunRef = Schema.Struct({ runId: Schema.String })
 export type RunRef = typeof RunRef.Type
+
+/**
+ * The catalog's input: the run, and the fan-out stage whose chunk results it publishes
+ * (absent: the fit's). Absent stays absent when encoded, so runs without fan-out stages
+ * keep their journal keys.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const CatalogInput = Schema.Struct({ runId: Schema.String, resultsFrom: Schema.optional(Schema.String) })
+export type CatalogInput = typeof CatalogInput.Type
+
+/**
+ * One chunk of a user fan-out stage: the message on the shared `stage` queue (routed by
+ * `stage`) and the chunk execution's input.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const StageTask = Schema.Struct({
+  ...FitTask.fields,
+  stage: Schema.String,
+  /** The stage whose rows it reads (`fit`, or the fan-out stage before it). */
+  after: Schema.String,
+  ny: Schema.Int,
+  chunkSize: Schema.Int
+})
+export type StageTask = typeof StageTask.Type
+
+/**
+ * What one chunk of a fan-out stage did.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const StageChunkOutput = Schema.Struct({ start: Schema.Int, rows: Schema.Int, stageDone: Schema.Boolean })
+export type StageChunkOutput = typeof StageChunkOutput.Type

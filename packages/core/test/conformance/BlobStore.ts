@@ -4,7 +4,7 @@
  * for each test, so each test starts from an empty store.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -36,6 +36,39 @@ export const blobStoreConformance = (name: string, layer: () => Layer.Layer<Blob
         const err = yield* Effect.flip(store.putFile("cubes/d.fits", `${file}.missing`))
         expect(err._tag).toBe("StorageError")
         expect(yield* store.size("cubes/d.fits")).toEqual(Option.none())
+      })))
+
+    it.effect("putStream stores the stream's bytes in order, across more than one upload part", withStore((store) =>
+      Effect.gen(function* () {
+        // 9.5 MiB in uneven pieces: more than one 8 MiB part on S3
+        const sizes = Array.from({ length: 19 }, (_, i) => 400_000 + i * 13_001)
+        const pieces = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 7 + j) % 253))
+        yield* store.putStream("decompositions/survey=s/run-0.parquet", Stream.fromIterable(pieces))
+        const total = sizes.reduce((a, b) => a + b, 0)
+        expect(yield* store.size("decompositions/survey=s/run-0.parquet")).toEqual(Option.some(total))
+        const got = yield* store.get("decompositions/survey=s/run-0.parquet")
+        let at = 0
+        for (const p of pieces) {
+          expect(Buffer.from(got.subarray(at, at + p.length)).equals(Buffer.from(p))).toBe(true)
+          at += p.length
+        }
+        yield* store.putStream("small", Stream.make(bytes("ab"), bytes("c")))
+        expect(text(yield* store.get("small"))).toBe("abc")
+        yield* store.putStream("none", Stream.empty)
+        expect(yield* store.size("none")).toEqual(Option.some(0))
+      })))
+
+    it.effect("a failing putStream passes its error on and leaves the old blob, and nothing else", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("parts/p.parquet", bytes("old"))
+        const big = new Uint8Array(9 * 1024 * 1024)
+        const failing = Stream.concat(Stream.make(big, bytes("more")), Stream.fail("producer broke" as const))
+        expect(yield* Effect.flip(store.putStream("parts/p.parquet", failing))).toBe("producer broke")
+        expect(yield* Effect.flip(store.putStream("parts/q.parquet", failing))).toBe("producer broke")
+        expect(text(yield* store.get("parts/p.parquet"))).toBe("old")
+        expect(yield* store.list("parts/")).toEqual(["parts/p.parquet"])
+        const refused = yield* Effect.flip(store.putStream("../x", Stream.make(bytes("x"))))
+        expect(refused).toMatchObject({ _tag: "StorageError", retryable: false })
       })))
 
     it.effect("put replaces an existing blob", withStore((store) =>

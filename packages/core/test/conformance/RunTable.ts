@@ -144,6 +144,22 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         expect(yield* runOf(table, run.runId)).toEqual(first.run)
       })))
 
+    it.effect("completeStageChunk counts a fan-out stage's chunk once, per stage; stageProgress reports every stage", withRun((table, run) =>
+      Effect.gen(function* () {
+        expect(yield* table.stageProgress(run.runId)).toEqual({})
+        expect(yield* table.completeStageChunk(run.runId, "despike", 25)).toEqual({ applied: true, completed: 1 })
+        expect(yield* table.completeStageChunk(run.runId, "despike", 25)).toEqual({ applied: false, completed: 1 })
+        expect(yield* table.completeStageChunk(run.runId, "despike", 0)).toEqual({ applied: true, completed: 2 })
+        expect(yield* table.completeStageChunk(run.runId, "refit", 0)).toEqual({ applied: true, completed: 1 })
+        expect(yield* table.stageProgress(run.runId)).toEqual({ despike: 2, refit: 1 })
+        // the fit's own counters are untouched
+        expect((yield* runOf(table, run.runId)).jobsCompleted).toBe(run.jobsCompleted)
+        const error = yield* Effect.flip(table.completeStageChunk("run-nope", "despike", 0))
+        expect(error._tag).toBe("RunNotFound")
+        yield* table.deleteRun(run.runId)
+        expect(yield* table.stageProgress(run.runId)).toEqual({})
+      })))
+
     it.effect("completeChunk of an unknown run fails with RunNotFound", withRun((table) =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(table.completeChunk("run-nope", 0, { outputKey: "k", spectra: 1, deferred: 0 }))

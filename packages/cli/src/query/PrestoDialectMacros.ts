@@ -1,5 +1,6 @@
 /**
- * Athena (Trino/Presto) SQL on DuckDB: the functions DuckDB lacks or names differently,
+ * DuckDB macros imitating the Presto/Trino dialect Athena speaks, so that Athena SQL runs on
+ * DuckDB unchanged: the functions DuckDB lacks or names differently,
  * as DuckDB macros in a schema `athena` that comes first on the search path (so they
  * shadow DuckDB's own functions of the same name, e.g. `cardinality`, which in DuckDB
  * only accepts MAPs), and a small source rewrite for the syntax a macro cannot provide

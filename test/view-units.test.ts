@@ -1,0 +1,95 @@
+/**
+ * The viewer's pieces without a browser: the label file (continued, rewritten on each
+ * change, refused when malformed), the hand fit of one Gaussian over a window, and the
+ * velocity axis and quantities of a header.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fitWindow } from "../packages/cli/src/view/HandFit.js"
+import * as Labels from "../packages/cli/src/view/Labels.js"
+import { valueOf, velocityAxis } from "../packages/cli/src/view/Quantities.js"
+import type { CubeHeader } from "../packages/core/src/Fits.js"
+import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
+import { tempDir } from "./support/cli.js"
+
+describe("view labels", () => {
+  it.effect("continues an existing file and rewrites it on every change", () => {
+    const file = path.join(tempDir("phs-labels-"), "labels.json")
+    fs.writeFileSync(file, JSON.stringify({ spectra: [{ x: 3, y: 1, components: [] }] }))
+    return Effect.gen(function* () {
+      const labels = yield* Labels.Labels
+      yield* labels.put({ x: 0, y: 2, category: "blend", components: [{ amplitude: 2, mean: 10.5, stddev: 3 }] })
+      yield* labels.put({ x: 0, y: 2, components: [{ amplitude: 1, mean: 11, stddev: 2 }] })
+      const onDisk = JSON.parse(fs.readFileSync(file, "utf8"))
+      expect(onDisk).toEqual({ spectra: [{ x: 3, y: 1, components: [] }, { x: 0, y: 2, components: [{ amplitude: 1, mean: 11, stddev: 2 }] }] })
+      expect(yield* labels.remove(3, 1)).toBe(true)
+      expect(yield* labels.remove(3, 1)).toBe(false)
+      expect(JSON.parse(fs.readFileSync(file, "utf8")).spectra).toHaveLength(1)
+      expect(fs.readdirSync(path.dirname(file))).toEqual(["labels.json"])
+    }).pipe(Effect.provide(Labels.layer(file)))
+  })
+
+  it.effect("refuses a file that is not a label file", () =>
+    Effect.gen(function* () {
+      const file = path.join(tempDir("phs-labels-"), "bad.json")
+      fs.writeFileSync(file, JSON.stringify({ spectra: [{ x: -1, y: 0, components: [] }] }))
+      const r = yield* Effect.either(Labels.read(file))
+      expect(Either.isLeft(r) && r.left.message).toContain("is not a label file")
+    })
+  )
+})
+
+describe("view hand fit", () => {
+  it.effect("recovers one Gaussian from the window it was dragged over", () =>
+    Effect.gen(function* () {
+      const n = 200
+      let s = 7
+      const noise = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.1
+      const spectrum = Float32Array.from({ length: n }, (_, c) => 2 * Math.exp(-0.5 * ((c - 120.3) / 4.2) ** 2) + 0.8 * Math.exp(-0.5 * ((c - 40) / 3) ** 2) + noise())
+      const g = yield* fitWindow(spectrum, 100, 140, 0.03)
+      expect(g.amplitude).toBeCloseTo(2, 1)
+      expect(g.mean).toBeCloseTo(120.3, 0)
+      expect(g.stddev).toBeCloseTo(4.2, 0)
+      const tooSmall = yield* Effect.either(fitWindow(spectrum, 10, 12, 0.03))
+      expect(Either.isLeft(tooSmall)).toBe(true)
+      const outside = yield* Effect.either(fitWindow(spectrum, 190, 210, 0.03))
+      expect(Either.isLeft(outside)).toBe(true)
+    })
+  )
+})
+
+describe("view quantities", () => {
+  const header = (cards: Record<string, string | number>) => ({ cards }) as unknown as CubeHeader
+  const row = {
+    x: 0, y: 0, beta: 3.5, rms: 0.1, min_persistence: 0.35, n_components: 2,
+    component_amplitudes: [1, 3], component_means: [10, 20], component_stddevs: [2, 4],
+    nan_channels: 0, residual_rms: 0.1, chi2_reduced: 1.1, aicc: 0,
+    component_amplitude_errors: [0, 0], component_mean_errors: [0, 0], component_stddev_errors: [0, 0], run_id: "r",
+    lon: null, lat: null, component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null
+  } satisfies DecompositionRow
+
+  it("reads a velocity axis in m/s as km/s, and none from a frequency axis", () => {
+    const v = velocityAxis(header({ CTYPE3: "VELO-LSR", CRVAL3: -5000, CRPIX3: 1, CDELT3: 250, CUNIT3: "m/s" }))!
+    expect(v.at(0)).toBe(-5)
+    expect(v.at(20)).toBe(0)
+    expect(v.step).toBe(0.25)
+    expect(velocityAxis(header({ CTYPE3: "FREQ", CRVAL3: 1e9, CRPIX3: 1, CDELT3: 1e3 }))).toBeUndefined()
+  })
+
+  it("maps the brightest component's velocity and dispersion, and the integrated intensity in km/s", () => {
+    const v = velocityAxis(header({ CTYPE3: "VRAD", CRVAL3: 0, CRPIX3: 1, CDELT3: 500 }))!
+    expect(valueOf("velocity", row, v)).toBe(10)
+    expect(valueOf("dispersion", row, v)).toBe(2)
+    expect(valueOf("velocity", row, undefined)).toBe(20)
+    expect(valueOf("integrated", row, v)).toBeCloseTo((1 * 2 + 3 * 4) * Math.sqrt(2 * Math.PI) * 0.5, 12)
+    expect(valueOf("velocity", { ...row, n_components: -1, component_amplitudes: [], component_means: [], component_stddevs: [] }, v)).toBeNull()
+    expect(valueOf("chi2_reduced", { ...row, rms: null }, v)).toBeNull()
+    // the table's world columns, when the fit wrote them, win over the header read here
+    const world = { ...row, component_velocities: [7, 8], component_velocity_dispersions: [1.5, 2.5], component_integrated_intensities: [3, 4] }
+    expect(valueOf("velocity", world, v)).toBe(8)
+    expect(valueOf("dispersion", world, v)).toBe(2.5)
+    expect(valueOf("integrated", world, v)).toBe(7)
+  })
+})
