@@ -45,7 +45,7 @@ describe("help", () => {
     expect(pipeline).toMatch(/--chunk-size N +spectra per chunk \(default: 500\)/)
     expect(pipeline).toMatch(/--target local\|aws +local: .*\(default:\s+local\)/s)
     const exp = Help.render(tree, ["export"], 100)
-    expect(exp).toMatch(/^Usage: phs export --fits DIR \[options\] <run>$/m)
+    expect(exp).toMatch(/^Usage: phs export --fits DIR \[options\] \[<run>\]$/m)
     const map = Help.render(tree, ["plot", "map"], 100)
     expect(map).toMatch(/--value VALUE .*\(default: n_components\)/s)
     // Every option has a description.

@@ -45,6 +45,38 @@ const DEFAULT_BLANK: Record<8 | 16 | 32, number> = { 8: 255, 16: -32768, 32: -21
 const BYTES: Record<Bitpix, number> = { 8: 1, 16: 2, 32: 4, [-32]: 4, [-64]: 8 }
 const RESERVED = /^(SIMPLE|BITPIX|NAXIS\d*|BSCALE|BZERO|BLANK|END)$/
 
+/** Printable ASCII (0x20–0x7E), the only bytes a FITS header may hold (FITS 4.0 §4.1.1). */
+const PRINTABLE = /^[\x20-\x7E]*$/
+
+/** Spellings of the symbols phs's texts use, for `toAscii`. */
+const SPELLED: Readonly<Record<string, string>> = {
+  "Σ": "sum", "√": "sqrt", "σ": "sigma", "μ": "mu", "χ": "chi", "²": "^2", "·": "*", "×": "x",
+  "−": "-", "–": "-", "—": "-", "≤": "<=", "≥": ">=", "≠": "!=", "π": "pi", "Δ": "delta", "…": "..."
+}
+
+/**
+ * A text as printable ASCII for a FITS header: known symbols spelled out (Σ → sum,
+ * √ → sqrt, σ → sigma, …), anything else non-printable as `?`.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const toAscii = (text: string): string =>
+  Array.from(text, (ch) => (PRINTABLE.test(ch) ? ch : SPELLED[ch] ?? "?")).join("")
+
+/**
+ * COMMENT cards holding `text` (made ASCII by `toAscii`), 72 characters each.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const commentCards = (text: string): ReadonlyArray<string> => {
+  const ascii = toAscii(text)
+  const out: string[] = []
+  for (let i = 0; i < Math.max(1, ascii.length); i += 72) out.push(`COMMENT ${ascii.slice(i, i + 72)}`.padEnd(CARD))
+  return out
+}
+
 const formatValue = (value: string | number | boolean): string => {
   if (typeof value === "boolean") return (value ? "T" : "F").padStart(20)
   if (typeof value === "number") return String(value).toUpperCase().padStart(20)
@@ -63,6 +95,7 @@ export const formatCard = (keyword: string, value: string | number | boolean, co
   if (keyword.length > 8 || card.length > CARD) {
     throw new RangeError(`card ${keyword} does not fit in ${CARD} characters`)
   }
+  if (!PRINTABLE.test(card)) throw new RangeError(`card ${keyword} holds characters that are not printable ASCII (use toAscii)`)
   return card.padEnd(CARD)
 }
 
@@ -79,7 +112,11 @@ export const rawHeader = (cards: ReadonlyArray<string>): Uint8Array => {
   const out = new Uint8Array(size).fill(0x20)
   cards.forEach((card, i) => {
     if (card.length > CARD) throw new RangeError(`card ${i + 1} is longer than ${CARD} characters`)
-    for (let j = 0; j < card.length; j++) out[i * CARD + j] = card.charCodeAt(j) & 0xff
+    for (let j = 0; j < card.length; j++) {
+      const code = card.charCodeAt(j)
+      if (code > 0xff) throw new RangeError(`card ${i + 1} holds a character beyond one byte (use toAscii)`)
+      out[i * CARD + j] = code
+    }
   })
   return out
 }

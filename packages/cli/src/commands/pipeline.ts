@@ -11,11 +11,15 @@ import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import { line, note, printable, shellWord } from "../Output.js"
+import * as CubeSet from "../CubeSet.js"
 import * as Progress from "../Progress.js"
 import { Target } from "../target/Target.js"
 import { checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
 
-const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
+const cube = Args.text({ name: "cube" }).pipe(
+  Args.withDescription("FITS cube (x, y, velocity); several, a directory or a glob run each cube as its own run of one --survey"),
+  Args.atLeast(1)
+)
 const survey = Options.text("survey").pipe(
   Options.withDescription("survey name (a-z, 0-9, _ -); default: from the file name"),
   Options.optional
@@ -134,33 +138,60 @@ const otherUnfinished = (runId: string) =>
       .map((r) => `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}`)
   })
 
+/** One cube of the set: submitted (or found), then driven and reported. */
+const pipelineOne = (
+  file: string,
+  surveyName: string,
+  params: Record<string, number>,
+  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean }
+) =>
+  Effect.gen(function* () {
+    const target = yield* Target
+    const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
+    )
+    if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
+      yield* report(submitted.before.value, { seconds: 0, spectra: 0, asJson: o.json, already: true })
+      return yield* Pipeline.ensureCompleted(submitted.before.value)
+    }
+    if (!o.json) {
+      if (Option.isSome(submitted.before)) note(`run ${submitted.runId} exists already (${submitted.before.value.status.toLowerCase()}): continuing it`)
+      for (const text of yield* otherUnfinished(submitted.runId)) note(text)
+    }
+    return yield* driveAndReport(submitted.runId, { concurrency: o.concurrency, asJson: o.json })
+  })
+
 export const pipeline = Command.make(
   "pipeline",
   { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)
-      const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
+      const cubes = yield* CubeSet.expand(o.cube)
+      if (cubes.length > 1 && Option.isNone(o.survey)) {
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: `${cubes.length} cubes make one survey: name it with --survey NAME` }))
+      }
+      const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(cubes[0])))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
-      const header = yield* LocalRun.checkCube(o.cube)
-      if (header.hdu > 0 && !o.json) note(`note: the cube is in ${Fits.describeHdu(header)}`)
-      yield* onTarget(o, "drive")(
-        Effect.gen(function* () {
-          const target = yield* Target
-          const submitted = yield* target.submit({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }).pipe(
-            Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
-          )
-          if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
-            yield* report(submitted.before.value, { seconds: 0, spectra: 0, asJson: o.json, already: true })
-            return yield* Pipeline.ensureCompleted(submitted.before.value)
-          }
-          if (!o.json) {
-            if (Option.isSome(submitted.before)) note(`run ${submitted.runId} exists already (${submitted.before.value.status.toLowerCase()}): continuing it`)
-            for (const text of yield* otherUnfinished(submitted.runId)) note(text)
-          }
-          return yield* driveAndReport(submitted.runId, { concurrency: o.concurrency, asJson: o.json })
+      const sizes = yield* Effect.forEach(cubes, (c) =>
+        Effect.map(LocalRun.checkCube(c), (header) => {
+          if (header.hdu > 0 && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
+          return header.nx * header.ny
         })
+      )
+      const total = sizes.reduce((a, b) => a + b, 0)
+      yield* onTarget(o, "drive")(
+        Effect.forEach(cubes, (file, k) =>
+          Effect.gen(function* () {
+            if (cubes.length > 1 && !o.json) {
+              const before = sizes.slice(0, k).reduce((a, b) => a + b, 0)
+              note(`cube ${k + 1} of ${cubes.length} (${printable(path.basename(file))}, ${count(sizes[k])} spectra); survey ${surveyName}: ${count(before)} of ${count(total)} spectra in earlier cubes`)
+            }
+            return yield* pipelineOne(file, surveyName, params, o)
+          }), { discard: true }).pipe(
+          Effect.tap(() => (cubes.length > 1 && !o.json ? Effect.sync(() => line(`survey ${surveyName}: ${cubes.length} cubes, ${count(total)} spectra completed; see phs runs --survey ${surveyName}`)) : Effect.void))
+        )
       )
     })
 ).pipe(Command.withDescription("decompose every spectrum of a cube into Gaussian components"))

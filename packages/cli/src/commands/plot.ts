@@ -12,6 +12,7 @@ import * as Maps from "../plot/Maps.js"
 import * as Render from "../plot/Render.js"
 import * as RunData from "../plot/RunData.js"
 import * as Specs from "../plot/Specs.js"
+import * as Survey from "../plot/Survey.js"
 import type * as Target from "../target/Target.js"
 import { onTarget, targetOptions } from "./shared.js"
 import type { TopLevelSpec } from "vega-lite"
@@ -100,6 +101,8 @@ export const map = Command.make(
   "map",
   {
     ...picture,
+    runId: runId.pipe(Args.optional),
+    survey: Options.text("survey").pipe(Options.withDescription("the mosaic of this survey's tiles instead of one run (docs/results.md, Mosaics)"), Options.optional),
     value: Options.choice("value", Maps.MAP_VALUE_NAMES).pipe(
       Options.withDescription(`the quantity: ${Maps.MAP_VALUE_NAMES.map((n) => `${n} (${Maps.MAP_VALUES[n].doc})`).join("; ")}`),
       Options.withDefault("n_components" as Maps.MapValueName)
@@ -109,8 +112,16 @@ export const map = Command.make(
     inWorkdir(
       o,
       Effect.gen(function* () {
-        const { run, header, rows } = yield* RunData.load(o.runId)
-        yield* draw(Specs.map({ run, header, rows, value: o.value }), o, `${run.runId}-map-${o.value}`)
+        if (Option.isSome(o.survey) === Option.isSome(o.runId)) {
+          return yield* Effect.fail(new Errors.InvalidInput({ reason: "phs plot map takes one of RUN or --survey NAME" }))
+        }
+        if (Option.isSome(o.survey)) {
+          const s = yield* Survey.load({ survey: o.survey.value })
+          const image = Maps.stitch(s.grid, s.rows, o.value)
+          return yield* draw(Specs.map({ name: `survey ${s.label}`, nx: s.grid.nx, ny: s.grid.ny, image, header: s.grid, value: o.value }), o, `${s.label}-map-${o.value}`)
+        }
+        const { run, header, rows } = yield* RunData.load(Option.getOrThrow(o.runId))
+        yield* draw(Specs.map({ name: run.runId, nx: run.nx, ny: run.ny, image: Maps.image(run, rows, o.value), header, value: o.value }), o, `${run.runId}-map-${o.value}`)
       })
     )
 ).pipe(Command.withDescription("an image of the field: one cell per pixel coloured by a per-pixel quantity, with a colour bar"))

@@ -23,15 +23,15 @@ const realCard = (keyword: string, value: number, comment?: string): string => {
 
 /** A card keeping the cube's value type: reals stay reals, strings stay strings. */
 const copyCard = (keyword: string, value: string | number | boolean): string =>
-  typeof value === "number" ? realCard(keyword, value) : FitsWriter.formatCard(keyword, value)
+  typeof value === "number" ? realCard(keyword, value) : FitsWriter.formatCard(keyword, typeof value === "string" ? FitsWriter.toAscii(value) : value)
 
 export interface ImageSpec {
   readonly nx: number
   readonly ny: number
   /** `[y][x]` row-major (index y·nx + x); NaN where there is no value. */
   readonly data: Float64Array | Float32Array
-  /** The cube's header, whose spatial WCS is copied. */
-  readonly cube: Fits.CubeHeader
+  /** The cube's header (or a mosaic grid's cards), whose spatial WCS is copied. */
+  readonly cube: Pick<Fits.CubeHeader, "cards">
   readonly bunit?: string
   /** BTYPE: what the image shows. */
   readonly btype: string
@@ -55,11 +55,9 @@ export const write = (spec: ImageSpec): Uint8Array => {
     const value = spec.cube.cards[keyword]
     if (value !== undefined) cards.push(copyCard(keyword, value))
   }
-  cards.push(FitsWriter.formatCard("BTYPE", spec.btype))
-  if (spec.bunit !== undefined) cards.push(FitsWriter.formatCard("BUNIT", spec.bunit))
-  for (const c of spec.comments ?? []) {
-    for (let i = 0; i < c.length; i += 72) cards.push(`COMMENT ${c.slice(i, i + 72)}`.padEnd(80))
-  }
+  cards.push(FitsWriter.formatCard("BTYPE", FitsWriter.toAscii(spec.btype)))
+  if (spec.bunit !== undefined) cards.push(FitsWriter.formatCard("BUNIT", FitsWriter.toAscii(spec.bunit)))
+  for (const c of spec.comments ?? []) cards.push(...FitsWriter.commentCards(c))
   cards.push("END")
   const header = FitsWriter.rawHeader(cards)
   const bytes = nx * ny * 4

@@ -1,7 +1,7 @@
 /**
  * Per-pixel quantities of a run, for `phs plot map` and `phs export --fits`.
  */
-import type { ResultSchema, RunTable } from "@phs/core"
+import { Mosaic, type ResultSchema, type RunTable } from "@phs/core"
 
 type Row = ResultSchema.DecompositionRow
 
@@ -15,6 +15,14 @@ export interface MapValue {
   readonly of: (row: Row) => number | null
   /** Whether a blank spectrum (rms NULL) still has a value (only nan_channels does). */
   readonly definedWhenBlank?: boolean
+  /** Whole numbers only: drawn on a discrete colour scale. */
+  readonly integer?: boolean
+}
+
+/** A physical quantity of core's `Mosaic.Quantities` as a map value (one definition for maps and mosaics). */
+const physical = (name: Mosaic.Quantities.QuantityName): MapValue => {
+  const q: Mosaic.Quantities.Quantity = Mosaic.Quantities.QUANTITIES[name]
+  return { doc: q.doc, unit: q.unit, of: q.of, integer: q.integer }
 }
 
 const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
@@ -24,10 +32,10 @@ export const integrated = (row: Row): number =>
   sum(row.component_amplitudes.map((a, i) => a * row.component_stddevs[i] * SQRT_2PI))
 
 export const MAP_VALUES = {
-  n_components: { doc: "number of Gaussian components", unit: () => undefined, of: (r) => r.n_components },
-  rms: { doc: "noise rms of the spectrum", unit: (b) => b, of: (r) => r.rms },
+  n_components: physical("n_components"),
+  rms: physical("rms"),
   min_persistence: { doc: "smallest persistence among the accepted peaks", unit: (b) => b, of: (r) => r.min_persistence },
-  nan_channels: { doc: "blank (NaN) channels of the spectrum", unit: () => undefined, of: (r) => r.nan_channels, definedWhenBlank: true },
+  nan_channels: { doc: "blank (NaN) channels of the spectrum", unit: () => undefined, of: (r) => r.nan_channels, definedWhenBlank: true, integer: true },
   amplitude_max: {
     doc: "largest component amplitude (0 without components)",
     unit: (b) => b,
@@ -53,6 +61,11 @@ export const MAP_VALUES = {
     unit: () => "channel",
     of: (r) => (r.component_stddevs.length === 0 ? null : sum(r.component_stddevs) / r.component_stddevs.length)
   },
+  integrated_intensity: physical("integrated_intensity"),
+  mean_velocity: physical("mean_velocity"),
+  velocity_dispersion: physical("velocity_dispersion"),
+  brightest_velocity: physical("brightest_velocity"),
+  chi2_reduced: physical("chi2_reduced"),
   snr_max: {
     doc: "largest component amplitude over the rms",
     unit: () => undefined,
@@ -85,3 +98,7 @@ export const image = (run: Pick<RunTable.RunRecord, "nx" | "ny">, rows: Readonly
   }
   return out
 }
+
+/** The mosaic of a quantity on a grid of tiles (core `Mosaic.Stitch`; overlaps: `Mosaic.Grid.owners`). */
+export const stitch = (grid: Mosaic.Grid.Grid, rows: ReadonlyMap<string, ReadonlyArray<Row>>, name: MapValueName): Float64Array =>
+  Mosaic.Stitch.stitch(grid, rows, (row) => valueOf(name, row))

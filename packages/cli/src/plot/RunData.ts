@@ -124,7 +124,7 @@ export interface LinearAxis {
 }
 
 /** World coordinates of axis 1, 2 or 3 as `crval + (pixel + 1 − crpix)·cdelt` (pixel from 0). */
-export const linearAxis = (header: Fits.CubeHeader, axis: 1 | 2 | 3): LinearAxis | undefined => {
+export const linearAxis = (header: Pick<Fits.CubeHeader, "cards">, axis: 1 | 2 | 3): LinearAxis | undefined => {
   const num = (k: string) => (typeof header.cards[k] === "number" ? (header.cards[k] as number) : undefined)
   const str = (k: string) => (typeof header.cards[k] === "string" ? (header.cards[k] as string).trim() : undefined)
   const ctype = str(`CTYPE${axis}`)

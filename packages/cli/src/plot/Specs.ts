@@ -205,9 +205,14 @@ export const spectrum = (input: SpectrumInput): TopLevelSpec => {
 }
 
 export interface MapInput {
-  readonly run: RunTable.RunRecord
-  readonly header: Fits.CubeHeader
-  readonly rows: ReadonlyArray<Row>
+  /** What the title names: the run id, or the survey of a mosaic. */
+  readonly name: string
+  readonly nx: number
+  readonly ny: number
+  /** `[y][x]` row-major, NaN where there is no value (`Maps.image`, `Maps.stitch`). */
+  readonly image: Float64Array
+  /** The header cards of the map's WCS (the cube's, or a mosaic grid's). */
+  readonly header: Pick<Fits.CubeHeader, "cards">
   readonly value: Maps.MapValueName
 }
 
@@ -230,39 +235,40 @@ const pixelAxis = (name: "x" | "y", n: number, w: LinearAxis | undefined) => ({
  * and 2 under the pixel numbers when the header gives CTYPE/CRVAL/CRPIX/CDELT.
  */
 export const map = (input: MapInput): TopLevelSpec => {
-  const { run, header, rows, value } = input
-  const image = Maps.image(run, rows, value)
+  const { header, value, image, nx, ny } = input
+  const integer = (Maps.MAP_VALUES[value] as Maps.MapValue).integer === true
   const cells = Array.from(image, (v, p) => {
-    const x = p % run.nx
-    const y = Math.floor(p / run.nx)
+    const x = p % nx
+    const y = Math.floor(p / nx)
     return { x0: x - 0.5, x1: x + 0.5, y0: y - 0.5, y1: y + 0.5, value: Number.isNaN(v) ? null : v }
   })
-  const size = cellSize(run.nx, run.ny)
+  const size = cellSize(nx, ny)
   const bunit = typeof header.cards.BUNIT === "string" && header.cards.BUNIT.trim() !== "" ? header.cards.BUNIT.trim() : undefined
   const unit = Maps.MAP_VALUES[value].unit(bunit)
   const known = cells.filter((c) => c.value !== null).length
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
-      text: `${run.runId}: ${value}`,
-      subtitle: `${Maps.MAP_VALUES[value].doc}; ${run.nx} × ${run.ny} pixels${known < cells.length ? `, ${cells.length - known} without a value (grey)` : ""}`
+      text: `${input.name}: ${value}`,
+      subtitle: `${Maps.MAP_VALUES[value].doc}; ${nx} × ${ny} pixels${known < cells.length ? `, ${cells.length - known} without a value (grey)` : ""}`
     },
-    width: run.nx * size,
-    height: run.ny * size,
+    width: nx * size,
+    height: ny * size,
     data: { values: cells },
     mark: { type: "rect", name: "cell", aria: false, stroke: null, invalid: "show" },
     name: "cell",
     encoding: {
-      x: { field: "x0", type: "quantitative", scale: { domain: [-0.5, run.nx - 0.5], nice: false, zero: false, round: true }, axis: pixelAxis("x", run.nx, linearAxis(header, 1)) },
+      x: { field: "x0", type: "quantitative", scale: { domain: [-0.5, nx - 0.5], nice: false, zero: false, round: true }, axis: pixelAxis("x", nx, linearAxis(header, 1)) },
       x2: { field: "x1" },
-      y: { field: "y0", type: "quantitative", scale: { domain: [-0.5, run.ny - 0.5], nice: false, zero: false, round: true }, axis: pixelAxis("y", run.ny, linearAxis(header, 2)) },
+      y: { field: "y0", type: "quantitative", scale: { domain: [-0.5, ny - 0.5], nice: false, zero: false, round: true }, axis: pixelAxis("y", ny, linearAxis(header, 2)) },
       y2: { field: "y1" },
       color: {
         condition: { test: "datum.value === null", value: "#d0d0d0" },
         field: "value",
-        type: "quantitative",
+        // Whole-number quantities (component counts) get one colour per value, not a gradient.
+        type: integer ? "ordinal" : "quantitative",
         scale: { scheme: "viridis" },
-        legend: { title: unit === undefined ? value : `${value} (${unit})`, titleLimit: 400, gradientLength: Math.max(80, Math.min(run.ny * size, 300)) }
+        legend: { title: unit === undefined ? value : `${value} (${unit})`, titleLimit: 400, ...(integer ? {} : { gradientLength: Math.max(80, Math.min(ny * size, 300)) }) }
       }
     },
     config: CONFIG
