@@ -28,6 +28,12 @@ const chunkSize = Options.integer("chunk-size").pipe(
   Options.withDescription("spectra per chunk"),
   Options.withDefault(Params.DEFAULT_CHUNK_SIZE)
 )
+const hdu = Options.integer("hdu").pipe(
+  Options.withDescription(
+    "the HDU holding the cube (0 = primary); phs reads only the first HDU holding a 3-D image, so any other N is refused"
+  ),
+  Options.optional
+)
 const concurrency = Options.integer("concurrency").pipe(
   Options.withDescription("chunks fitted at once (default: number of cores)"),
   Options.withDefault(os.availableParallelism())
@@ -136,14 +142,20 @@ const otherUnfinished = (runId: string) =>
 
 export const pipeline = Command.make(
   "pipeline",
-  { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
+  { cube, survey, param, chunkSize, hdu, concurrency, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)
       const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
+      if (Option.isSome(o.hdu)) yield* LocalRun.checkCube(o.cube, { hdu: o.hdu.value })
       const header = yield* LocalRun.checkCube(o.cube)
+      // Split and slow-fit find the cube's HDU themselves (the first 3-D image): a run of another HDU would read the wrong data.
+      if (Option.isSome(o.hdu) && o.hdu.value !== header.hdu)
+        return yield* new Errors.InvalidInput({
+          reason: `--hdu ${o.hdu.value}: phs decomposes only the first HDU holding a 3-D image, here HDU ${header.hdu}; write HDU ${o.hdu.value} to a file of its own to decompose it`
+        })
       if (header.hdu > 0 && !o.json) note(`the cube is in ${Fits.describeHdu(header)}`)
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
