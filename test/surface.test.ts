@@ -10,6 +10,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { printable, shellWord } from "../packages/cli/src/Output.js"
+import { writeCube } from "../packages/core/src/FitsWriter.js"
+import { cubeData } from "./support/cubes.js"
 import { PHS, phs, tempDir } from "./support/cli.js"
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url))
@@ -119,6 +121,39 @@ describe("the CLI's surface", () => {
     })
     expect(r.code).toBe(1)
     expect(r.stderr.split("\n").filter((l) => l !== "")).toEqual([expect.stringMatching(/^phs: StorageError: dynamodb list runs: .*ECONNREFUSED/)])
+  })
+})
+
+describe("phs status shows the cube's WCS", () => {
+  const statusOf = async (cube: string) => {
+    const workdir = path.join(tempDir(), "w")
+    const run = await phs(["pipeline", cube, "--workdir", workdir, "--json"])
+    expect(run.code, run.stderr).toBe(0)
+    const runId = (JSON.parse(run.stdout) as { runId: string }).runId
+    const text = await phs(["status", runId, "--workdir", workdir])
+    const json = await phs(["status", runId, "--workdir", workdir, "--json"])
+    expect([text.code, json.code]).toEqual([0, 0])
+    return { lines: text.stdout.split("\n").filter((l) => l.trim().startsWith("world:")), wcs: (JSON.parse(json.stdout) as { wcs: unknown }).wcs }
+  }
+
+  it("the GRS sample: galactic CAR, its velocity axis (VOPT in m/s, shown in km/s in the rows)", async () => {
+    const { lines, wcs } = await statusOf(example("grs-3x3.fits"))
+    expect(lines).toEqual(["  world: galactic CAR; velocity VOPT (optical, LSRK)"])
+    expect(wcs).toMatchObject({ celestial: { frame: "galactic", projection: "CAR", ctype: ["GLON-CAR", "GLAT-CAR"] }, spectral: { ctype: "VOPT", convention: "optical" }, problems: [] })
+  })
+
+  it("a cube with a projection phs does not implement: the reason the world columns are null", async () => {
+    const file = path.join(tempDir(), "mer.fits")
+    const wcsCards = {
+      CTYPE1: "GLON-MER", CRVAL1: 30, CRPIX1: 1, CDELT1: -0.01,
+      CTYPE2: "GLAT-MER", CRVAL2: 0, CRPIX2: 1, CDELT2: 0.01,
+      CTYPE3: "VRAD", CRVAL3: 0, CRPIX3: 1, CDELT3: 200, CUNIT3: "m/s", SPECSYS: "LSRK"
+    }
+    fs.writeFileSync(file, writeCube({ nx: 2, ny: 2, nchan: 64, data: cubeData({ nx: 2, ny: 2, nchan: 64 }), cards: wcsCards }))
+    const { lines, wcs } = await statusOf(file)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^ {2}world: velocity VRAD \(radio, LSRK\); lon\/lat are null: .*MER/)
+    expect(wcs).toMatchObject({ celestial: null, problems: [expect.stringMatching(/^lon\/lat are null: .*MER/)] })
   })
 })
 

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { RESULT_DATABASE } from "./Keys.js"
 
 /**
  * A 32-bit signed integer.
@@ -153,7 +154,7 @@ export const RESULT_COLUMNS: ReadonlyArray<ResultColumn> = [
  * @category constants
  */
 export const RESULT_TABLE = {
-  database: "phspectra",
+  database: RESULT_DATABASE,
   table: "decompositions",
   prefix: "decompositions",
   partitionColumn: { name: "survey", glue: "string", duckdb: "VARCHAR", doc: "survey the cube belongs to" }

@@ -179,7 +179,7 @@ export const submitImported = (
     const manifest = { cube_key: cubeKey, survey: s.survey, params: s.params ?? {}, ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }) }
     const input = yield* Pipeline.prepare(manifest)
     const store = yield* BlobStore.BlobStore
-    yield* store.put(`manifests/${input.runId}.json`, new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
+    yield* store.put(Keys.manifest(input.runId), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
     yield* Pipeline.start(pipeline, input)
     return input.runId
   })

@@ -19,7 +19,7 @@
  * region in a queue URL of the deployment, else the profile's (`AWS_PROFILE`,
  * `~/.aws/config`); credentials from the SDK's default chain.
  */
-import { Errors } from "@phs/core"
+import { Errors, Keys } from "@phs/core"
 import { type AwsConfig, RuntimeAws } from "@phs/runtime-lambda"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
@@ -188,7 +188,7 @@ export const resolve = (
       catalogQueueUrl,
       workgroup: value("workgroup") ?? DEFAULT_WORKGROUP,
       athenaOutput: get(RuntimeAws.ENV.athenaOutput) ?? (bucket === undefined ? undefined : `s3://${bucket}/athena-results/`),
-      glueDatabase: get(RuntimeAws.ENV.glueDatabase) ?? "phspectra",
+      glueDatabase: get(RuntimeAws.ENV.glueDatabase) ?? Keys.RESULT_DATABASE,
       queuesMissing: (["fitQueue", "fitDlq", "slowQueue", "slowDlq"] as const).filter((f) => value(f) === undefined).map((f) => ENV_OF[f])
     }
   })

@@ -32,6 +32,12 @@ const chunkSize = Options.integer("chunk-size").pipe(
   Options.withDescription("spectra per chunk"),
   Options.withDefault(Params.DEFAULT_CHUNK_SIZE)
 )
+const hdu = Options.integer("hdu").pipe(
+  Options.withDescription(
+    "the HDU holding the cube (0 = primary); phs reads only the first HDU holding a 3-D image, so any other N is refused"
+  ),
+  Options.optional
+)
 const concurrency = Options.integer("concurrency").pipe(
   Options.withDescription("chunks fitted at once (default: number of cores)"),
   Options.withDefault(os.availableParallelism())
@@ -163,7 +169,7 @@ const pipelineOne = (
 
 export const pipeline = Command.make(
   "pipeline",
-  { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
+  { cube, survey, param, chunkSize, hdu, concurrency, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)
@@ -175,7 +181,14 @@ export const pipeline = Command.make(
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
       const sizes = yield* Effect.forEach(cubes, (c) =>
-        Effect.map(LocalRun.checkCube(c), (header) => {
+        Effect.gen(function* () {
+          if (Option.isSome(o.hdu)) yield* LocalRun.checkCube(c, { hdu: o.hdu.value })
+          const header = yield* LocalRun.checkCube(c)
+          // Split and slow-fit find the cube's HDU themselves (the first 3-D image): a run of another HDU would read the wrong data.
+          if (Option.isSome(o.hdu) && o.hdu.value !== header.hdu)
+            return yield* new Errors.InvalidInput({
+              reason: `--hdu ${o.hdu.value}: phs decomposes only the first HDU holding a 3-D image, here HDU ${header.hdu}; write HDU ${o.hdu.value} to a file of its own to decompose it`
+            })
           if (header.hdu > 0 && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
           return header.nx * header.ny
         })

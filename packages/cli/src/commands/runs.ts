@@ -4,9 +4,9 @@
  * for every target (`replay` and `rm` need the workdir's journal: local only).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { BlobStore, Errors, Keys, Pipeline, RunTable, type WorkQueue } from "@phs/core"
+import { BlobStore, Errors, Keys, Pipeline, RunTable, Wcs, type WorkQueue, WorldColumns } from "@phs/core"
 import { LocalRun, Sqlite } from "@phs/runtime-local"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import * as os from "node:os"
 import * as readline from "node:readline/promises"
 import { line, note, table, timestamp } from "../Output.js"
@@ -63,7 +63,8 @@ export const status = Command.make("status", { runId, json, ...targetOptions }, 
       const drivenBy = yield* target.drivenBy(run)
       if (Option.isSome(dead.unknown) && !o.json) note(`note: dead letters not read: ${dead.unknown.value}`)
       const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
-      printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`)
+      const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey))
+      printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
       yield* statusParts(run.runId, o.json)
     })
   )
@@ -77,16 +78,29 @@ const printStatus = (
   drivenBy: Option.Option<string>,
   asJson: boolean,
   putBack: string,
-  resume: string
+  resume: string,
+  wcs: Either.Either<Wcs.WcsSummary, Errors.InvalidInput | Errors.StorageError>
 ): void => {
   const finished = run.status === "COMPLETED" || run.status === "FAILED"
-  if (asJson) return line(JSON.stringify({ run, chunks, deadLetters: dead, drivenBy: Option.getOrNull(drivenBy) }))
+  // The cube's header is re-read (a ranged get), so status shows the WCS before the catalog writes `_stage_config.json`.
+  const unread = (e: Errors.InvalidInput | Errors.StorageError) => `cube header not read: ${e.reason}`
+  if (asJson)
+    return line(
+      JSON.stringify({
+        run,
+        chunks,
+        deadLetters: dead,
+        drivenBy: Option.getOrNull(drivenBy),
+        wcs: Either.match(wcs, { onRight: (w) => w, onLeft: (e) => ({ celestial: null, spectral: null, problems: [unread(e)] }) })
+      })
+    )
   const count = (s: RunTable.ChunkStatus) => chunks.filter((c) => c.status === s).length
   line(`run ${run.runId}  survey ${run.survey}  ${run.status}${run.reason ? `: ${run.reason}` : ""}`)
   if (!finished)
     line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
   line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey} (${run.nx} × ${run.ny} × ${run.nChannels})`)
   line(`  params ${paramText(run)}; code ${run.codeVersion}`)
+  line(`  ${Either.match(wcs, { onRight: Wcs.statusLine, onLeft: (e) => `world: unknown (${unread(e)})` })}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)
   line(
     `  fit     ${count("COMPLETED")} completed, ${count("IN_PROGRESS")} in progress, ${count("PENDING")} pending, ${count("FAILED")} failed; ${run.spectraDone.toLocaleString("en-US")}/${run.nSpectra.toLocaleString("en-US")} spectra`
