@@ -114,7 +114,8 @@ const levelsOf = (column: ResultColumn, rows: ReadonlyArray<DecompositionRow>): 
   }
   const convert = column.parquet === "string" ? (v: unknown) => utf8.encode(v as string) : (v: unknown) => v as number
   for (const row of rows) {
-    const v = row[column.name]
+    // an optional column a row lacks (`refit` of a run without refit) is null
+    const v = row[column.name] ?? null
     if (column.nullable) def.push(v === null ? 0 : 1)
     if (v !== null) values.push(convert(v))
   }

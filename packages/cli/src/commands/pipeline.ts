@@ -33,6 +33,11 @@ const concurrency = Options.integer("concurrency").pipe(
   Options.withDefault(os.availableParallelism())
 )
 
+const refit = Options.choice("refit", Params.REFIT_MODES).pipe(
+  Options.withDescription("refit stage after the fit: none, or spatial (the spatially coherent refit, docs/fan-out-stages.md)"),
+  Options.withDefault("none" as const)
+)
+
 /** A survey name from a file name: "GRS_L23.fits" → "grs_l23". */
 export const surveyFromFile = (file: string): string =>
   path
@@ -136,7 +141,7 @@ const otherUnfinished = (runId: string) =>
 
 export const pipeline = Command.make(
   "pipeline",
-  { cube, survey, param, chunkSize, concurrency, json, ...targetOptions },
+  { cube, survey, param, chunkSize, concurrency, refit, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)
@@ -148,7 +153,7 @@ export const pipeline = Command.make(
       yield* onTarget(o, "drive")(
         Effect.gen(function* () {
           const target = yield* Target
-          const submitted = yield* target.submit({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }).pipe(
+          const submitted = yield* target.submit({ cube: o.cube, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, quiet: o.json }).pipe(
             Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
           )
           if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
