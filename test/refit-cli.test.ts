@@ -1,7 +1,7 @@
 /**
  * `phs pipeline --refit spatial` (docs/fan-out-stages.md): its own run id, one row per
  * spectrum, a `refit` flag exactly on the spectra the refit changed, `phs resume` of a
- * killed refit run finishes the same (refit) pipeline, and a bad mode is a usage error.
+ * killed refit run finishes the same (refit) pipeline and `phs replay` replays it, and a bad mode is a usage error.
  */
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -79,6 +79,10 @@ describe("phs pipeline --refit spatial", () => {
     expect(rows.length).toBe(NX * NY)
     expect(rows.map((row) => row.refit !== null)).toEqual(rows.map((row, i) => solution(row) !== solution(plain[i])))
     expect(rows.some((row) => row.refit !== null)).toBe(true)
+    // replay goes through the recorded (refit) pipeline's journal too
+    const replayed = await phs(["replay", runs[0].runId, "--json", "--workdir", w])
+    expect(replayed.code).toBe(0)
+    expect(JSON.parse(replayed.stdout)).toMatchObject({ runId: runs[0].runId, identical: true })
   }, 120_000)
 
   it("an unknown mode: one line listing the valid ones, exit 2", async () => {
