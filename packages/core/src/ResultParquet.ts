@@ -298,6 +298,8 @@ export const encodeRows = (rows: ReadonlyArray<DecompositionRow>): Uint8Array =>
 const decodeAll = Schema.decodeUnknown(Schema.Array(DecompositionRow))
 
 const expectedNames = RESULT_COLUMNS.map((column) => column.name).join(", ")
+/** Files written before the `refit` column (the last one) existed: read with `refit` absent. */
+const namesBeforeRefit = RESULT_COLUMNS.filter((column) => column.name !== "refit").map((column) => column.name).join(", ")
 
 /**
  * Decodes a result file back into rows, in file order, validating every row.
@@ -316,7 +318,7 @@ export const decodeRows = (bytes: Uint8Array): Effect.Effect<Array<Decomposition
       })
     const metadata = yield* Effect.try({ try: () => parquetMetadata(file), catch: unreadable })
     const names = parquetSchema(metadata).children.map((child) => child.element.name).join(", ")
-    if (names !== expectedNames) {
+    if (names !== expectedNames && names !== namesBeforeRefit) {
       return yield* new ResultDecodeError({ reason: `columns (${names}) are not the result columns (${expectedNames})` })
     }
     const raw = yield* Effect.tryPromise({

@@ -2,7 +2,7 @@ import { DuckDBInstance } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import { parquetWriteBuffer } from "hyparquet-writer"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parquetMetadata } from "hyparquet"
@@ -346,6 +346,16 @@ describe("ResultParquet round trip", () => {
       const bytes = encodeRows(field)
       const again = encodeRows(yield* decodeRows(bytes))
       expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true)
+    }))
+
+  it.effect("reads a file written before the refit column, with refit absent", () =>
+    Effect.gen(function*() {
+      const now = write("with-refit.parquet", encodeRows(field))
+      const old = join(dir, "before-refit.parquet")
+      yield* query(`COPY (SELECT * EXCLUDE (refit) FROM read_parquet('${now}')) TO '${old}' (FORMAT parquet)`)
+      const rows = yield* decodeRows(new Uint8Array(readFileSync(old)))
+      expect(rows).toEqual(field.map(({ refit: _refit, ...r }) => r))
+      expect(rows.every((r) => !("refit" in r))).toBe(true)
     }))
 
   it.effect("decodes a file held in a view of a larger buffer", () =>
