@@ -116,7 +116,7 @@ describe("the local table", () => {
       ["residual_rms", "DOUBLE"], ["chi2_reduced", "DOUBLE"], ["aicc", "DOUBLE"], ["component_amplitude_errors", "DOUBLE[]"],
       ["component_mean_errors", "DOUBLE[]"], ["component_stddev_errors", "DOUBLE[]"], ["run_id", "VARCHAR"],
       ["cube", "VARCHAR"], ["lon", "DOUBLE"], ["lat", "DOUBLE"], ["component_velocities", "DOUBLE[]"],
-      ["component_velocity_dispersions", "DOUBLE[]"], ["component_integrated_intensities", "DOUBLE[]"], ["survey", "VARCHAR"]
+      ["component_velocity_dispersions", "DOUBLE[]"], ["component_integrated_intensities", "DOUBLE[]"], ["refit", "VARCHAR"], ["survey", "VARCHAR"]
     ])
     expect(await objects("SELECT DISTINCT survey FROM decompositions WHERE survey = '0042'")).toEqual([{ survey: "0042" }])
   })

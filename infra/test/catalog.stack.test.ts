@@ -49,7 +49,8 @@ describe("CatalogStack", () => {
       "lat double",
       "component_velocities array<double>",
       "component_velocity_dispersions array<double>",
-      "component_integrated_intensities array<double>"
+      "component_integrated_intensities array<double>",
+      "refit string"
     ])
   })
 

@@ -43,7 +43,7 @@ export const usageMessage = (text: string, args: ReadonlyArray<string>): string 
 }
 
 /** The options whose value is one of a list. */
-const CHOICE_FLAGS = new Set(["--target", "--format", "--value", "--arch"])
+const CHOICE_FLAGS = new Set(["--target", "--format", "--value", "--arch", "--refit"])
 
 /** Exit code and message for a failure. */
 export const classify = (error: unknown, args: ReadonlyArray<string> = []): { code: number; message: string | null } => {

@@ -107,6 +107,15 @@ export const Survey = Schema.String.pipe(
 )
 
 /**
+ * `--refit` modes: `none` (the default) or `spatial`, the coherent refit (docs/fan-out-stages.md).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const REFIT_MODES = ["none", "spatial"] as const
+export type RefitMode = (typeof REFIT_MODES)[number]
+
+/**
  * The manifest that starts a run (the aws trigger; also what `phs pipeline` builds locally).
  *
  * @since 0.1.0
@@ -123,7 +132,8 @@ export const Manifest = Schema.Struct({
     }),
     { default: () => ({}) }
   ),
-  chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => DEFAULT_CHUNK_SIZE })
+  chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => DEFAULT_CHUNK_SIZE }),
+  refit: Schema.optionalWith(Schema.Literal(...REFIT_MODES), { default: () => "none" as const })
 })
 export type Manifest = typeof Manifest.Type
 
@@ -173,7 +183,8 @@ const clip = (text: string): string => (text.length > 240 ? `${text.slice(0, 239
 
 /**
  * The run id: derived from everything that determines the result (cube content, survey,
- * parameters, chunking, code version), so starting the same run again finds it.
+ * parameters, chunking, code version, refit mode), so starting the same run again finds it.
+ * The refit mode is hashed only when it is not `none`: run ids from before `--refit` stay.
  *
  * @since 0.1.0
  * @category constructors
@@ -184,4 +195,8 @@ export const runId = (what: {
   readonly params: RunParams
   readonly chunkSize: number
   readonly codeVersion: string
-}): string => `${what.survey}-${hashValue(what).slice(0, 16)}`
+  readonly refit?: RefitMode
+}): string => {
+  const { refit, ...rest } = what
+  return `${what.survey}-${hashValue(refit === undefined || refit === "none" ? rest : { ...rest, refit }).slice(0, 16)}`
+}

@@ -17,6 +17,7 @@ export * from "./pipeline/FanOut.js"
 export * from "./pipeline/Handlers.js"
 export * from "./pipeline/LocalDriver.js"
 export * from "./pipeline/Prepare.js"
+export * from "./pipeline/Refit.js"
 export * from "./pipeline/Recovery.js"
 export * from "./pipeline/Replay.js"
 

@@ -114,7 +114,8 @@ const levelsOf = (column: ResultColumn, rows: ReadonlyArray<DecompositionRow>): 
   }
   const convert = column.parquet === "string" ? (v: unknown) => utf8.encode(v as string) : (v: unknown) => v as number
   for (const row of rows) {
-    const v = row[column.name]
+    // an optional column a row lacks (`refit` of a run without refit) is null
+    const v = row[column.name] ?? null
     if (column.nullable) def.push(v === null ? 0 : 1)
     if (v !== null) values.push(convert(v))
   }
@@ -297,6 +298,8 @@ export const encodeRows = (rows: ReadonlyArray<DecompositionRow>): Uint8Array =>
 const decodeAll = Schema.decodeUnknown(Schema.Array(DecompositionRow))
 
 const expectedNames = RESULT_COLUMNS.map((column) => column.name).join(", ")
+/** Files written before the `refit` column (the last one) existed: read with `refit` absent. */
+const namesBeforeRefit = RESULT_COLUMNS.filter((column) => column.name !== "refit").map((column) => column.name).join(", ")
 
 /**
  * Decodes a result file back into rows, in file order, validating every row.
@@ -315,7 +318,7 @@ export const decodeRows = (bytes: Uint8Array): Effect.Effect<Array<Decomposition
       })
     const metadata = yield* Effect.try({ try: () => parquetMetadata(file), catch: unreadable })
     const names = parquetSchema(metadata).children.map((child) => child.element.name).join(", ")
-    if (names !== expectedNames) {
+    if (names !== expectedNames && names !== namesBeforeRefit) {
       return yield* new ResultDecodeError({ reason: `columns (${names}) are not the result columns (${expectedNames})` })
     }
     const raw = yield* Effect.tryPromise({

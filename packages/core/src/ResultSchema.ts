@@ -66,7 +66,9 @@ export const DecompositionRow = Schema.Struct({
   lat: Schema.NullOr(Schema.Number),
   component_velocities: NullableList,
   component_velocity_dispersions: NullableList,
-  component_integrated_intensities: NullableList
+  component_integrated_intensities: NullableList,
+  /** `--refit` runs (docs/results.md): the flag that made the refit change the spectrum; null (or absent) when unchanged. */
+  refit: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 /**
@@ -143,7 +145,8 @@ export const RESULT_COLUMNS: ReadonlyArray<ResultColumn> = [
   column("lat", "double", true, "celestial latitude of the pixel centre, degrees, in the cube's frame; null without a usable celestial WCS"),
   column("component_velocities", "list<double>", true, "component centres, km/s; null without a usable spectral WCS"),
   column("component_velocity_dispersions", "list<double>", true, "component standard deviations, km/s; null without a usable spectral WCS"),
-  column("component_integrated_intensities", "list<double>", true, "component integrated intensities A·σ_v·√(2π), cube units × km/s (K km/s); null without a usable spectral WCS")
+  column("component_integrated_intensities", "list<double>", true, "component integrated intensities A·σ_v·√(2π), cube units × km/s (K km/s); null without a usable spectral WCS"),
+  column("refit", "string", true, "flag that made the spatial refit change the spectrum (--refit spatial); null when unchanged or without refit")
 ]
 
 /**

@@ -2,7 +2,7 @@ import { DuckDBInstance } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import { parquetWriteBuffer } from "hyparquet-writer"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parquetMetadata } from "hyparquet"
@@ -36,6 +36,7 @@ const row = (x: number, y: number, n: number, over: Partial<DecompositionRow> = 
     component_velocities: Array.from({ length: k }, (_, i) => 40.25 + i),
     component_velocity_dispersions: Array.from({ length: k }, (_, i) => 0.5 + i),
     component_integrated_intensities: Array.from({ length: k }, (_, i) => 1.25 * (1 + i + x)),
+    refit: x % 7 === 3 ? "count" : null,
     ...over
   }
 }
@@ -104,7 +105,8 @@ describe("ResultSchema", () => {
       ["lat", "double", "DOUBLE", true],
       ["component_velocities", "array<double>", "DOUBLE[]", true],
       ["component_velocity_dispersions", "array<double>", "DOUBLE[]", true],
-      ["component_integrated_intensities", "array<double>", "DOUBLE[]", true]
+      ["component_integrated_intensities", "array<double>", "DOUBLE[]", true],
+      ["refit", "string", "VARCHAR", true]
     ])
     expect(RESULT_COLUMNS.every((c) => c.doc.length > 0)).toBe(true)
   })
@@ -326,7 +328,8 @@ describe("ResultParquet round trip", () => {
     ([rows]) =>
       Effect.gen(function*() {
         const decoded = yield* decodeRows(encodeRows(rows))
-        expect(decoded).toEqual(rows)
+        // a row without the optional `refit` is written, and read back, as null
+        expect(decoded).toEqual(rows.map((r) => ({ ...r, refit: r.refit ?? null })))
         decoded.forEach((r, i) => expect(Object.is(r.beta, rows[i].beta)).toBe(true))
       }),
     { fastCheck: { numRuns: 50 } }
@@ -343,6 +346,16 @@ describe("ResultParquet round trip", () => {
       const bytes = encodeRows(field)
       const again = encodeRows(yield* decodeRows(bytes))
       expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true)
+    }))
+
+  it.effect("reads a file written before the refit column, with refit absent", () =>
+    Effect.gen(function*() {
+      const now = write("with-refit.parquet", encodeRows(field))
+      const old = join(dir, "before-refit.parquet")
+      yield* query(`COPY (SELECT * EXCLUDE (refit) FROM read_parquet('${now}')) TO '${old}' (FORMAT parquet)`)
+      const rows = yield* decodeRows(new Uint8Array(readFileSync(old)))
+      expect(rows).toEqual(field.map(({ refit: _refit, ...r }) => r))
+      expect(rows.every((r) => !("refit" in r))).toBe(true)
     }))
 
   it.effect("decodes a file held in a view of a larger buffer", () =>

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { BlobStore, CubeLimits, Errors, Fits, Keys, Pipeline, type RunTable } from "@phs/core"
+import { BlobStore, CubeLimits, Errors, Fits, Keys, Params, Pipeline, type RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -145,6 +145,8 @@ export interface Submission {
   readonly survey: string
   readonly params?: Readonly<Record<string, number>>
   readonly chunkSize?: number
+  /** `--refit` mode (default `none`); recorded in the run's manifest. */
+  readonly refit?: Params.RefitMode
 }
 
 /**
@@ -176,13 +178,46 @@ export const submitImported = (
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
     const cubeKey = s.cube
-    const manifest = { cube_key: cubeKey, survey: s.survey, params: s.params ?? {}, ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }) }
+    const manifest = {
+      cube_key: cubeKey,
+      survey: s.survey,
+      params: s.params ?? {},
+      ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }),
+      ...(s.refit === undefined || s.refit === "none" ? {} : { refit: s.refit })
+    }
     const input = yield* Pipeline.prepare(manifest)
     const store = yield* BlobStore.BlobStore
     yield* store.put(Keys.manifest(input.runId), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
     yield* Pipeline.start(pipeline, input)
     return input.runId
   })
+
+/**
+ * The `--refit` mode a run was submitted with, from its manifest (`none` when it has none:
+ * runs from before `--refit`).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const refitOf = (runId: string): Effect.Effect<Params.RefitMode, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
+  Effect.gen(function* () {
+    const store = yield* BlobStore.BlobStore
+    const bytes = yield* store.get(`${Keys.PREFIXES.manifests}${runId}.json`).pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed(undefined)))
+    if (bytes === undefined) return "none" as const
+    const json = yield* Effect.try({
+      try: () => JSON.parse(new TextDecoder().decode(bytes)) as unknown,
+      catch: () => new Errors.InvalidInput({ reason: `bad manifest of run ${runId}: not JSON` })
+    })
+    return (yield* Params.decodeManifest(json)).refit
+  })
+
+/**
+ * The pipeline a run was submitted with (`Pipeline.pipelineFor` its recorded refit mode).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const pipelineOf = (runId: string) => Effect.map(refitOf(runId), Pipeline.pipelineFor)
 
 /**
  * Submits a cube and drives its run to the end on this machine, as the workdir's one

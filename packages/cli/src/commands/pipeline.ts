@@ -43,6 +43,11 @@ const concurrency = Options.integer("concurrency").pipe(
   Options.withDefault(os.availableParallelism())
 )
 
+const refit = Options.choice("refit", Params.REFIT_MODES).pipe(
+  Options.withDescription("refit stage after the fit: none, or spatial (the spatially coherent refit, docs/fan-out-stages.md)"),
+  Options.withDefault("none" as const)
+)
+
 /** A survey name from a file name: "GRS_L23.fits" → "grs_l23". */
 export const surveyFromFile = (file: string): string =>
   path
@@ -149,11 +154,11 @@ const pipelineOne = (
   file: string,
   surveyName: string,
   params: Record<string, number>,
-  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean }
+  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode }
 ) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, quiet: o.json }).pipe(
+    const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, quiet: o.json }).pipe(
       Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
     )
     if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
@@ -169,7 +174,7 @@ const pipelineOne = (
 
 export const pipeline = Command.make(
   "pipeline",
-  { cube, survey, param, chunkSize, hdu, concurrency, json, ...targetOptions },
+  { cube, survey, param, chunkSize, hdu, concurrency, refit, json, ...targetOptions },
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)

@@ -172,7 +172,8 @@ export const resume = Command.make(
 export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
   Effect.gen(function* () {
     const run = yield* findRun(o.runId)
-    const outcome = yield* Effect.either(Pipeline.replay(Pipeline.standard, run.runId))
+    // the pipeline the run was submitted with (its recorded refit mode)
+    const outcome = yield* Effect.either(Effect.flatMap(LocalRun.pipelineOf(run.runId), (p) => Pipeline.replay(p, run.runId)))
     if (outcome._tag === "Right") {
       yield* replayParts(run.runId)
       if (o.json) return line(JSON.stringify({ runId: run.runId, identical: true, steps: outcome.right.steps }))

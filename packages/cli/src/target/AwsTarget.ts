@@ -87,6 +87,8 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
             submit: (s) =>
               inDeployment(
                 Effect.gen(function* () {
+                  // the deployment's handlers drive the standard pipeline: a refit run would silently not refit
+                  if (s.refit !== "none") return yield* Effect.fail(new Errors.InvalidInput({ reason: `--refit ${s.refit} runs on the local target only for now` }))
                   const bucket = yield* Deployment.need(d, "bucket")
                   const note = (text: string) => (s.quiet ? undefined : void process.stderr.write(`phs: ${text}\n`))
                   const table = yield* RunTable.RunTable

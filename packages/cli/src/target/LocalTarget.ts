@@ -89,14 +89,14 @@ const makeTarget = (workdir: string, drive: Option.Option<Target["drive"]>) =>
           Effect.gen(function* () {
             const table = yield* RunTable.RunTable
             const known = yield* table.listRuns({ survey: s.survey })
-            const runId = yield* LocalRun.submit(Pipeline.standard, s)
+            const runId = yield* LocalRun.submit(Pipeline.pipelineFor(s.refit), s)
             return { runId, before: Option.fromNullable(known.find((r) => r.runId === runId)) }
           })
         ),
       drive: Option.getOrElse(drive, () => () => Effect.dieMessage("the local target was opened read-only")),
       unstick: (run) =>
         run.status === "SPLITTING"
-          ? inWorkdir(Pipeline.start(Pipeline.standard, Pipeline.splitInputOf(run))).pipe(Effect.as([]))
+          ? inWorkdir(Effect.flatMap(LocalRun.pipelineOf(run.runId), (p) => Pipeline.start(p, Pipeline.splitInputOf(run)))).pipe(Effect.as([]))
           : Effect.succeed([]),
       drivenBy: (run) =>
         DriverLock.holder({ workdir }).pipe(
@@ -122,8 +122,10 @@ const driver = (lock: DriverLock.DriverLock) =>
       // Scoped: however driving ends (interrupted too), the display ends first, on its own line.
       const progress = yield* Effect.forkScoped(Progress.follow(runId, display, { tty }))
       const q = yield* WorkQueue.WorkQueue
+      // the pipeline the run was submitted with (its recorded refit mode)
+      const pipeline = yield* LocalRun.pipelineOf(runId)
       const run = yield* lock
-        .guard(Pipeline.drive(Pipeline.standard, runId, { concurrency: options.concurrency }))
+        .guard(Pipeline.drive(pipeline, runId, { concurrency: options.concurrency }))
         .pipe(Effect.provideService(WorkQueue.WorkQueue, focused(q, runId)))
       yield* Fiber.interrupt(progress)
       return run

@@ -27,6 +27,8 @@ export interface Submission {
   readonly survey: string
   readonly params: Readonly<Record<string, number>>
   readonly chunkSize: number
+  /** `--refit` mode: the pipeline the run drives (recorded with the run). */
+  readonly refit: Params.RefitMode
   /** No notes on stderr (--json). */
   readonly quiet: boolean
 }

@@ -35,7 +35,7 @@ export const prepare = (manifest: unknown): Effect.Effect<SplitInput, InvalidInp
       Effect.catchTag("BlobNotFound", (e) => Effect.fail(new InvalidInput({ reason: `no cube at ${e.key}` })))
     )
     const codeVersion = `phs-${CORE_VERSION}+fit-${fitter.version}`
-    const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion })
+    const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion, refit: m.refit })
     return { runId, survey: m.survey, cubeKey: m.cube_key, params, chunkSize: m.chunk_size, codeVersion }
   })
 

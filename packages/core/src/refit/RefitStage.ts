@@ -2,7 +2,8 @@
  * The spatially coherent refit as a fan-out stage (docs/fan-out-stages.md): one pass over
  * each chunk with a halo of radius 1 of the fit's rows. A chunk has only its own spectra, so
  * the stage runs without the stacked-spectrum guess; every pixel's result is still a function
- * of its neighbourhood alone, whatever the chunking. Not yet enabled by the CLI.
+ * of its neighbourhood alone, whatever the chunking. `phs pipeline --refit spatial` turns it on
+ * (`pipelineFor`).
  *
  * @since 0.2.0
  */
@@ -37,7 +38,6 @@ export const refitStage = Stage.fanOut({
         }
       })
       const mine = new Set(ctx.chunk.pixels)
-      // the table has no `refit` column yet: rows of the result schema only
-      return out.rows.filter((r) => mine.has(r.y * nx + r.x)).map(({ refit: _refit, ...row }) => row)
+      return out.rows.filter((r) => mine.has(r.y * nx + r.x))
     })
 })
