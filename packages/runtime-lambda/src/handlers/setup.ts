@@ -142,6 +142,28 @@ export const processBatch = <R>(event: SQSEvent, work: (record: SQSRecord) => Ef
   )
 
 /**
+ * A handler over an engine queue whose messages need only the pipeline and the body (`slow`,
+ * `stage`): every record of the batch worked by `workRecord`.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const queueHandler =
+  <E>(handler: string, queue: WorkQueue.QueueName, handle: (pipeline: Pipeline.Pipeline, body: string) => Effect.Effect<Pipeline.Handled, E, Services>) =>
+  (setup: () => Setup) =>
+  (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const s = setup()
+    const pipeline = s.pipeline ?? Pipeline.standard
+    return s.runtime.runPromise(
+      Effect.scoped(
+        processBatch(event, (record) =>
+          workRecord({ handler, queue, record, handle: handle(pipeline, record.body), ...(s.retry === undefined ? {} : { retry: s.retry }) })
+        )
+      )
+    )
+  }
+
+/**
  * Works one engine message (`fit` or `slow`), retrying transient failures a few times first,
  * then doing what `Delivery.decide` says (the same decision as the local driver's):
  * - Ack: handled; a settled run is sent to the catalog queue.

@@ -6,9 +6,7 @@
  * @since 0.1.0
  */
 import { Pipeline } from "@phs/core"
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda"
-import { Effect } from "effect"
-import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
+import { fromEnv, once, queueHandler } from "./setup.js"
 
 /**
  * The handler over a setup (tests pass their own runtime).
@@ -16,23 +14,7 @@ import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
  * @since 0.1.0
  * @category constructors
  */
-export const make = (setup: () => Setup) => (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const s = setup()
-  const pipeline = s.pipeline ?? Pipeline.standard
-  return s.runtime.runPromise(
-    Effect.scoped(
-      processBatch(event, (record) =>
-        workRecord({
-          handler: "slowWorker",
-          queue: "slow",
-          record,
-          handle: Pipeline.handleSlow(pipeline, record.body),
-          ...(s.retry === undefined ? {} : { retry: s.retry })
-        })
-      )
-    )
-  )
-}
+export const make = queueHandler("slowWorker", "slow", (pipeline, body) => Pipeline.handleSlow(pipeline, body))
 
 /**
  * The Lambda entry point: the runtime is built from the environment on the first invocation.

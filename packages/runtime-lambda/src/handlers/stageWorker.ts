@@ -8,9 +8,7 @@
  * @since 0.3.0
  */
 import { Pipeline } from "@phs/core"
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda"
-import { Effect } from "effect"
-import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
+import { fromEnv, once, queueHandler } from "./setup.js"
 
 /**
  * The handler over a setup (tests pass their own runtime and pipeline).
@@ -18,23 +16,7 @@ import { fromEnv, once, processBatch, type Setup, workRecord } from "./setup.js"
  * @since 0.3.0
  * @category constructors
  */
-export const make = (setup: () => Setup) => (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const s = setup()
-  const pipeline = s.pipeline ?? Pipeline.standard
-  return s.runtime.runPromise(
-    Effect.scoped(
-      processBatch(event, (record) =>
-        workRecord({
-          handler: "stageWorker",
-          queue: "stage",
-          record,
-          handle: Pipeline.handleStage(pipeline, record.body, Pipeline.errorText),
-          ...(s.retry === undefined ? {} : { retry: s.retry })
-        })
-      )
-    )
-  )
-}
+export const make = queueHandler("stageWorker", "stage", (pipeline, body) => Pipeline.handleStage(pipeline, body, Pipeline.errorText))
 
 /**
  * The Lambda entry point: the runtime is built from the environment on the first invocation.
