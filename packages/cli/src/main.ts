@@ -5,7 +5,7 @@
  * phs's words (Help.ts), before the framework parses anything.
  */
 import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Console, Effect, Exit, Fiber, Option } from "effect"
 import { phs, tree, VERSION } from "./Commands.js"
 import { classify } from "./Failure.js"

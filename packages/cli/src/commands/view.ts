@@ -3,7 +3,7 @@
  * compare it with another run of the cube, and label spectra (docs/viewer.md).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { HttpServerError } from "@effect/platform"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import { Errors } from "@phs/core"
 import { Effect, Layer, Option } from "effect"
 import { spawn } from "node:child_process"

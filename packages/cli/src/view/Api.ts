@@ -5,7 +5,10 @@
  * taken from the request: runs are looked up by id in the run table, assets by name in a
  * fixed list loaded at start.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse, type HttpServerError } from "@effect/platform"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ResultSchema } from "@phs/core"
 import { Cause, Effect, ParseResult, Schema } from "effect"
 import * as Labels from "./Labels.js"

@@ -2,8 +2,7 @@
  * The viewer's HTTP server: the API and page on 127.0.0.1 (never another interface), port
  * 0 for a free one; prints the page's URL once listening.
  */
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as HttpServer from "@effect/platform/HttpServer"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { app } from "./Api.js"
@@ -20,7 +19,8 @@ export interface ServerOptions {
 
 export const layer = (o: ServerOptions) =>
   Layer.unwrapEffect(
-    Effect.sync(() => {
+    // Loaded on use: Node's HTTP server stack (undici among it) costs every other command ~70 MiB.
+    Effect.map(Effect.promise(() => import("@effect/platform-node/NodeHttpServer")), (NodeHttpServer) => {
       const assets = Assets.load()
       return HttpServer.serve(app(assets, o.initialRun)).pipe(
         Layer.merge(Layer.effectDiscard(HttpServer.addressFormattedWith((a) => o.onListen(`${a}/`)))),
