@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Option, Schedule } from "effect"
+import { Duration, Effect, Exit, Option, Queue, Schedule } from "effect"
 import * as Delivery from "../Delivery.js"
 import { isRetryable } from "../Errors.js"
 import { engineRetry } from "../Retry.js"
@@ -67,26 +67,70 @@ const work = (pipeline: Pipeline, queue: QueueName, msg: Message, leaseMs: numbe
   })
 
 /**
- * Receives up to `concurrency` messages (fit first; slow only when `slowToo` or no fit is
- * visible; fan-out stage chunks last, since they start only once the fit is done) and works
- * them all at once. Returns how many there were.
+ * Receives up to `max` messages: fit first; slow only when `slowToo` or no fit is visible;
+ * fan-out stage chunks last, since they start only once the fit is done.
  */
-const workVisible = (pipeline: Pipeline, concurrency: number, leaseMs: number, slowToo: boolean) =>
+const receiveVisible = (max: number, leaseMs: number, slowToo: boolean) =>
   Effect.gen(function* () {
     const q = yield* WorkQueue
-    const fits = yield* q.receive("fit", { max: concurrency, visibilityMs: leaseMs })
-    const slows = fits.length > 0 && !slowToo ? [] : yield* q.receive("slow", { max: concurrency, visibilityMs: leaseMs })
-    const stages = fits.length + slows.length > 0 ? [] : yield* q.receive("stage", { max: concurrency, visibilityMs: leaseMs })
-    yield* Effect.forEach(
-      [
-        ...fits.map((m) => work(pipeline, "fit", m, leaseMs)),
-        ...slows.map((m) => work(pipeline, "slow", m, leaseMs)),
-        ...stages.map((m) => work(pipeline, "stage", m, leaseMs))
-      ],
-      (eff) => eff,
-      { concurrency: "unbounded", discard: true }
-    )
-    return fits.length + slows.length + stages.length
+    const fits = yield* q.receive("fit", { max, visibilityMs: leaseMs })
+    const slows = fits.length > 0 && !slowToo ? [] : yield* q.receive("slow", { max, visibilityMs: leaseMs })
+    const stages = fits.length + slows.length > 0 ? [] : yield* q.receive("stage", { max, visibilityMs: leaseMs })
+    return [
+      ...fits.map((m) => ["fit", m] as const),
+      ...slows.map((m) => ["slow", m] as const),
+      ...stages.map((m) => ["stage", m] as const)
+    ]
+  })
+
+/**
+ * Up to `concurrency` messages worked at once, each in its own fiber of the caller's scope,
+ * a new one received as soon as one is done: the decomposer's pool always has the next
+ * chunk while the last one's results are written (no round waits for its slowest chunk).
+ * Only the driver's own loop touches the count; a message's failure is the loop's.
+ */
+type WorkExit = Exit.Exit<void, Effect.Effect.Error<ReturnType<typeof work>>>
+
+const makeWorkers = (pipeline: Pipeline, concurrency: number, leaseMs: number) =>
+  Effect.gen(function* () {
+    const done = yield* Queue.unbounded<WorkExit>()
+    let busy = 0
+    /** Counts the messages done since the last call; fails as the first failed one did. */
+    const settle = (exits: Iterable<WorkExit>): Effect.Effect<void, Effect.Effect.Error<ReturnType<typeof work>>> => {
+      let failed: WorkExit | undefined
+      for (const exit of exits) {
+        busy--
+        if (failed === undefined && Exit.isFailure(exit)) failed = exit
+      }
+      return failed ?? Effect.void
+    }
+    const collect = Effect.flatMap(Queue.takeAll(done), settle)
+    return {
+      busy: () => busy,
+      /** Receives what the free slots can take and starts it; returns how many started. */
+      fill: (slowToo: boolean) =>
+        Effect.gen(function* () {
+          yield* collect
+          if (busy >= concurrency) return 0
+          const got = yield* receiveVisible(concurrency - busy, leaseMs, slowToo)
+          for (const [queue, msg] of got) {
+            busy++
+            yield* Effect.forkScoped(Effect.exit(work(pipeline, queue, msg, leaseMs)).pipe(Effect.flatMap((exit) => Queue.offer(done, exit))))
+          }
+          return got.length
+        }),
+      /** Waits until a message is done, at most `ms` (at once when none is in flight). */
+      awaitOne: (ms: number) =>
+        busy === 0
+          ? Effect.void
+          : Effect.flatMap(Effect.timeout(Queue.take(done), Duration.millis(ms)).pipe(Effect.option), (first) =>
+              Option.isSome(first) ? Effect.zipRight(settle([first.value]), collect) : Effect.void
+            ),
+      /** Waits for every message in flight. */
+      awaitAll: Effect.suspend(function loop(): Effect.Effect<void, Effect.Effect.Error<ReturnType<typeof work>>> {
+        return busy === 0 ? Effect.void : Effect.flatMap(Queue.take(done), (exit) => Effect.zipRight(settle([exit]), loop()))
+      })
+    }
   })
 
 const settings = (options: DriveOptions) => ({
@@ -107,11 +151,12 @@ export const drive = (pipeline: Pipeline, runId: string, options: DriveOptions =
   Effect.gen(function* () {
     const { concurrency, leaseMs, pollMs } = settings(options)
     yield* reopen(runId).pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
-    /** One round: finish the run if it is settled, else work what is visible. */
-    const round = Effect.gen(function* () {
+    const workers = yield* makeWorkers(pipeline, concurrency, leaseMs)
+    /** One turn: finish the run if it is settled (with nothing of it in flight here), else keep the workers busy. */
+    const turn = Effect.gen(function* () {
       const run = yield* getRun(runId)
       if (run.status === "COMPLETED" || run.status === "FAILED") return Option.some(run)
-      if (run.status === "CATALOGING" || (run.status !== "SPLITTING" && isSettled(run))) {
+      if (workers.busy() === 0 && (run.status === "CATALOGING" || (run.status !== "SPLITTING" && isSettled(run)))) {
         // Between the fit and the catalog, fan-out stages: finishRun starts the next one
         // when the stage queue has nothing of this run left.
         const stageWork = yield* Effect.flatMap(WorkQueue, (q) => q.depth("stage"))
@@ -120,19 +165,23 @@ export const drive = (pipeline: Pipeline, runId: string, options: DriveOptions =
           if (after.status === "COMPLETED" || after.status === "FAILED") return Option.some(after)
         }
       }
-      if ((yield* workVisible(pipeline, concurrency, leaseMs, false)) === 0) {
+      const started = yield* workers.fill(false)
+      if (started === 0 && workers.busy() === 0) {
         yield* sweepDeadLetters(runId)
         yield* Effect.sleep(Duration.millis(pollMs))
-      }
+      } else if (started === 0 || workers.busy() >= concurrency) yield* workers.awaitOne(pollMs)
       return Option.none<RunRecord>()
     })
-    // A transient failure of the engine's own calls (a claim, a receive) costs a round, not the run.
-    const resilient = round.pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
+    // A transient failure of the engine's own calls (a claim, a receive) costs a turn, not the run.
+    const resilient = turn.pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
     for (;;) {
       const finished = yield* resilient
-      if (Option.isSome(finished)) return finished.value
+      if (Option.isSome(finished)) {
+        yield* workers.awaitAll
+        return finished.value
+      }
     }
-  })
+  }).pipe(Effect.scoped)
 
 /**
  * Works the queues until they are empty, waiting for in-flight messages to come back.
@@ -146,16 +195,19 @@ export const drain = (pipeline: Pipeline, options: DriveOptions = {}) =>
   Effect.gen(function* () {
     const { concurrency, leaseMs, pollMs } = settings(options)
     const q = yield* WorkQueue
-    const round = Effect.gen(function* () {
+    const workers = yield* makeWorkers(pipeline, concurrency, leaseMs)
+    const turn = Effect.gen(function* () {
       const depths = yield* Effect.forEach(QUEUE_NAMES, (name) => q.depth(name))
-      if (depths.every((d) => d.visible + d.inFlight === 0)) return true
-      if ((yield* workVisible(pipeline, concurrency, leaseMs, true)) === 0) yield* Effect.sleep(Duration.millis(pollMs))
+      if (workers.busy() === 0 && depths.every((d) => d.visible + d.inFlight === 0)) return true
+      const started = yield* workers.fill(true)
+      if (started === 0 && workers.busy() === 0) yield* Effect.sleep(Duration.millis(pollMs))
+      else if (started === 0 || workers.busy() >= concurrency) yield* workers.awaitOne(pollMs)
       return false
     }).pipe(Effect.retry({ while: isRetryable, schedule: engineRetry }))
-    while (!(yield* round)) {
+    while (!(yield* turn)) {
       // keep working
     }
-  })
+  }).pipe(Effect.scoped)
 
 /**
  * A message the queue itself dead-lettered (delivered too often without an ack: a crash
