@@ -16,6 +16,7 @@ import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js"
 import { writeMetadata } from "hyparquet-writer/src/metadata.js"
 import { writePlain } from "hyparquet-writer/src/plain.js"
 import { snappyCompress } from "hyparquet-writer/src/snappy.js"
+import { isResultRow } from "./internal/rowCheck.js"
 import { DecompositionRow, RESULT_COLUMNS, type ResultColumn } from "./ResultSchema.js"
 
 /**
@@ -325,6 +326,8 @@ export const decodeRows = (bytes: Uint8Array): Effect.Effect<Array<Decomposition
       try: () => parquetReadObjects({ file, metadata, rowFormat: "object" }),
       catch: unreadable
     })
+    // Rows that already are result rows are taken as they are; the schema says what is wrong with the others.
+    if (raw.every(isResultRow)) return raw as Array<DecompositionRow>
     const rows = yield* Effect.mapError(
       decodeAll(raw),
       (error) => new ResultDecodeError({ reason: `invalid result row: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
