@@ -115,8 +115,12 @@ void DecomposePool::work() noexcept {
     std::string error;
     try {
       Batch& b = *job->batch;
-      opt.deadline = Deadline::in_ms(b.options.timeout_ms);
-      decompose(b.cube.data() + static_cast<std::size_t>(s) * b.n_channels, b.n_channels, b.params, opt, ws, b.out[s]);
+      if (b.work) {
+        b.work(s, ws);
+      } else {
+        opt.deadline = Deadline::in_ms(b.options.timeout_ms);
+        decompose(b.cube.data() + static_cast<std::size_t>(s) * b.n_channels, b.n_channels, b.params, opt, ws, b.out[s]);
+      }
     } catch (const std::exception& e) {
       error = e.what();
     }
