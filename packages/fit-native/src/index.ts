@@ -400,6 +400,8 @@ export interface MultiDecomposition {
   readonly spectra: number
   /** Decompositions actually computed over the batch (sets sharing a fit count once). */
   readonly distinct: number
+  /** Bytes the result holds (its compact native arrays). */
+  readonly bytes: number
   /** Set `set`'s results in input order: exactly what `decomposeBatch` gives for it alone. */
   readonly decompositions: (set: number) => Decomposition[]
 }
@@ -434,12 +436,13 @@ export const decomposeBatchMulti = async (
   })
   const n = cube.length / nChannels
   const sets = paramSets.length
-  if (n === 0) return { sets, spectra: 0, distinct: 0, decompositions: () => [] }
+  if (n === 0) return { sets, spectra: 0, distinct: 0, bytes: 0, decompositions: () => [] }
   const r = await addon.decomposeBatchMulti(cube, nChannels, flat, threads, timeoutMs)
   return {
     sets,
     spectra: n,
     distinct: r.offsets.length - 1,
+    bytes: [r.meta, r.offsets, r.components, r.errors, r.which, r.minPersistence].reduce((b, a) => b + a.byteLength, 0),
     decompositions: (set) => {
       if (!Number.isInteger(set) || set < 0 || set >= sets) throw new RangeError(`set must be an integer in [0, ${sets - 1}], got ${set}`)
       const out: Decomposition[] = new Array(n)

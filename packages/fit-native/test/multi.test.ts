@@ -125,7 +125,7 @@ describe("decomposeBatchMulti", () => {
     await expect(decomposeBatchMulti(new Float32Array(10), 10, [{ beta: 3 }, { beta: -1 }])).rejects.toThrow(/set 1: beta/)
     await expect(decomposeBatchMulti(new Float32Array(10), 3, [{}])).rejects.toThrow(RangeError)
     const empty = await decomposeBatchMulti(new Float32Array(0), 10, [{}, { beta: 2 }])
-    expect(empty).toMatchObject({ sets: 2, spectra: 0, distinct: 0 })
+    expect(empty).toMatchObject({ sets: 2, spectra: 0, distinct: 0, bytes: 0 })
     const one = await decomposeBatchMulti(new Float32Array(10), 10, [{}])
     expect(() => one.decompositions(1)).toThrow(RangeError)
   })
