@@ -181,10 +181,11 @@ export const make = (
           answered++
           return exit.value.decompositions(found.sets.indexOf(k))
         }
+        // Asked again for a chunk it already had (a retried step): fitted alone, the others keep theirs.
+        if (found !== undefined) return yield* passOn(spectra, nChannels, params, fitOptions)
         const group = points.flatMap((p, j) => (!retired.has(j) && Object.is(p.timeoutMs, fitOptions.timeoutMs) ? [j] : []))
         if (group.length < 2) return yield* passOn(spectra, nChannels, params, fitOptions)
         const entry: Entry = { sets: group, result: yield* Deferred.make<Native.MultiDecomposition, FitError>(), waiting: new Set(group.filter((j) => j !== k)), bytes: 0 }
-        if (found !== undefined) drop(key, found)
         entries.set(key, entry)
         sharedCalls++
         const result = yield* multi(
