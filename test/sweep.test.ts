@@ -51,7 +51,7 @@ describe("phs sweep shares fits", () => {
     // every run returned: nothing to fit
     const again = JSON.parse((await phs(["sweep", cube, ...GRID, "--workdir", w, "--json", "--plot", path.join(dir, "a.svg")])).stdout)
     expect(again.fits).toEqual({ chunksFittedForAll: 0, chunksAnswered: 0, chunksFittedAlone: 0 })
-  })
+  }, 180_000)
 
   it("killed midway through the second point, then run again: it finishes with the same results", async () => {
     const w = path.join(dir, "killed")
@@ -69,5 +69,5 @@ describe("phs sweep shares fits", () => {
     expect(out.fits.chunksFittedForAll).toBeGreaterThan(0)
     const mine = results(w)
     for (const [name, bytes] of results(alone)) expect(mine.get(name)?.equals(bytes), name).toBe(true)
-  })
+  }, 180_000)
 })
