@@ -53,6 +53,14 @@ describe("phs sweep shares fits", () => {
     expect(again.fits).toEqual({ chunksFittedForAll: 0, chunksAnswered: 0, chunksFittedAlone: 0 })
   }, 180_000)
 
+  it("refuses a bad PHS_SWEEP_CACHE_MB in one line, exit 2, nothing written", async () => {
+    const d = tempDir()
+    const r = await phs(["sweep", cube, ...GRID, "--workdir", path.join(d, "w"), "--plot", path.join(d, "p.svg")], { env: { PHS_SWEEP_CACHE_MB: "lots" } })
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/PHS_SWEEP_CACHE_MB must be a positive number, got "lots"/)])
+    expect(fs.readdirSync(d)).toEqual([])
+  })
+
   it("killed midway through the second point, then run again: it finishes with the same results", async () => {
     const w = path.join(dir, "killed")
     // the fifth chunk result written is the second point's second chunk

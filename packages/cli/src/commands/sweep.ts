@@ -131,9 +131,9 @@ export interface PointRun {
  * points' fits of that chunk are answered from it (docs/tuning.md, "What a sweep costs").
  */
 export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunkSize: number; readonly concurrency: number; readonly quiet: boolean }) =>
-  Effect.suspend(() =>
+  // A bad setting is refused before the workdir is opened.
+  Effect.flatMap(Effect.suspend(() => Settings.fromEnv(Scoring.SweepFitter.cacheBudgetMiB, process.env)), (budgetMiB) =>
     Effect.gen(function* () {
-      const budgetMiB = yield* Settings.fromEnv(Scoring.SweepFitter.cacheBudgetMiB, process.env)
       const cube = yield* LocalRun.importCubeHashed(p.cube, p.survey)
       const submission = (params: Scoring.Grid.Point): LocalRun.Submission => ({
         cube: cube.key,
@@ -169,8 +169,8 @@ export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunk
       }
       if (Option.isSome(progress)) yield* Fiber.interrupt(progress.value)
       return { points: out, fits: yield* fitter.stats }
-    })
-  ).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
+    }).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
+  )
 
 /** What a sweep prints for a point. */
 export interface PointSummary {
