@@ -114,7 +114,7 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                 })
               ),
             drive: (runId, options) =>
-              inDeployment(Watch.watch(runId, { tty: process.stderr.isTTY === true, quiet: options.quiet, flags, expecting: expecting.get(runId) })),
+              inDeployment(Watch.watch(runId, { tty: process.stderr.isTTY === true, quiet: options.quiet, flags, expecting: expecting.get(runId), ...(options.display === undefined ? {} : { display: options.display }) })),
             unstick: (run) =>
               inDeployment(
                 Effect.gen(function* () {

@@ -8,6 +8,7 @@
  */
 import { type BlobStore, type Errors, Keys, type Params, Pipeline, type RunTable, type Tasks, WorkQueue } from "@phs/core"
 import { Context, Effect, Layer, Option } from "effect"
+import type * as Progress from "../Progress.js"
 
 /** Where a command acts. */
 export const TARGETS = ["local", "aws"] as const
@@ -43,6 +44,8 @@ export interface DriveOptions {
   readonly concurrency: number
   /** No progress display (--json). */
   readonly quiet: boolean
+  /** The display to draw on (a set's, shared by its cubes); default: one of the run's own. */
+  readonly display?: Progress.Display
 }
 
 /** Whatever a target's operations fail with: phs's tagged errors (main.ts turns each into an exit code and one line). */
