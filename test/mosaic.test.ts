@@ -162,7 +162,7 @@ describe("a survey of four tiles cut from one field", () => {
     expect(seen).toBe(25)
   })
 
-  it("refuses tiles of other projections or frames in one line naming the runs, exit 2", async () => {
+  it("refuses tiles of other projections or frames in one line naming the runs and cubes, exit 2", async () => {
     const [grs0] = (await runsOf("grs")).filter((r) => r.runId === runIdOf.get("tile-0"))
     const bad = await runsOf("bad")
     const r = await phs(["export", "--runs", [grs0, ...bad].map((b) => b.runId).join(","), "--fits", path.join(dir, "bad"), "--workdir", work])
@@ -170,7 +170,8 @@ describe("a survey of four tiles cut from one field", () => {
     const lines = r.stderr.trim().split("\n")
     expect(lines.length, r.stderr).toBe(1)
     expect(lines[0]).toMatch(/cannot mosaic: .* in projection or frame/)
-    for (const b of [grs0, ...bad]) expect(lines[0]).toContain(b.runId)
+    // each tile named by its run and its cube
+    for (const b of [grs0, ...bad]) expect(lines[0]).toContain(`run ${b.runId} (${b.cubeKey})`)
     const s = await phs(["export", "--survey", "bad", "--fits", path.join(dir, "bad"), "--workdir", work])
     expect([s.code, s.stderr.trim().split("\n").length]).toEqual([2, 1])
   })

@@ -243,6 +243,40 @@ describe("the progress of a set of cubes", () => {
       expect(lines).toContain("survey set: 3 cubes, 180 spectra completed")
     })
 
+    it("Ctrl-C in cube 2: one line says where; the same command again returns cube 1, continues cube 2, runs cube 3", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const args = ["pipeline", dir, "--survey", "set", "--chunk-size", "20", "--workdir", workdir]
+      const r = await inTerminal(80, [process.execPath, PHS, ...args].map(quote).join(" "), { PHS_FAULTS: SLOW }, { after: /cube 2\/3 .*tile-2\.fits [1-5]\d\/60/, keys: "\u0003" })
+      expect(r.code, r.output).toBe(130)
+      const lines = screen(r.output)
+      const i = lines.findIndex((l) => l.startsWith("interrupted: "))
+      expect(lines[i], r.output).toMatch(/^interrupted: cube 2\/3 tile-2\.fits, run (set-\S+) at [1-5]\d\/60; the same phs pipeline again carries on the set \(phs resume \1 --workdir \S+ this cube\)$/)
+      expect(lines.slice(i + 1).join("").trim()).toBe("")
+      const again = await phs(args)
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.stderr).toMatch(/^phs: cube 1\/3 tile-1\.fits: run set-\S+ already completed \(60 of 60 spectra\)$/m)
+      expect(again.stderr).toMatch(/^phs: cube 2\/3 tile-2\.fits: run set-\S+ exists already \(\w+\): continuing it$/m)
+      expect(again.stdout).toMatch(/^ {2}tile-1\.fits +set-\S+ +COMPLETED +60 +already done$/m)
+      expect(again.stdout).toMatch(/^ {2}tile-2\.fits +set-\S+ +COMPLETED +60 +([1-5]?\d) in [\d.]+ s$/m)
+      expect(again.stdout).toMatch(/^ {2}tile-3\.fits +set-\S+ +COMPLETED +60 +60 in [\d.]+ s$/m)
+    })
+
+    it("a cube whose run fails does not stop the set: every cube runs, the set exits 1 naming the failed runs", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const failing = JSON.stringify({ seed: 1, rules: [{ service: "Fitter", op: "decomposeBatch", kind: "transient" }] })
+      const r = await phs(["pipeline", path.join(dir, "tile-1.fits"), path.join(dir, "tile-2.fits"), "--survey", "bad", "--chunk-size", "30", "--workdir", workdir], { env: { PHS_FAULTS: failing } })
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr.match(/^phs: cube [12]\/2 tile-[12]\.fits: run bad-\S+ failed \(/gm)?.length, r.stderr).toBe(2)
+      const ids = [...r.stdout.matchAll(/^ {2}tile-[12]\.fits +(bad-[0-9a-f]{16}) +FAILED +60 /gm)].map((m) => m[1])
+      expect(ids.length, r.stdout).toBe(2)
+      expect(r.stdout).toMatch(/^survey bad: 2 cubes, 0 completed, 2 failed; 0 of 120 spectra$/m)
+      const last = r.stderr.trimEnd().split("\n").at(-1)
+      expect(last).toMatch(new RegExp(`^phs: run ${ids[0]} failed: .*; and ${ids[1]} \\(2 of 2 cubes of survey bad failed\\)$`))
+      const status = await phs(["status", "--survey", "bad", "--workdir", workdir])
+      expect(status.stdout).toContain(`run ${ids[0]} failed: `)
+      expect(status.stdout).toContain(`run ${ids[1]} failed: `)
+    })
+
     it("through a pipe: timestamped lines of the set; --json: one document for the set; again: every cube already done", async () => {
       const workdir = path.join(tempDir(), "w")
       const r = await phs(["pipeline", path.join(dir, "tile-?.fits"), "--survey", "set", "--chunk-size", "20", "--workdir", workdir], { env: { PHS_FAULTS: SLOW } })

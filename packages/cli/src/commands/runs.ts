@@ -163,7 +163,7 @@ const surveyStatus = (survey: string, asJson: boolean) =>
 export const status = Command.make(
   "status",
   {
-    runId: runId.pipe(Args.optional),
+    runId: Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do); or --survey NAME"), Args.optional),
     survey: Options.text("survey").pipe(Options.withDescription("the status of a survey: each cube's newest run, with its world coordinates"), Options.optional),
     json,
     ...targetOptions
