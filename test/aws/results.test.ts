@@ -6,7 +6,7 @@
  * (one run, and the survey's mosaic) run against the deployment. Each picture and FITS file
  * must be byte for byte the one the local target makes of the same cubes (same run ids: the
  * run id is a function of the manifest). In process: the Parquet parts are read through the
- * bucket's BlobStore, and a spectrum plot reads the cube by one ranged GET of one spectrum.
+ * bucket's BlobStore, and a spectrum plot reads the cube by ranged GETs only, never whole.
  *
  * `phs query --target aws` runs on Athena, which has no emulator: its engine is tested on a
  * fake Athena in cli.test.ts.
@@ -154,7 +154,7 @@ describeEmulated("phs plot and phs export --target aws on results in S3", () => 
     }
   })
 
-  it("in process: the parts are read through the bucket's BlobStore, the cube by one ranged GET of the spectrum", async () => {
+  it("in process: the parts are read through the bucket's BlobStore, the cube by ranged GETs only, never whole", async () => {
     const calls: Array<{ op: string; key: string; length?: number }> = []
     const counting = (s: BlobStore.BlobStore): BlobStore.BlobStore => ({
       ...s,
