@@ -63,7 +63,7 @@ export const status = Command.make("status", { runId, json, ...targetOptions }, 
       const drivenBy = yield* target.drivenBy(run)
       if (Option.isSome(dead.unknown) && !o.json) note(`note: dead letters not read: ${dead.unknown.value}`)
       const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
-      const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey))
+      const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey, run.hdu))
       printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
       yield* statusParts(run.runId, o.json)
     })
@@ -98,7 +98,7 @@ const printStatus = (
   line(`run ${run.runId}  survey ${run.survey}  ${run.status}${run.reason ? `: ${run.reason}` : ""}`)
   if (!finished)
     line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
-  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey} (${run.nx} × ${run.ny} × ${run.nChannels})`)
+  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey}${run.hdu === undefined ? "" : ` HDU ${run.hdu}`} (${run.nx} × ${run.ny} × ${run.nChannels})`)
   line(`  params ${paramText(run)}; code ${run.codeVersion}`)
   line(`  ${Either.match(wcs, { onRight: Wcs.statusLine, onLeft: (e) => `world: unknown (${unread(e)})` })}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)
