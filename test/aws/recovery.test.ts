@@ -84,7 +84,7 @@ const expectOneRowPerSpectrum = async (h: Handlers, survey: string, n: number) =
 const oneLine = (stderr: string) => stderr.trim().split("\n")
 
 describeEmulated("recovery through phs --target aws", () => {
-  it("a chunk failed for good is FAILED; phs redrive reopens it, phs resume follows the run to COMPLETED: one row per spectrum", async () => {
+  it("a chunk failed for good is FAILED; phs resume (or phs redrive, then the Lambdas) reopens it and the run completes: one row per spectrum", async () => {
     await withDeployment(async (d) => {
       const first = cubeData(small.cube)[0]
       const fatalChunk0 = over(Fitter.Fitter, (fitter) => ({
@@ -94,33 +94,48 @@ describeEmulated("recovery through phs --target aws", () => {
             ? Effect.fail(new Errors.FitError({ reason: "queue ack: database or disk is full (injected)", retryable: false }))
             : fitter.decomposeBatch(spectra, n, params, options)
       }))
-      const runId = await withHandlers(d, { wraps: [fatalChunk0] }, async (h) => {
-        const runId = runIdOf(await flow(d, h, await upload(d, small)))
-        expect(await h.run(getRun(runId))).toMatchObject({ status: "FAILED", jobsCompleted: 4, jobsFailed: 1 })
-        return runId
+      // Two runs of the cube (two surveys), each with chunk 0 failed for good.
+      const [viaResume, viaRedrive] = await withHandlers(d, { wraps: [fatalChunk0] }, async (h) => {
+        const ids: string[] = []
+        for (const survey of ["grs", "grs2"]) {
+          const runId = runIdOf(await flow(d, h, await upload(d, { ...small, survey })))
+          expect(await h.run(getRun(runId))).toMatchObject({ status: "FAILED", jobsCompleted: 4, jobsFailed: 1 })
+          ids.push(runId)
+        }
+        return ids
       })
-      const status = await phs(["status", runId, "--target", "aws"], { env: d.env })
-      expect(status.stdout).toContain(`run ${runId}  survey grs  FAILED`)
+      const status = await phs(["status", viaResume, "--target", "aws"], { env: d.env })
+      expect(status.stdout).toContain(`run ${viaResume}  survey grs  FAILED`)
       expect(status.stdout).toContain("queue ack: database or disk is full (injected)")
+      expect(status.stdout).toContain(`dead letters (1); phs resume ${viaResume} --target aws puts them back:`)
 
-      // The disk has room again: redrive puts the dead letter back and reopens the chunk.
-      const redriven = await phs(["redrive", runId, "--target", "aws"], { env: d.env })
-      expect(redriven.code, redriven.stderr).toBe(0)
-      expect(redriven.stdout.trim()).toBe(
-        `run ${runId}: 1 message(s) back on their queues, 1 chunk(s) reopened; continue with phs resume ${runId} --target aws`
-      )
+      // The disk has room again.
       await withHandlers(d, {}, async (h) => {
-        expect(await h.run(getRun(runId))).toMatchObject({ status: "RUNNING", jobsFailed: 0 })
-        const cli = phsAsync(["resume", runId, "--target", "aws"], { env: d.env })
+        const cli = phsAsync(["resume", viaResume, "--target", "aws"], { env: d.env })
+        await eventually("the run reopened", async () => {
+          const run = await h.run(getRun(viaResume))
+          return run.status === "RUNNING" && run.jobsFailed === 0 ? run : undefined
+        })
         await drainAll(d, h)
         const r = await cli.done
         expect(r.code, r.stderr).toBe(0)
-        expect(r.stdout).toContain(`run ${runId}: COMPLETED`)
-        expect(await h.run(getRun(runId))).toMatchObject({ status: "COMPLETED", spectraDone: 35, jobsCompleted: 5, jobsFailed: 0 })
+        expect(r.stderr).toContain("1 dead-lettered message(s) back on their queues, 1 chunk(s) reopened")
+        expect(r.stdout).toContain(`run ${viaResume}: COMPLETED`)
+        expect(await h.run(getRun(viaResume))).toMatchObject({ status: "COMPLETED", spectraDone: 35, jobsCompleted: 5, jobsFailed: 0 })
         await expectOneRowPerSpectrum(h, "grs", 35)
+
+        const redriven = await phs(["redrive", viaRedrive, "--target", "aws"], { env: d.env })
+        expect(redriven.code, redriven.stderr).toBe(0)
+        expect(redriven.stdout.trim()).toBe(
+          `run ${viaRedrive}: 1 message(s) back on their queues, 1 chunk(s) reopened; continue with phs resume ${viaRedrive} --target aws`
+        )
+        expect(await h.run(getRun(viaRedrive))).toMatchObject({ status: "RUNNING", jobsFailed: 0 })
+        await drainAll(d, h)
+        expect(await h.run(getRun(viaRedrive))).toMatchObject({ status: "COMPLETED", spectraDone: 35, jobsCompleted: 5, jobsFailed: 0 })
+        await expectOneRowPerSpectrum(h, "grs2", 35)
       })
-      // Nothing left to redrive.
-      expect((await phs(["redrive", runId, "--target", "aws"], { env: d.env })).stdout.trim()).toBe(`run ${runId}: no dead letters`)
+      for (const runId of [viaResume, viaRedrive])
+        expect((await phs(["redrive", runId, "--target", "aws"], { env: d.env })).stdout.trim()).toBe(`run ${runId}: no dead letters`)
     })
   })
 
