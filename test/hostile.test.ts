@@ -7,7 +7,7 @@
  * `Pipeline.prepare`, which the aws splitter calls with the manifest a user uploaded.
  */
 import { BlobStore, Catalog, CubeLimits, Errors, Fits, Fitter, Journal, Params, Pipeline, ResultParquet, RunTable, WorkQueue } from "@phs/core"
-import { LocalRun, RuntimeLocal } from "@phs/runtime-local"
+import { LocalRun, RuntimeLocal, Sqlite, WorkQueueSqlite } from "@phs/runtime-local"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -447,6 +447,33 @@ describe("--hdu N: the run reads that HDU, in the split, the fit, a re-split and
       expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(error)])
     }
     expect(fs.existsSync(path.join(other, "blobs", "chunks"))).toBe(false)
+  })
+})
+
+describe("a full disk is transient: the work waits for room instead of failing for good", () => {
+  it("SQLite's \"database or disk is full\" is a retryable StorageError, and the same call succeeds once there is room", async () => {
+    const dir = tempDir("phs-full-")
+    try {
+      const queue = WorkQueueSqlite.layer.pipe(Layer.provideMerge(Sqlite.layer({ workdir: dir })))
+      const { full, after } = await Effect.gen(function* () {
+        const sql = yield* Sqlite.Sqlite
+        const q = yield* WorkQueue.WorkQueue
+        const body = "x".repeat(64 * 1024)
+        // The database may not grow past its size now: as a disk with no room left.
+        sql.db.pragma(`max_page_count = ${sql.db.pragma("page_count", { simple: true }) as number}`)
+        let full: unknown
+        for (let i = 0; i < 100 && full === undefined; i++) full = yield* Effect.flip(q.send("fit", [body])).pipe(Effect.orElseSucceed(() => undefined))
+        sql.db.pragma("max_page_count = 1073741823")
+        yield* q.send("fit", [body])
+        return { full, after: yield* q.depth("fit") }
+      }).pipe(Effect.provide(queue), Effect.scoped, Effect.runPromise)
+      expect(full).toBeInstanceOf(Errors.StorageError)
+      expect(full).toMatchObject({ retryable: true })
+      expect((full as Errors.StorageError).reason).toMatch(/database or disk is full/)
+      expect(after.visible).toBeGreaterThanOrEqual(1)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
