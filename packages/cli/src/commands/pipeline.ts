@@ -34,7 +34,7 @@ const chunkSize = Options.integer("chunk-size").pipe(
 )
 const hdu = Options.integer("hdu").pipe(
   Options.withDescription(
-    "the HDU holding the cube (0 = primary); phs reads only the first HDU holding a 3-D image, so any other N is refused"
+    "the HDU holding the cube (0 = primary, n = the n-th extension); default: the first HDU holding a 3-D image"
   ),
   Options.optional
 )
@@ -154,11 +154,13 @@ const pipelineOne = (
   file: string,
   surveyName: string,
   params: Record<string, number>,
-  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode }
+  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode; readonly hdu: Option.Option<number> }
 ) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, quiet: o.json }).pipe(
+    const submitted = yield* target
+      .submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, hdu: Option.getOrUndefined(o.hdu), quiet: o.json })
+      .pipe(
       Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
     )
     if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
@@ -306,14 +308,10 @@ export const pipeline = Command.make(
       yield* Params.resolve(params)
       const sizes = yield* Effect.forEach(cubes, (c) =>
         Effect.gen(function* () {
-          if (Option.isSome(o.hdu)) yield* LocalRun.checkCube(c, { hdu: o.hdu.value })
-          const header = yield* LocalRun.checkCube(c)
-          // Split and slow-fit find the cube's HDU themselves (the first 3-D image): a run of another HDU would read the wrong data.
-          if (Option.isSome(o.hdu) && o.hdu.value !== header.hdu)
-            return yield* new Errors.InvalidInput({
-              reason: `--hdu ${o.hdu.value}: phs decomposes only the first HDU holding a 3-D image, here HDU ${header.hdu}; write HDU ${o.hdu.value} to a file of its own to decompose it`
-            })
-          if (header.hdu > 0 && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
+          const header = yield* LocalRun.checkCube(c, Fits.hduOptions(Option.getOrUndefined(o.hdu))).pipe(
+            Effect.mapError((e) => (Option.isSome(o.hdu) ? new Errors.InvalidInput({ reason: `--hdu ${o.hdu.value}: ${e.reason}` }) : e))
+          )
+          if ((header.hdu > 0 || Option.isSome(o.hdu)) && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
           return header.nx * header.ny
         })
       )

@@ -96,7 +96,7 @@ const runStatus = (runIdPrefix: string, asJson: boolean) =>
     const drivenBy = yield* target.drivenBy(run)
     if (Option.isSome(dead.unknown) && !asJson) note(`note: dead letters not read: ${dead.unknown.value}`)
     const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
-    const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey))
+    const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey, run.hdu))
     printStatus(run, chunks, dead.letters, drivenBy, asJson, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
     yield* statusParts(run.runId, asJson)
   })
@@ -111,7 +111,7 @@ const surveyStatus = (survey: string, asJson: boolean) =>
     const all = yield* surveyRuns(survey)
     const cubes = yield* Effect.forEach(latestByCube(all), (c) =>
       Effect.gen(function* () {
-        const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(c.run.cubeKey))
+        const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(c.run.cubeKey, c.run.hdu))
         const drivenBy = c.run.status === "COMPLETED" || c.run.status === "FAILED" ? Option.none<string>() : yield* target.drivenBy(c.run)
         return { ...c, wcs, drivenBy }
       })
@@ -201,7 +201,7 @@ const printStatus = (
   line(`run ${run.runId}  survey ${run.survey}  ${run.status}${run.reason ? `: ${run.reason}` : ""}`)
   if (!finished)
     line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
-  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey} (${run.nx} × ${run.ny} × ${run.nChannels})`)
+  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey}${run.hdu === undefined ? "" : ` HDU ${run.hdu}`} (${run.nx} × ${run.ny} × ${run.nChannels})`)
   line(`  params ${paramText(run)}; code ${run.codeVersion}`)
   line(`  ${Either.match(wcs, { onRight: Wcs.statusLine, onLeft: (e) => `world: unknown (${unread(e)})` })}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)

@@ -52,7 +52,7 @@ export const cubeHeader = (run: RunTable.RunRecord) =>
     if (Option.isNone(src)) {
       return yield* Effect.fail(new Errors.InvalidInput({ reason: `the cube of run ${run.runId} (${run.cubeKey}) is no longer ${yield* storeName}` }))
     }
-    return yield* Fits.readHeader(src.value).pipe(
+    return yield* Fits.readHeader(src.value, Fits.hduOptions(run.hdu)).pipe(
       Effect.catchTag("FitsError", (e) => Effect.fail(new Errors.InvalidInput({ reason: `${run.cubeKey}: ${e.reason}` })))
     )
   })

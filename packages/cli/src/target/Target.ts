@@ -30,6 +30,8 @@ export interface Submission {
   readonly chunkSize: number
   /** `--refit` mode: the pipeline the run drives (recorded with the run). */
   readonly refit: Params.RefitMode
+  /** `--hdu`: the HDU holding the cube (absent: the first 3-D image). */
+  readonly hdu?: number
   /** No notes on stderr (--json). */
   readonly quiet: boolean
 }
@@ -91,11 +93,14 @@ export const layer = (o: Options, mode: Mode): Layer.Layer<Services, Error> =>
 export const ofRun = Pipeline.isOfRun
 
 /** The manifest that starts a run, as it is written (locally and in a bucket). */
-export const manifestOf = (input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize"> & { readonly params: Readonly<Record<string, unknown>> }): typeof Params.Manifest.Encoded => ({
+export const manifestOf = (
+  input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize" | "hdu"> & { readonly params: Readonly<Record<string, unknown>> }
+): typeof Params.Manifest.Encoded => ({
   cube_key: input.cubeKey,
   survey: input.survey,
   params: input.params,
-  chunk_size: input.chunkSize
+  chunk_size: input.chunkSize,
+  ...(input.hdu === undefined ? {} : { hdu: input.hdu })
 })
 
 /** Where a run's manifest is kept. */
