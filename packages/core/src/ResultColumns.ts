@@ -144,7 +144,8 @@ const fillNumbers = (d: Decoded, maxDef: number, col: { values: Float64Array; nu
 
 /**
  * Writes a list column's pages (OPTIONAL list > REPEATED > REQUIRED element: def 0 a null
- * list, 1 an empty one, 2 an element) from row `at`; returns the rows written.
+ * list, 1 an empty one, 2 an element; rep 0 starts a row) from row `at`; returns the rows
+ * and values written.
  */
 const fillList = (d: Decoded, offsets: Int32Array, nulls: Uint8Array, parts: Array<ArrayLike<number>>, at: number, base: number): { rows: number; values: number } => {
   let row = at - 1
@@ -153,13 +154,16 @@ const fillList = (d: Decoded, offsets: Int32Array, nulls: Uint8Array, parts: Arr
     const rep = d.rep[p]
     const vals = d.values[p]
     let v = 0
-    for (let i = 0; i < def.length; i++) {
+    // hyparquet leaves the definition levels out when every one is the maximum
+    const all = def.length === 0
+    for (let i = 0; i < rep.length; i++) {
+      const d = all ? 2 : def[i]
       if (rep[i] === 0) {
         row++
         offsets[row] = count
-        if (def[i] === 0) nulls[row] = 1
+        if (d === 0) nulls[row] = 1
       }
-      if (def[i] === 2) {
+      if (d === 2) {
         count++
         v++
       }

@@ -56,6 +56,9 @@ const agree = (bytes: Uint8Array) =>
 describe("ResultColumns.readColumns", () => {
   it.effect("reads every number and list column as decodeRows reads the rows (nulls, empty lists, NaN)", () => agree(encodeRows(field)))
 
+  it.effect("reads lists where no row is null or empty, and numbers where none is null", () =>
+    agree(encodeRows(field.filter((r) => r.n_components > 0 && r.lon !== null && r.rms !== null && r.chi2_reduced !== null))))
+
   it.effect("reads a file of several row groups in file order", () => {
     const w = makeWriter()
     const pieces = [w.rowGroup(field.slice(0, 20)), w.rowGroup(field.slice(20, 21)), w.rowGroup(field.slice(21)), w.finish()]
