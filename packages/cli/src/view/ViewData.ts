@@ -138,28 +138,33 @@ export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.Ru
       const allRuns = table.listRuns({ limit: 1000, ...(survey === undefined ? {} : { survey }) }).pipe(Effect.orDie)
       const runs = Effect.map(allRuns, (all) => all.map(infoOf))
 
-      /** The columns of a run's parts, joined; each column read once, on first use. */
+      /**
+       * The columns of a run's parts, joined; each column read once, on first use. The
+       * columns one request misses are read together; a request waits only for the reads of
+       * its own columns (a map of one quantity is not held up by another's columns).
+       */
       const columnsOf = (keys: ReadonlyArray<string>) =>
-        Effect.gen(function* () {
-          const kept = new Map<string, Column>()
-          const lock = yield* Effect.makeSemaphore(1)
-          return (names: ReadonlyArray<ColumnName>) =>
-            lock.withPermits(1)(
+        Effect.sync(() => {
+          const kept = new Map<string, Effect.Effect<Column>>()
+          const readAll = (names: ReadonlyArray<ColumnName>) =>
+            Effect.forEach(keys, (key) =>
               Effect.gen(function* () {
-                const missing = names.filter((n) => !kept.has(n))
-                if (missing.length > 0) {
-                  const parts = yield* Effect.forEach(keys, (key) =>
-                    Effect.gen(function* () {
-                      const src = yield* rangedBlob(store, key)
-                      if (Option.isNone(src)) return yield* Effect.dieMessage(`${key} is gone`)
-                      return yield* ResultColumns.readColumns(src.value, missing)
-                    }).pipe(Effect.mapError((e) => new Error(`${e._tag === "ResultDecodeError" ? "" : "reading "}${e.message}`)), Effect.orDie)
-                  )
-                  for (const n of missing) kept.set(n, join(parts.map((p) => p.columns.get(n)!)))
-                }
-                return kept as ReadonlyMap<string, Column>
-              })
-            )
+                const src = yield* rangedBlob(store, key)
+                if (Option.isNone(src)) return yield* Effect.dieMessage(`${key} is gone`)
+                return yield* ResultColumns.readColumns(src.value, names)
+              }).pipe(Effect.mapError((e) => new Error(e.message)), Effect.orDie)
+            ).pipe(Effect.tapErrorCause(() => Effect.sync(() => names.forEach((n) => kept.delete(n)))))
+          return (names: ReadonlyArray<ColumnName>) =>
+            Effect.gen(function* () {
+              const missing = names.filter((n) => !kept.has(n))
+              if (missing.length > 0) {
+                const group = Effect.runSync(Effect.cached(readAll(missing)))
+                for (const n of missing) kept.set(n, Effect.runSync(Effect.cached(Effect.map(group, (parts) => join(parts.map((p) => p.columns.get(n)!))))))
+              }
+              const out = new Map<string, Column>()
+              for (const n of names) out.set(n, yield* kept.get(n)!)
+              return out as ReadonlyMap<string, Column>
+            })
         })
 
       const load = (runId: string) =>
