@@ -2,16 +2,16 @@
  * `phs view --target aws` on the emulators: a run driven through the deployment's handlers,
  * then the built `phs view` started with the deployment's environment reads the run table
  * (DynamoDB) and the bucket (S3) through the aws target, the same ViewData code path as a
- * workdir. Its JSON API is checked here (the page itself is driven in chromium by
- * test/view.test.ts, against a local workdir): the map against the part's rows read from
- * S3 with core's Parquet reader, a pixel's spectrum against the cube's data, from the chunk
- * payload and, once the payloads are removed, from the cube by ranges; 4xx answers.
+ * workdir. The JSON API: the map against the part's rows read from S3 with core's Parquet
+ * reader, a pixel's spectrum against the cube's data, from the chunk payload and, once the
+ * payloads are removed, from the cube by ranges; 4xx answers. Then the page in chromium
+ * (inside the emulators' network namespace): the map drawn, a pixel clicked.
  */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3"
 import { Effect } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { decodeRows } from "../../packages/core/src/ResultParquet.js"
-import { startView } from "../../scripts/view-browser.mjs"
+import { clickPixel, launch, startView } from "../../scripts/view-browser.mjs"
 import { cubeData } from "../support/cubes.js"
 import { tempDir } from "../support/cli.js"
 import { type Deployment, deploy, flow, handlers, runIdOf, type Upload, upload } from "./deployment.js"
@@ -111,5 +111,24 @@ describeEmulated("phs view --target aws on the emulators", () => {
     expect((await getJson(`/api/pixel/7/0?run=${runId}`)).status).toBe(400)
     expect((await getJson("/api/map?run=no-such-run")).status).toBe(404)
     expect((await getJson("/api/map?run=../../etc")).status).toBe(400)
+  })
+})
+
+describeEmulated("phs view --target aws in chromium", () => {
+  it("draws the run's map and opens a pixel's spectrum", async () => {
+    const browser = await launch()
+    try {
+      const { page } = browser
+      await page.goto(url)
+      await page.waitForFunction(() => document.getElementById("status")!.textContent!.includes("pixels"))
+      expect(await page.$eval("#map", (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([7, 5])
+      await clickPixel(page, 3, 2)
+      await page.waitForSelector('body[data-pixel="3,2"]')
+      const n = ((await getJson(`/api/pixel/3/2?run=${runId}`)).body.components as unknown[]).length
+      expect(await page.locator("#panel-main path.component").count()).toBe(n)
+      expect(browser.outside).toEqual([])
+    } finally {
+      await browser.close()
+    }
   })
 })

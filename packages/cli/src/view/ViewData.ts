@@ -8,7 +8,6 @@
 import { BlobStore, type Errors, type Fits, Keys, Mosaic, ResultColumns, RunTable } from "@phs/core"
 import { Context, Effect, Layer, Option, Ref } from "effect"
 import * as RunData from "../plot/RunData.js"
-import * as Target from "../target/Target.js"
 import { galacticOf, velocityAxis, type VelocityAxis } from "./Quantities.js"
 import { join, numberAt, type ColumnName } from "./RunColumns.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
@@ -245,10 +244,3 @@ export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.Ru
       return { runs, run, spectrum, mosaic }
     })
   )
-
-/**
- * The service for the target the options name, read-only (a local workdir must exist;
- * an aws deployment is reached as `Target.layer` says).
- */
-export const layerFor = (o: Target.Options, survey?: string): Layer.Layer<ViewData, Target.Error> =>
-  layer(survey).pipe(Layer.provide(Target.layer(o, "read")))
