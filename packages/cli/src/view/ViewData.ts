@@ -157,8 +157,9 @@ export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.Ru
             Effect.gen(function* () {
               const missing = names.filter((n) => !kept.has(n))
               if (missing.length > 0) {
-                const group = Effect.runSync(Effect.cached(readAll(missing)))
-                for (const n of missing) kept.set(n, Effect.runSync(Effect.cached(Effect.map(group, (parts) => join(parts.map((p) => p.columns.get(n)!))))))
+                // (a second request for the same columns before these are set reads them again: harmless)
+                const group = yield* Effect.cached(readAll(missing))
+                for (const n of missing) kept.set(n, yield* Effect.cached(Effect.map(group, (parts) => join(parts.map((p) => p.columns.get(n)!)))))
               }
               const out = new Map<string, Column>()
               for (const n of names) out.set(n, yield* kept.get(n)!)
