@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { line } from "../Output.js"
 import * as Target from "../target/Target.js"
 import * as Labels from "../view/Labels.js"
-import { QUANTITY_COLUMNS } from "../view/Quantities.js"
+import { QUANTITY_COLUMNS, QUANTITY_NAMES } from "../view/Quantities.js"
 import { ROW_COLUMNS } from "../view/RunColumns.js"
 import * as Server from "../view/Server.js"
 import * as ViewData from "../view/ViewData.js"
@@ -76,8 +76,9 @@ export const view = Command.make(
           Effect.gen(function* () {
             const data = yield* ViewData.ViewData
             const first = initial ?? ViewData.newest(yield* data.runs)
+            // a quantity's columns at a time (the first map's first), so a map asked meanwhile waits for its own only
             const warm = (run: ViewData.LoadedRun) =>
-              Effect.zipRight(run.columns(QUANTITY_COLUMNS.n_components), run.columns(ROW_COLUMNS))
+              Effect.zipRight(Effect.forEach(QUANTITY_NAMES, (q) => run.columns(QUANTITY_COLUMNS[q]), { discard: true }), run.columns(ROW_COLUMNS))
             const work =
               survey !== undefined && initial === null
                 ? Effect.flatMap(data.mosaic(survey), (m) => Effect.forEach(m.tiles, warm, { discard: true }))
