@@ -21,18 +21,24 @@ export interface SurveyData {
   readonly bunit: string | undefined
 }
 
-/** The survey's tiles: per cube, its newest COMPLETED run (`listRuns` is newest first). */
+/** A survey's tiles among its runs: per cube, its newest COMPLETED run (`listRuns` is newest first). */
+export const tileRuns = (all: ReadonlyArray<RunTable.RunRecord>): ReadonlyArray<RunTable.RunRecord> => {
+  const byCube = new Map<string, RunTable.RunRecord>()
+  for (const r of all) if (r.status === "COMPLETED" && !byCube.has(r.cubeKey)) byCube.set(r.cubeKey, r)
+  return [...byCube.values()]
+}
+
+/** The survey's tiles (`tileRuns`); none is a one-line error. */
 const surveyRuns = (survey: string) =>
   Effect.gen(function* () {
     const table = yield* RunTable.RunTable
     const target = yield* Target.Target
     const all = yield* table.listRuns({ survey })
-    const byCube = new Map<string, RunTable.RunRecord>()
-    for (const r of all) if (r.status === "COMPLETED" && !byCube.has(r.cubeKey)) byCube.set(r.cubeKey, r)
-    if (byCube.size === 0) {
+    const tiles = tileRuns(all)
+    if (tiles.length === 0) {
       return yield* Effect.fail(new Errors.InvalidInput({ reason: all.length === 0 ? `no runs of survey ${survey} ${target.where}` : `survey ${survey} has no completed runs yet (see phs status --survey ${survey}${target.flags})` }))
     }
-    return [...byCube.values()]
+    return tiles
   })
 
 /** The mosaic of a survey (`survey`) or of named runs (`runIds`, unique prefixes will do). */

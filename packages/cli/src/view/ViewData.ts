@@ -8,6 +8,8 @@
 import { BlobStore, type Errors, type Fits, Keys, Mosaic, ResultColumns, RunTable } from "@phs/core"
 import { Context, Effect, Layer, Option, Ref } from "effect"
 import * as RunData from "../plot/RunData.js"
+import { tileRuns } from "../plot/Survey.js"
+import * as Target from "../target/Target.js"
 import { galacticOf, velocityAxis, type VelocityAxis } from "./Quantities.js"
 import { join, numberAt, type ColumnName } from "./RunColumns.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
@@ -111,25 +113,19 @@ const memo = <K, A, E>() =>
       )
   })
 
-/** The survey's tiles as `phs export --survey` picks them: per cube, its newest COMPLETED run (`listRuns` is newest first). */
-const tileRuns = (all: ReadonlyArray<RunTable.RunRecord>): ReadonlyArray<RunTable.RunRecord> => {
-  const byCube = new Map<string, RunTable.RunRecord>()
-  for (const r of all) if (r.status === "COMPLETED" && !byCube.has(r.cubeKey)) byCube.set(r.cubeKey, r)
-  return [...byCube.values()]
-}
-
 /**
  * The service over a target's run table and blob store, showing the runs of `survey` only
  * when given. Storage failures are defects: the API answers them with a 500.
  */
-export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.RunTable | BlobStore.BlobStore> =>
+export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.RunTable | BlobStore.BlobStore | Target.Target> =>
   Layer.scoped(
     ViewData,
     Effect.gen(function* () {
       const table = yield* RunTable.RunTable
       const store = yield* BlobStore.BlobStore
-      const provide = <A, E>(eff: Effect.Effect<A, E, RunTable.RunTable | BlobStore.BlobStore>) =>
-        eff.pipe(Effect.provideService(RunTable.RunTable, table), Effect.provideService(BlobStore.BlobStore, store))
+      const target = yield* Target.Target
+      const provide = <A, E>(eff: Effect.Effect<A, E, RunTable.RunTable | BlobStore.BlobStore | Target.Target>) =>
+        eff.pipe(Effect.provideService(RunTable.RunTable, table), Effect.provideService(BlobStore.BlobStore, store), Effect.provideService(Target.Target, target))
       const runMemo = yield* memo<string, LoadedRun, NotFound>()
       const mosaicMemo = yield* memo<string, LoadedMosaic, NotFound>()
       const notFound = (e: { readonly message: string }) => new NotFound({ message: e.message })
