@@ -6,6 +6,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Fits, Params, Pipeline, RunTable } from "@phs/core"
+import { refitSkipReason } from "@phs/core/refit"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
@@ -194,6 +195,8 @@ export const pipeline = Command.make(
             return yield* new Errors.InvalidInput({
               reason: `--hdu ${o.hdu.value}: phs decomposes only the first HDU holding a 3-D image, here HDU ${header.hdu}; write HDU ${o.hdu.value} to a file of its own to decompose it`
             })
+          const noRefit = o.refit === "spatial" ? refitSkipReason(header.nx, header.ny) : null
+          if (noRefit !== null) note(`refit: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}${noRefit}`)
           if (header.hdu > 0 && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
           return header.nx * header.ny
         })

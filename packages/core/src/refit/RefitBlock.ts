@@ -91,6 +91,16 @@ export class RefitInputError extends Schema.TaggedError<RefitInputError>()("Refi
   reason: Schema.String
 }) {}
 
+/**
+ * Why a map of nx × ny pixels cannot be refitted (null: it can): a 1 × N map has no 2-D
+ * neighbourhood.
+ *
+ * @since 0.3.0
+ * @category refit
+ */
+export const refitSkipReason = (nx: number, ny: number): string | null =>
+  nx < 2 || ny < 2 ? `a ${nx}×${ny} map has no 2-D neighbourhood: nothing could be refitted` : null
+
 const key = (x: number, y: number): number => y * 65536 + x
 
 type State = { row: DecompositionRow; flag: RefitFlag | null }
@@ -390,9 +400,8 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     }
     return out
   }
-  if (map.nx < 2 || map.ny < 2) {
-    return { rows: blockRows(prev), flagged: emptyFlags(), refitted: 0, fits: 0, passes: 0, skipped: `a ${map.nx}×${map.ny} map has no 2-D neighbourhood: nothing could be refitted` }
-  }
+  const skipped = refitSkipReason(map.nx, map.ny)
+  if (skipped !== null) return { rows: blockRows(prev), flagged: emptyFlags(), refitted: 0, fits: 0, passes: 0, skipped }
   const R = o.radius
   const neighboursOf = (states: Map<number, State>, x: number, y: number): Array<Neighbour> => {
     const out: Array<Neighbour> = []
