@@ -147,6 +147,8 @@ export interface Submission {
   readonly chunkSize?: number
   /** `--refit` mode (default `none`); recorded in the run's manifest. */
   readonly refit?: Params.RefitMode
+  /** `--hdu`: the HDU holding the cube (default: the first 3-D image); recorded in the run's manifest. */
+  readonly hdu?: number
 }
 
 /**
@@ -161,7 +163,7 @@ export const submit = (
   s: Submission
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
-    yield* checkCube(s.cube)
+    yield* checkCube(s.cube, Fits.hduOptions(s.hdu))
     return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey) })
   })
 
@@ -183,7 +185,8 @@ export const submitImported = (
       survey: s.survey,
       params: s.params ?? {},
       ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }),
-      ...(s.refit === undefined || s.refit === "none" ? {} : { refit: s.refit })
+      ...(s.refit === undefined || s.refit === "none" ? {} : { refit: s.refit }),
+      ...(s.hdu === undefined ? {} : { hdu: s.hdu })
     }
     const input = yield* Pipeline.prepare(manifest)
     const store = yield* BlobStore.BlobStore

@@ -13,6 +13,7 @@ import * as Params from "../Params.js"
 import { engineRetry } from "../Retry.js"
 import { RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
+import { chosenHdu } from "../stages/Split.js"
 import { RunParams, type SplitInput } from "../stages/Tasks.js"
 import { CORE_VERSION, type Pipeline } from "./Compose.js"
 
@@ -35,8 +36,10 @@ export const prepare = (manifest: unknown): Effect.Effect<SplitInput, InvalidInp
       Effect.catchTag("BlobNotFound", (e) => Effect.fail(new InvalidInput({ reason: `no cube at ${e.key}` })))
     )
     const codeVersion = `phs-${CORE_VERSION}+fit-${fitter.version}`
-    const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion, refit: m.refit })
-    return { runId, survey: m.survey, cubeKey: m.cube_key, params, chunkSize: m.chunk_size, codeVersion }
+    // the HDU is checked now, and recorded only when it is not the one found without it
+    const hdu = yield* chosenHdu(m.cube_key, m.hdu)
+    const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion, refit: m.refit, hdu })
+    return { runId, survey: m.survey, cubeKey: m.cube_key, params, chunkSize: m.chunk_size, codeVersion, ...(hdu === undefined ? {} : { hdu }) }
   })
 
 /**
@@ -80,7 +83,8 @@ export const splitInputOf = (run: RunRecord): SplitInput => ({
   cubeKey: run.cubeKey,
   params: Schema.decodeUnknownSync(RunParams)(run.params),
   chunkSize: run.chunkSize,
-  codeVersion: run.codeVersion
+  codeVersion: run.codeVersion,
+  ...(run.hdu === undefined ? {} : { hdu: run.hdu })
 })
 
 /**
