@@ -39,12 +39,11 @@ double first_fit(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>
 }
 
 // Fit quality of `comps` (scaled data; amplitudes and RSS scale by 2^exponent): residual rms,
-// reduced chi^2 and AICc against the noise used in the fit, and the parameter errors.
+// reduced chi^2 and AICc against the noise used in the fit, and the parameter errors, all from
+// one evaluation of the model and its Jacobian at `comps`.
 void assess(const FitProblem& pb, const std::vector<Component>& comps, int valid, double noise,
             double rss_floor, int exponent, DecomposeWorkspace& ws, Decomposition& out) {
-  const double window = LmOptions().window_sigmas;
-  ws.refine.residual.resize(pb.n);
-  const double rss = residual_of(pb, comps, window, ws.refine.residual.data());
+  const double rss = parameter_errors(pb, comps, noise, LmOptions().window_sigmas, ws.refine.lm, ws.errors);
   const int k = 3 * static_cast<int>(comps.size());
   out.residual_rms = std::ldexp(std::sqrt(rss / valid), exponent);
   out.chi2_reduced = valid > k && noise > 0.0 ? rss / (noise * noise) / (valid - k) : NAN;
@@ -53,7 +52,6 @@ void assess(const FitProblem& pb, const std::vector<Component>& comps, int valid
   out.aicc = std::isfinite(a) && rss + rss_floor > 0.0
                  ? a + 2.0 * valid * exponent * 0.69314718055994531
                  : NAN;
-  parameter_errors(pb, comps, noise, window, ws.refine.lm, ws.errors);
   out.errors.resize(comps.size());
   for (std::size_t c = 0; c < comps.size(); ++c)
     out.errors[c] = ComponentError{std::ldexp(ws.errors[3 * c], exponent), ws.errors[3 * c + 1],

@@ -273,16 +273,9 @@ const META = 8
 const paramsArray = (p: FitParams): Float64Array =>
   Float64Array.of(p.beta, p.snr_min, p.mf_snr_min, p.f_sep, p.neg_thresh, p.max_refine_iter)
 
-const componentsOf = (flat: Float64Array, from: number, to: number): Component[] => {
+/** Triplets [from, to) of a flat array (3 per component) as amplitude, mean, stddev objects. */
+const tripletsOf = (flat: Float64Array, from: number, to: number): Component[] => {
   const out: Component[] = new Array(to - from)
-  for (let k = from; k < to; k++) {
-    out[k - from] = { amplitude: flat[3 * k], mean: flat[3 * k + 1], stddev: flat[3 * k + 2] }
-  }
-  return out
-}
-
-const errorsOf = (flat: Float64Array, from: number, to: number): ComponentErrors[] => {
-  const out: ComponentErrors[] = new Array(to - from)
   for (let k = from; k < to; k++) {
     out[k - from] = { amplitude: flat[3 * k], mean: flat[3 * k + 1], stddev: flat[3 * k + 2] }
   }
@@ -297,14 +290,14 @@ const decompositionOf = (r: NativeResult | NativeBatchResult, at: number, from: 
   return {
     rms: Number.isNaN(rms) ? null : rms,
     minPersistence: m[META * at + 2],
-    components: componentsOf(r.components, from, to),
+    components: tripletsOf(r.components, from, to),
     status: STATUS[m[META * at]],
     evaluations: m[META * at + 3],
     nanChannels: m[META * at + 4],
     residualRms: finiteOrNull(m[META * at + 5]),
     chi2Reduced: finiteOrNull(m[META * at + 6]),
     aicc: finiteOrNull(m[META * at + 7]),
-    componentErrors: errorsOf(r.errors, from, to)
+    componentErrors: tripletsOf(r.errors, from, to)
   }
 }
 
@@ -524,6 +517,6 @@ export const __internal = {
     const flat = Float64Array.from(initial.flatMap((c) => [c.amplitude, c.mean, c.stddev]))
     const { errors, ...r } = addon.fit(Float64Array.from(spectrum), flat, maxEvaluations, noise)
     const n = r.components.length / 3
-    return { ...r, components: componentsOf(r.components, 0, n), componentErrors: errorsOf(errors, 0, n) }
+    return { ...r, components: tripletsOf(r.components, 0, n), componentErrors: tripletsOf(errors, 0, n) }
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Fits, Params, Pipeline, RunTable } from "@phs/core"
+import { refitSkipReason } from "@phs/core/refit"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
@@ -311,6 +312,8 @@ export const pipeline = Command.make(
           const header = yield* LocalRun.checkCube(c, Fits.hduOptions(Option.getOrUndefined(o.hdu))).pipe(
             Effect.mapError((e) => (Option.isSome(o.hdu) ? new Errors.InvalidInput({ reason: `--hdu ${o.hdu.value}: ${e.reason}` }) : e))
           )
+          const noRefit = o.refit === "spatial" ? refitSkipReason(header.nx, header.ny) : null
+          if (noRefit !== null) note(`refit: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}${noRefit}`)
           if ((header.hdu > 0 || Option.isSome(o.hdu)) && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
           return header.nx * header.ny
         })
