@@ -21,10 +21,14 @@ export const CHROMIUM_ARGS = [
   "--disable-sync"
 ]
 
-/** Starts `phs view ARGS --port 0`; resolves with the page's URL once it listens. */
-export const startView = (args) =>
+/** Starts `phs view ARGS --port 0` (with `env` added to this process's); resolves with the page's URL once it listens. */
+export const startView = (args, env = {}) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PHS, "view", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    // PHS_VIEW_ENTRY: another build's entry script, for an A/B benchmark
+    const child = spawn(process.execPath, [process.env.PHS_VIEW_ENTRY ?? PHS, "view", "--port", "0", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env }
+    })
     let out = ""
     let err = ""
     const timer = setTimeout(() => reject(new Error(`phs view did not start: ${out}${err}`)), 60_000)

@@ -86,34 +86,6 @@ describe("phs pipeline refuses bad input", () => {
     expect(JSON.parse(runs.stdout)).toMatchObject([{ status: "COMPLETED", nSpectra: 4, nChannels: 64 }])
   })
 
-  it("--hdu: the HDU phs finds runs; another image extension is refused, an HDU past the end too (one line, exit 2)", async () => {
-    const dir = tempDir()
-    const data = (n: number) => new Float32Array(n * 64).map((_, i) => Math.exp(-(((i % 64) - 30) ** 2) / 8) * 3 + 0.01 * Math.sin(i * 7.3))
-    const empty = rawHeader([formatCard("SIMPLE", true), formatCard("BITPIX", 8), formatCard("NAXIS", 0), formatCard("EXTEND", true), "END".padEnd(80)])
-    const extension = (nx: number, name: string) => {
-      const bytes = writeCube({ nx, ny: 2, nchan: 64, data: data(nx * 2) })
-      const h = rawHeader([
-        formatCard("XTENSION", "IMAGE"), formatCard("BITPIX", -32), formatCard("NAXIS", 3), formatCard("NAXIS1", nx), formatCard("NAXIS2", 2), formatCard("NAXIS3", 64),
-        formatCard("PCOUNT", 0), formatCard("GCOUNT", 1), formatCard("EXTNAME", name), "END".padEnd(80)
-      ])
-      return Buffer.concat([h, bytes.subarray(dataStart(bytes))])
-    }
-    const cube = path.join(dir, "two.fits")
-    fs.writeFileSync(cube, Buffer.concat([empty, extension(2, "FIRST"), extension(3, "SECOND")]))
-    const workdir = path.join(dir, "w")
-    for (const [n, error] of [["2", /^phs: --hdu 2: phs decomposes only the first HDU holding a 3-D image, here HDU 1;/], ["5", /^phs: two\.fits: no HDU 5: the file has HDUs 0 to 2$/]] as const) {
-      const r = await phs(["pipeline", cube, "--workdir", workdir, "--hdu", n])
-      expect(r.code, r.stderr).toBe(2)
-      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(error)])
-    }
-    expect(JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout)).toEqual([])
-    const r = await phs(["pipeline", cube, "--workdir", workdir, "--hdu", "1", "--param", "beta=3", "--json"])
-    expect(r.code, r.stderr).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: "COMPLETED" })
-    const runs = await phs(["runs", "--json", "--workdir", workdir])
-    expect(JSON.parse(runs.stdout)).toMatchObject([{ status: "COMPLETED", nSpectra: 4 }])
-  })
-
   it("the same cube with good parameters runs", async () => {
     const dir = tempDir()
     const cube = path.join(dir, "cube.fits")

@@ -6,15 +6,17 @@
  * each costs a Node start-up. Manifest cases run in process against `Params` and
  * `Pipeline.prepare`, which the aws splitter calls with the manifest a user uploaded.
  */
-import { BlobStore, CubeLimits, Errors, Fits, Fitter, Params, Pipeline } from "@phs/core"
-import { LocalRun } from "@phs/runtime-local"
+import { BlobStore, Catalog, CubeLimits, Errors, Fits, Fitter, Journal, Params, Pipeline, ResultParquet, RunTable, WorkQueue } from "@phs/core"
+import { LocalRun, RuntimeLocal, Sqlite, WorkQueueSqlite } from "@phs/runtime-local"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readCubeHeader } from "../packages/core/src/stages/Split.js"
-import { writeCube } from "../packages/core/src/FitsWriter.js"
+import { formatCard, rawHeader, writeCube } from "../packages/core/src/FitsWriter.js"
+import * as RunData from "../packages/cli/src/plot/RunData.js"
+import { cubeData } from "./support/cubes.js"
 import { bintable, cliCases, goodCube, imageExtension, manifestCases } from "./corpus/cases.js"
 import { PHS, phs, phsAsync, type Result, tempDir } from "./support/cli.js"
 
@@ -337,6 +339,145 @@ describe("a cube in an image extension", () => {
     expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 1 }))).reason).toBe("HDU 1 is a BINTABLE extension, not an image")
     expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 0 }))).reason).toMatch(/^NAXIS = 0: a cube needs 3 axes/)
     expect(Effect.runSync(Effect.flip(Fits.readHeader(Fits.fromBytes(file), { hdu: 3 }))).reason).toBe("no HDU 3: the file has HDUs 0 to 2")
+  })
+})
+
+describe("--hdu N: the run reads that HDU, in the split, the fit, a re-split and the plot", () => {
+  const dir = tempDir("phs-hdu-")
+  const work = path.join(dir, "w")
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const NCHAN = 64
+  const firstData = cubeData({ nx: 2, ny: 2, nchan: NCHAN, seed: 3 })
+  const secondData = cubeData({ nx: 3, ny: 2, nchan: NCHAN, seed: 4 })
+  /** An IMAGE extension holding a cube: the primary cube writeCube makes, under an extension header. */
+  const extension = (nx: number, data: Float32Array, name: string) => {
+    const alone = writeCube({ nx, ny: 2, nchan: NCHAN, data })
+    const offset = Effect.runSync(Fits.readHeader(Fits.fromBytes(alone))).dataOffset
+    const h = rawHeader([
+      formatCard("XTENSION", "IMAGE"), formatCard("BITPIX", -32), formatCard("NAXIS", 3), formatCard("NAXIS1", nx), formatCard("NAXIS2", 2), formatCard("NAXIS3", NCHAN),
+      formatCard("PCOUNT", 0), formatCard("GCOUNT", 1), formatCard("EXTNAME", name), "END".padEnd(80)
+    ])
+    return Buffer.concat([h, alone.subarray(offset)])
+  }
+  const empty = rawHeader([formatCard("SIMPLE", true), formatCard("BITPIX", 8), formatCard("NAXIS", 0), formatCard("EXTEND", true), "END".padEnd(80)])
+  const twoCubes = Buffer.concat([empty, extension(2, firstData, "FIRST"), extension(3, secondData, "SECOND")])
+  const cube = path.join(dir, "two.fits")
+  const alone = path.join(dir, "second.fits")
+  fs.writeFileSync(cube, twoCubes)
+  fs.writeFileSync(alone, writeCube({ nx: 3, ny: 2, nchan: NCHAN, data: secondData }))
+  const opts = ["--workdir", work, "--chunk-size", "2", "--param", "beta=3"]
+
+  /** A run's published rows, sorted by pixel, without what names the run and its cube. */
+  const rowsOf = async (survey: string, runId: string) => {
+    const part = path.join(work, "blobs", "decompositions", `survey=${survey}`)
+    const rows = []
+    for (const n of fs.readdirSync(part).filter((n) => n.startsWith(`${runId}-`)))
+      rows.push(...(await Effect.runPromise(ResultParquet.decodeRows(new Uint8Array(fs.readFileSync(path.join(part, n)))))))
+    return rows.map(({ run_id: _r, cube: _c, ...rest }) => rest).sort((a, b) => a.y - b.y || a.x - b.x)
+  }
+
+  let runId = ""
+  it("--hdu 2 decomposes the second cube: its shape, and the rows of the same data in a file of its own; the run records it", async () => {
+    const r = await phs(["pipeline", cube, "--survey", "two", "--hdu", "2", ...opts])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/^phs: note: the cube is in HDU 2 \(image extension "SECOND"\)$/m)
+    const runs = JSON.parse((await phs(["runs", "--json", "--survey", "two", "--workdir", work])).stdout)
+    expect(runs).toMatchObject([{ status: "COMPLETED", nx: 3, ny: 2, nSpectra: 6, hdu: 2 }])
+    runId = runs[0].runId
+    const manifest = JSON.parse(fs.readFileSync(path.join(work, "blobs", "manifests", `${runId}.json`), "utf8"))
+    expect(manifest).toMatchObject({ survey: "two", hdu: 2 })
+    expect((await phs(["status", runId, "--workdir", work])).stdout).toMatch(/cube cubes\/two-[0-9a-f]{16}\.fits HDU 2 \(3 × 2 × 64\)/)
+    // the journal replays with the HDU the run recorded
+    const replay = await phs(["replay", runId, "--workdir", work])
+    expect(replay.code, replay.stderr).toBe(0)
+    expect(replay.stdout).toMatch(/: identical \(\d+ steps replayed from the journal\)$/m)
+
+    const a = await phs(["pipeline", alone, "--survey", "alone", "--json", ...opts])
+    expect(a.code, a.stderr).toBe(0)
+    const expected = await rowsOf("alone", JSON.parse(a.stdout).runId)
+    expect(expected).toHaveLength(6)
+    expect(await rowsOf("two", runId)).toEqual(expected)
+  })
+
+  it("the default HDU is the first 3-D image; naming it gives the same run id, so run ids from before --hdu stay", async () => {
+    const plain = await phs(["pipeline", cube, "--survey", "two", "--json", ...opts])
+    expect(plain.code, plain.stderr).toBe(0)
+    const first = JSON.parse(plain.stdout)
+    expect(first).toMatchObject({ status: "COMPLETED", nx: 2, nSpectra: 4 })
+    expect(first.hdu).toBeUndefined()
+    expect(first.runId).not.toBe(runId)
+    const named = await phs(["pipeline", cube, "--survey", "two", "--hdu", "1", "--json", ...opts])
+    expect(JSON.parse(named.stdout)).toMatchObject({ runId: first.runId, already: true })
+  })
+
+  it("plot and view read the spectrum from that HDU", async () => {
+    const { header, values } = await Effect.gen(function* () {
+      const run = yield* Pipeline.getRun(runId)
+      const header = yield* RunData.cubeHeader(run)
+      return { header, values: yield* RunData.spectrum(run, header, 2, 1) }
+    }).pipe(Effect.provide(RuntimeLocal.layer({ workdir: work })), Effect.scoped, Effect.runPromise)
+    expect(header.hdu).toBe(2)
+    expect([...values]).toEqual([...secondData.subarray(5 * NCHAN, 6 * NCHAN)])
+  })
+
+  it("a lost payload is split again from that HDU: the same rows", async () => {
+    const rows = await Effect.gen(function* () {
+      const store = yield* BlobStore.BlobStore
+      yield* store.put("cubes/two.fits", new Uint8Array(twoCubes))
+      const input = yield* Pipeline.prepare({ cube_key: "cubes/two.fits", survey: "two", params: { beta: 3 }, chunk_size: 2, hdu: 2 })
+      expect(input.hdu).toBe(2)
+      yield* Pipeline.start(Pipeline.standard, input)
+      for (const key of yield* store.list(`chunks/${input.runId}/`)) yield* store.remove(key)
+      const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(run).toMatchObject({ status: "COMPLETED", nSpectra: 6, hdu: 2 })
+      const out = []
+      for (const key of yield* store.list("decompositions/survey=two/")) out.push(...(yield* ResultParquet.decodeRows(yield* store.get(key))))
+      return out.map(({ run_id: _r, cube: _c, ...rest }) => rest).sort((a, b) => a.y - b.y || a.x - b.x)
+    }).pipe(
+      Effect.provide(Layer.mergeAll(BlobStore.layerMemory, WorkQueue.layerMemory, RunTable.layerMemory, Journal.layerMemory, Catalog.layerMemory, Fitter.layerNative({ threads: 1 }))),
+      Effect.runPromise
+    )
+    expect(rows).toEqual(await rowsOf("alone", JSON.parse((await phs(["runs", "--json", "--survey", "alone", "--workdir", work])).stdout)[0].runId))
+  })
+
+  it("a bad --hdu (past the last HDU, not a 3-D image) is one line, exit 2, and starts no run", async () => {
+    const other = path.join(dir, "w2")
+    for (const [n, error] of [
+      ["7", /^phs: --hdu 7: two\.fits: no HDU 7: the file has HDUs 0 to 2$/],
+      ["0", /^phs: --hdu 0: two\.fits: NAXIS = 0: a cube needs 3 axes/]
+    ] as const) {
+      const r = await phs(["pipeline", cube, "--workdir", other, "--hdu", n])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(error)])
+    }
+    expect(fs.existsSync(path.join(other, "blobs", "chunks"))).toBe(false)
+  })
+})
+
+describe("a full disk is transient: the work waits for room instead of failing for good", () => {
+  it("SQLite's \"database or disk is full\" is a retryable StorageError, and the same call succeeds once there is room", async () => {
+    const dir = tempDir("phs-full-")
+    try {
+      const queue = WorkQueueSqlite.layer.pipe(Layer.provideMerge(Sqlite.layer({ workdir: dir })))
+      const { full, after } = await Effect.gen(function* () {
+        const sql = yield* Sqlite.Sqlite
+        const q = yield* WorkQueue.WorkQueue
+        const body = "x".repeat(64 * 1024)
+        // The database may not grow past its size now: as a disk with no room left.
+        sql.db.pragma(`max_page_count = ${sql.db.pragma("page_count", { simple: true }) as number}`)
+        let full: unknown
+        for (let i = 0; i < 100 && full === undefined; i++) full = yield* Effect.flip(q.send("fit", [body])).pipe(Effect.orElseSucceed(() => undefined))
+        sql.db.pragma("max_page_count = 1073741823")
+        yield* q.send("fit", [body])
+        return { full, after: yield* q.depth("fit") }
+      }).pipe(Effect.provide(queue), Effect.scoped, Effect.runPromise)
+      expect(full).toBeInstanceOf(Errors.StorageError)
+      expect(full).toMatchObject({ retryable: true })
+      expect((full as Errors.StorageError).reason).toMatch(/database or disk is full/)
+      expect(after.visible).toBeGreaterThanOrEqual(1)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -89,15 +89,18 @@ describe("a survey of four tiles cut from one field", () => {
     const runs = await runsOf("grs")
     expect(runs.map((r) => r.runId).sort()).toEqual([...runIdOf.entries()].filter(([k]) => /^tile-\d$/.test(k)).map(([, v]) => v).sort())
     expect(runs.every((r) => r.status === "COMPLETED")).toBe(true)
-    const notes = setOutput.stderr.split("\n").filter((l) => /cube \d of 4/.test(l))
+    const notes = setOutput.stderr.split("\n").filter((l) => /^phs: cube \d\/4 /.test(l))
     expect(notes.length, setOutput.stderr).toBe(4)
-    expect(notes[3]).toMatch(/cube 4 of 4 \(tile-3\.fits, 6 spectra\); survey grs: 19 of 25 spectra in earlier cubes/)
+    expect(notes[3]).toMatch(/^phs: cube 4\/4 tile-3\.fits: run grs-\S+ completed: 6 of 6 spectra/)
+    // one display for the set: its count runs over the four cubes to the survey's total
+    expect(setOutput.stderr).toMatch(/ 25\/25 spectra {2}cube 4\/4 {2}100\.0%/)
     expect(setOutput.stdout).toContain("survey grs: 4 cubes, 25 spectra completed")
     const unnamed = await phs(["pipeline", path.join(dir, "tile-0.fits"), path.join(dir, "tile-1.fits"), "--workdir", work])
     expect([unnamed.code, unnamed.stderr]).toEqual([2, "phs: 2 cubes make one survey: name it with --survey NAME\n"])
     const again = await phs(["pipeline", path.join(dir, "tile-?.fits"), "--survey", "grs", "--workdir", work])
     expect(again.code, again.stderr).toBe(0)
-    expect(again.stdout.match(/: already completed/g)?.length, again.stdout).toBe(4)
+    expect(again.stderr.match(/: run grs-\S+ already completed/g)?.length, again.stderr).toBe(4)
+    expect(again.stdout.match(/ COMPLETED +\d+ +already done$/gm)?.length, again.stdout).toBe(4)
   })
 
   it("mosaics every quantity identically to the export of the uncut field, with the field's WCS", async () => {
@@ -159,7 +162,7 @@ describe("a survey of four tiles cut from one field", () => {
     expect(seen).toBe(25)
   })
 
-  it("refuses tiles of other projections or frames in one line naming the runs, exit 2", async () => {
+  it("refuses tiles of other projections or frames in one line naming the runs and cubes, exit 2", async () => {
     const [grs0] = (await runsOf("grs")).filter((r) => r.runId === runIdOf.get("tile-0"))
     const bad = await runsOf("bad")
     const r = await phs(["export", "--runs", [grs0, ...bad].map((b) => b.runId).join(","), "--fits", path.join(dir, "bad"), "--workdir", work])
@@ -167,7 +170,8 @@ describe("a survey of four tiles cut from one field", () => {
     const lines = r.stderr.trim().split("\n")
     expect(lines.length, r.stderr).toBe(1)
     expect(lines[0]).toMatch(/cannot mosaic: .* in projection or frame/)
-    for (const b of [grs0, ...bad]) expect(lines[0]).toContain(b.runId)
+    // each tile named by its run and its cube
+    for (const b of [grs0, ...bad]) expect(lines[0]).toContain(`run ${b.runId} (${b.cubeKey})`)
     const s = await phs(["export", "--survey", "bad", "--fits", path.join(dir, "bad"), "--workdir", work])
     expect([s.code, s.stderr.trim().split("\n").length]).toEqual([2, 1])
   })

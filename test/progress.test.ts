@@ -1,14 +1,17 @@
 /**
  * The progress display as a person sees it: through a pseudo-terminal of 80 and 120
  * columns every redraw fits on one line (the bar goes first, then the least useful
- * fields); through a pipe the last line carries the true mean rate.
+ * fields); through a pipe the last line carries the true mean rate. A set of cubes
+ * (`phs pipeline a.fits b.fits … --survey S`) has one display: one line for the set and the
+ * cube driven now, with each cube's outcome scrolling above it; `--json` prints one document.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Option } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import type { RunTable } from "../packages/core/src/index.js"
-import { renderLine } from "../packages/cli/src/Progress.js"
+import { makeSetDisplay, renderLine, renderSetLine } from "../packages/cli/src/Progress.js"
 import { cubeFits } from "./support/cubes.js"
 import { PHS, phs, tempDir } from "./support/cli.js"
 
@@ -128,5 +131,170 @@ describe("the progress line", () => {
     // The summary's rate is of the same work.
     const summary = Number(r.stdout.match(/in [\d.]+ s here \(([\d.]+)\/s\)/)?.[1])
     expect(summary).toBeGreaterThan(0)
+  })
+})
+
+/** What a terminal shows at the end: each line as the carriage returns and overwrites left it. */
+const screen = (output: string): string[] =>
+  output.split("\r\n").map((l) => {
+    let cells: string[] = []
+    for (const part of l.split("\r")) {
+      const chars = [...part]
+      cells = [...chars, ...cells.slice(chars.length)]
+    }
+    return cells.join("").trimEnd()
+  })
+
+describe("the progress of a set of cubes", () => {
+  const cubeRun = (over: Partial<RunTable.RunRecord>) => run({ nSpectra: 600, spectraDone: 150, jobsTotal: 24, jobsFailed: 0, spectraDeferred: 0, slowPending: 0, ...over })
+  const position = { index: 1, count: 4, name: "tile-1.fits", done: 1_350, total: 2_400, rate: 312 }
+
+  it("shows the set's count, percentage and ETA, then the cube's own count; fits the width, the bar before the rate", () => {
+    const r = cubeRun({})
+    expect(renderSetLine(r, position, { width: 200, bar: false })).toBe(
+      "1,350/2,400 spectra  cube 2/4  56.3%  ETA 0:03  tile-1.fits 150/600  312/s  running  failed 0  slow 0/0"
+    )
+    for (const width of [20, 40, 60, 80, 100, 120, 160]) {
+      const text = renderSetLine(r, position, { width, bar: true })
+      expect(text.length, text).toBeLessThan(width)
+      expect(text).toContain("1,350/2,400")
+    }
+    // The bar (of the set: 56 %) is drawn when it fits with the set's count, ETA and the cube's own
+    // count: the rate, status and counters give way to it; when it does not, it goes first.
+    const at100 = renderSetLine(r, position, { width: 100, bar: true })
+    expect(at100).toMatch(/^\[█+░+\] 1,350\/2,400 spectra {2}cube 2\/4 {2}56\.3% {2}ETA 0:03 {2}tile-1\.fits 150\/600 {2}312\/s {2}running$/)
+    const bar = at100.slice(1, at100.indexOf("]"))
+    expect(Math.abs(bar.split("█").length - 1 - 0.5625 * bar.length)).toBeLessThanOrEqual(0.5)
+    expect(renderSetLine(r, position, { width: 80, bar: true })).toBe("1,350/2,400 spectra  cube 2/4  56.3%  ETA 0:03  tile-1.fits 150/600  312/s")
+    expect(renderSetLine(r, position, { width: 50, bar: true })).toBe("1,350/2,400 spectra  cube 2/4  56.3%  ETA 0:03")
+    // A long file name is shortened, its end kept.
+    expect(renderSetLine(r, { ...position, name: "GRS_L23.5_B0.0_v2_final_cube.fits" }, { width: 200, bar: false })).toContain("GRS_L23.5_B…al_cube.fits 150/600")
+  })
+
+  it("one display over the cubes: earlier and finished cubes count in the total; notes go above the line, which is drawn again", () => {
+    const out: string[] = []
+    const set = makeSetDisplay({ tty: true, quiet: false, write: (t) => void out.push(t), width: () => 120 }, [
+      { name: "a.fits", spectra: 100 },
+      { name: "b.fits", spectra: 200 },
+      { name: "c.fits", spectra: 300 }
+    ])
+    set.settled(1, cubeRun({ nSpectra: 200, spectraDone: 200, status: "COMPLETED" }))
+    const a = set.cube(0)
+    a.draw(cubeRun({ nSpectra: 100, spectraDone: 0 }), 0)
+    a.draw(cubeRun({ nSpectra: 100, spectraDone: 50 }), 1_000)
+    expect(out[out.length - 1]).toContain("250/600 spectra  cube 1/3  41.7%  ETA 0:07  a.fits 50/100  50/s")
+    a.end(Option.some(cubeRun({ nSpectra: 100, spectraDone: 100, status: "COMPLETED" })), 2_000)
+    const shown = out.length
+    set.note("cube 1/3 a.fits: run r completed")
+    // erased, the note on its own line, the set's line again
+    expect(out.slice(shown).join("")).toMatch(/^\r +\rphs: cube 1\/3 a\.fits: run r completed\n\[█+░+\] 300\/600 spectra {2}cube 1\/3 /)
+    const c = set.cube(2)
+    c.draw(cubeRun({ nSpectra: 300, spectraDone: 0 }), 2_500)
+    c.draw(cubeRun({ nSpectra: 300, spectraDone: 140 }), 4_000)
+    expect(out[out.length - 1]).toContain("440/600 spectra  cube 3/3  73.3%")
+    // the rate is of this process's work (240 spectra in 4 s): the settled cube is not in it
+    expect(set.work()).toEqual({ spectra: 240, seconds: 4 })
+    expect(out[out.length - 1]).toContain(" 60/s")
+    c.end(Option.some(cubeRun({ nSpectra: 300, spectraDone: 300, status: "COMPLETED" })), 5_000)
+    set.end()
+    const lines = screen(out.join("").replace(/\n/g, "\r\n"))
+    expect(lines.filter((l) => /spectra {2}cube/.test(l))).toEqual([expect.stringMatching(/^\[█+\] 600\/600 spectra {2}cube 3\/3 {2}100\.0%/)])
+    expect(lines[lines.length - 1]).toBe("")
+  })
+
+  it("off a terminal: timestamped lines, nothing with --json", () => {
+    const out: string[] = []
+    const set = makeSetDisplay({ tty: false, quiet: false, write: (t) => void out.push(t), width: () => 100 }, [{ name: "a.fits", spectra: 10 }, { name: "b.fits", spectra: 10 }])
+    set.cube(1).draw(cubeRun({ nSpectra: 10, spectraDone: 5 }), Date.UTC(2026, 0, 1))
+    set.note("hello")
+    set.end()
+    expect(out).toEqual(["2026-01-01T00:00:00.000Z 5/20 spectra  cube 2/2  25.0%  ETA --:--  b.fits 5/10  0.0/s  running  failed 0  slow 0/0\n", "phs: hello\n"])
+    const quiet: string[] = []
+    const q = makeSetDisplay({ tty: true, quiet: true, write: (t) => void quiet.push(t) }, [{ name: "a.fits", spectra: 10 }])
+    q.cube(0).draw(cubeRun({ nSpectra: 10, spectraDone: 5 }), 0)
+    q.note("hello")
+    q.end()
+    expect(quiet).toEqual([])
+  })
+
+  describe("phs pipeline of three cubes", () => {
+    let dir = ""
+    beforeAll(() => {
+      dir = tempDir()
+      for (const seed of [1, 2, 3]) fs.writeFileSync(path.join(dir, `tile-${seed}.fits`), cubeFits({ nx: 10, ny: 6, nchan: 64, seed }))
+    })
+
+    it("in a terminal of 80 columns: one line for the set, redrawn, that fits; each cube's outcome above it", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const line = [process.execPath, PHS, "pipeline", dir, "--survey", "set", "--chunk-size", "20", "--workdir", workdir].map(quote).join(" ")
+      const r = await inTerminal(80, line, { PHS_FAULTS: SLOW, NO_COLOR: "1" })
+      expect(r.code, r.output).toBe(0)
+      const draws = r.output.split(/\r\n|\r|\n/).filter((d) => /[\d,]+\/[\d,]+ spectra {2}cube/.test(d))
+      expect(draws.length).toBeGreaterThan(6)
+      for (const d of draws) expect(d.trimEnd().length, d).toBeLessThan(80)
+      for (const k of [1, 2, 3]) expect(draws.some((d) => d.includes(`cube ${k}/3`) && d.includes(`tile-${k}.fits `)), `cube ${k}`).toBe(true)
+      // the set's count only grows, whichever cube is driven
+      const counts = draws.map((d) => Number(d.match(/(\d+)\/180 spectra/)?.[1]))
+      expect(counts.every((n, i) => i === 0 || n >= counts[i - 1]), counts.join(" ")).toBe(true)
+      const lines = screen(r.output)
+      // What stays on the screen: the three outcomes, the one line of the set (at 180/180), the summary.
+      expect(lines.filter((l) => /^phs: cube \d\/3 tile-\d\.fits: run set-\S+ completed: 60 of 60 spectra/.test(l)).length, lines.join("\n")).toBe(3)
+      expect(lines.filter((l) => /spectra {2}cube/.test(l))).toEqual([expect.stringMatching(/^\[█+\] 180\/180 spectra {2}cube 3\/3 {2}100\.0%/)])
+      expect(lines).toContain("survey set: 3 cubes, 180 spectra completed")
+    })
+
+    it("Ctrl-C in cube 2: one line says where; the same command again returns cube 1, continues cube 2, runs cube 3", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const args = ["pipeline", dir, "--survey", "set", "--chunk-size", "20", "--workdir", workdir]
+      const r = await inTerminal(80, [process.execPath, PHS, ...args].map(quote).join(" "), { PHS_FAULTS: SLOW }, { after: /cube 2\/3 .*tile-2\.fits [1-5]\d\/60/, keys: "\u0003" })
+      expect(r.code, r.output).toBe(130)
+      const lines = screen(r.output)
+      const i = lines.findIndex((l) => l.startsWith("interrupted: "))
+      expect(lines[i], r.output).toMatch(/^interrupted: cube 2\/3 tile-2\.fits, run (set-\S+) at [1-5]\d\/60; the same phs pipeline again carries on the set \(phs resume \1 --workdir \S+ this cube\)$/)
+      expect(lines.slice(i + 1).join("").trim()).toBe("")
+      const again = await phs(args)
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.stderr).toMatch(/^phs: cube 1\/3 tile-1\.fits: run set-\S+ already completed \(60 of 60 spectra\)$/m)
+      expect(again.stderr).toMatch(/^phs: cube 2\/3 tile-2\.fits: run set-\S+ exists already \(\w+\): continuing it$/m)
+      expect(again.stdout).toMatch(/^ {2}tile-1\.fits +set-\S+ +COMPLETED +60 +already done$/m)
+      expect(again.stdout).toMatch(/^ {2}tile-2\.fits +set-\S+ +COMPLETED +60 +([1-5]?\d) in [\d.]+ s$/m)
+      expect(again.stdout).toMatch(/^ {2}tile-3\.fits +set-\S+ +COMPLETED +60 +60 in [\d.]+ s$/m)
+    })
+
+    it("a cube whose run fails does not stop the set: every cube runs, the set exits 1 naming the failed runs", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const failing = JSON.stringify({ seed: 1, rules: [{ service: "Fitter", op: "decomposeBatch", kind: "transient" }] })
+      const r = await phs(["pipeline", path.join(dir, "tile-1.fits"), path.join(dir, "tile-2.fits"), "--survey", "bad", "--chunk-size", "30", "--workdir", workdir], { env: { PHS_FAULTS: failing } })
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr.match(/^phs: cube [12]\/2 tile-[12]\.fits: run bad-\S+ failed \(/gm)?.length, r.stderr).toBe(2)
+      const ids = [...r.stdout.matchAll(/^ {2}tile-[12]\.fits +(bad-[0-9a-f]{16}) +FAILED +60 /gm)].map((m) => m[1])
+      expect(ids.length, r.stdout).toBe(2)
+      expect(r.stdout).toMatch(/^survey bad: 2 cubes, 0 completed, 2 failed; 0 of 120 spectra$/m)
+      const last = r.stderr.trimEnd().split("\n").at(-1)
+      expect(last).toMatch(new RegExp(`^phs: run ${ids[0]} failed: .*; and ${ids[1]} \\(2 of 2 cubes of survey bad failed\\)$`))
+      const status = await phs(["status", "--survey", "bad", "--workdir", workdir])
+      expect(status.stdout).toContain(`run ${ids[0]} failed: `)
+      expect(status.stdout).toContain(`run ${ids[1]} failed: `)
+    })
+
+    it("through a pipe: timestamped lines of the set; --json: one document for the set; again: every cube already done", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const r = await phs(["pipeline", path.join(dir, "tile-?.fits"), "--survey", "set", "--chunk-size", "20", "--workdir", workdir], { env: { PHS_FAULTS: SLOW } })
+      expect(r.code, r.stderr).toBe(0)
+      const lines = r.stderr.split("\n").filter((l) => / spectra {2}cube/.test(l))
+      for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \d+\/180 spectra {2}cube [123]\/3 /)
+      expect(lines[lines.length - 1]).toMatch(/ 180\/180 spectra {2}cube 3\/3 {2}100\.0% .* tile-3\.fits 60\/60 {2}[\d.]+\/s {2}completed/)
+      expect(r.stdout).toMatch(/^survey set: 3 cubes, 180 spectra completed\n {2}cube +run +status +spectra +this time\n/)
+      expect(r.stdout.match(/^ {2}tile-\d\.fits +set-[0-9a-f]{16} +COMPLETED +60 +60 in [\d.]+ s$/gm)?.length, r.stdout).toBe(3)
+
+      const again = await phs(["pipeline", path.join(dir, "tile-?.fits"), "--survey", "set", "--chunk-size", "20", "--workdir", workdir, "--json"])
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.stderr).toBe("")
+      const doc = JSON.parse(again.stdout) as { survey: string; status: string; nSpectra: number; spectraDone: number; cubes: Array<{ file: string; runId: string; status: string; already?: boolean }> }
+      expect(doc).toMatchObject({ survey: "set", status: "COMPLETED", nSpectra: 180, spectraDone: 180 })
+      expect(doc.cubes.map((c) => [path.basename(c.file), c.status, c.already])).toEqual([1, 2, 3].map((k) => [`tile-${k}.fits`, "COMPLETED", true]))
+      const ids = r.stdout.match(/set-[0-9a-f]{16}/g)
+      expect(doc.cubes.map((c) => c.runId)).toEqual(ids)
+    })
   })
 })

@@ -3,9 +3,11 @@
  * spectrum, a `refit` flag exactly on the spectra the refit changed, `phs resume` of a
  * killed refit run finishes the same (refit) pipeline and `phs replay` replays it, and a bad mode is a usage error.
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { phs, tempDir } from "./support/cli.js"
+import { cubeFits } from "./support/cubes.js"
 
 const SAMPLE = path.resolve("examples/grs-5x5.fits")
 const NX = 5
@@ -91,4 +93,16 @@ describe("phs pipeline --refit spatial", () => {
     expect(r.stdout).toBe("")
     expect(r.stderr).toBe("phs: --refit bogus: expected one of none, spatial\n")
   })
+
+  it("a 1×N cube runs and says that nothing could be refitted", async () => {
+    const dir = tempDir()
+    const cube = path.join(dir, "line.fits")
+    fs.writeFileSync(cube, cubeFits({ nx: 7, ny: 1, seed: 3 }))
+    const r = await phs(["pipeline", cube, "--chunk-size", "3", "--json", "--workdir", path.join(dir, "w"), "--refit", "spatial"])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain("phs: refit: a 7×1 map has no 2-D neighbourhood: nothing could be refitted\n")
+    const rows = await rowsOf(path.join(dir, "w"), runIdOf(r.stdout))
+    expect(rows).toHaveLength(7)
+    expect(rows.every((row) => row.refit === null)).toBe(true)
+  }, 120_000)
 })

@@ -33,7 +33,8 @@ const outcomes: Outcome[] = []
 describe(`soak: ${PLANS} seeded fault plans`, () => {
   for (let seed = 1; seed <= PLANS; seed++) {
     it(`plan ${seed}: nothing lost, nothing doubled`, async () => {
-      const o = await Effect.runPromise(soakOne(seed, memory(), { leaseMs: 300, pollMs: 20 }))
+      // even plans: one fit fails for good, and the FAILED run is reopened (phs resume / phs redrive)
+      const o = await Effect.runPromise(soakOne(seed, memory(), { leaseMs: 300, pollMs: 20, fatal: seed % 2 === 0 }))
       outcomes.push(o)
       expect(o.lost).toBe(0)
       expect(o.duplicated).toBe(0)

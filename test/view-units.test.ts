@@ -9,8 +9,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fitWindow } from "../packages/cli/src/view/HandFit.js"
 import * as Labels from "../packages/cli/src/view/Labels.js"
-import { valueOf, velocityAxis } from "../packages/cli/src/view/Quantities.js"
-import type { CubeHeader } from "../packages/core/src/Fits.js"
+import { QUANTITY_COLUMNS, QUANTITY_NAMES, valueOf, velocityAxis } from "../packages/cli/src/view/Quantities.js"
+import { join, listAt, numberAt, ROW_COLUMNS, rowOf } from "../packages/cli/src/view/RunColumns.js"
+import { fromBytes, type CubeHeader } from "../packages/core/src/Fits.js"
+import { readColumns } from "../packages/core/src/ResultColumns.js"
+import { decodeRows, encodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
 import { tempDir } from "./support/cli.js"
 
@@ -91,5 +94,49 @@ describe("view quantities", () => {
     expect(valueOf("velocity", world, v)).toBe(8)
     expect(valueOf("dispersion", world, v)).toBe(2.5)
     expect(valueOf("integrated", world, v)).toBe(7)
+  })
+})
+
+describe("view columns", () => {
+  // rows of every kind: fitted with and without km/s columns, none, deferred, blank
+  const rows: ReadonlyArray<DecompositionRow> = Array.from({ length: 40 }, (_, i) => {
+    const n = i === 3 ? -1 : i % 4
+    const k = Math.max(n, 0)
+    const list = (f: (j: number) => number) => Array.from({ length: k }, (_, j) => f(j))
+    const world = i % 3 !== 0
+    return {
+      x: i % 8, y: Math.floor(i / 8), beta: 3.5, rms: i === 6 ? null : 0.1 + i / 100, min_persistence: null, n_components: n,
+      component_amplitudes: list((j) => 1 + ((i * 7 + j * 3) % 5)), component_means: list((j) => 10 + 9 * j + i), component_stddevs: list((j) => 1 + j),
+      nan_channels: i === 6 ? 50 : i % 2, residual_rms: n < 0 ? null : 0.12, chi2_reduced: n < 0 ? null : 1 + i / 50, aicc: null,
+      component_amplitude_errors: list(() => 0), component_mean_errors: list(() => 0), component_stddev_errors: list(() => 0),
+      run_id: "r", cube: "c", lon: null, lat: null,
+      component_velocities: world ? list((j) => -5 + j) : null, component_velocity_dispersions: world ? list((j) => 0.5 + j) : null,
+      component_integrated_intensities: world ? list((j) => 2 + j) : null, refit: null
+    }
+  })
+
+  it.effect("every quantity reads the same value from its own columns as from the whole row", () =>
+    Effect.gen(function* () {
+      const bytes = encodeRows(rows)
+      const decoded = yield* decodeRows(bytes)
+      const v = velocityAxis(({ cards: { CTYPE3: "VRAD", CRVAL3: 0, CRPIX3: 1, CDELT3: 500 } }) as unknown as CubeHeader)
+      for (const q of QUANTITY_NAMES) {
+        const got = yield* readColumns(fromBytes(bytes), QUANTITY_COLUMNS[q])
+        for (const axis of [v, undefined]) {
+          decoded.forEach((r, i) => expect(valueOf(q, rowOf(got.columns, i, { runId: "r", cubeKey: "c" }), axis), `${q} row ${i}`).toBe(valueOf(q, r, axis)))
+        }
+      }
+      // and the pixel's row, from every column, is the row
+      const all = yield* readColumns(fromBytes(bytes), ROW_COLUMNS)
+      decoded.forEach((r, i) => expect(rowOf(all.columns, i, { runId: "r", cubeKey: "c" })).toStrictEqual({ ...r, refit: null }))
+    }))
+
+  it("joins a column read from several parts in part order", () => {
+    const a = { kind: "list" as const, offsets: Int32Array.from([0, 2, 2]), values: Float64Array.from([1, 2]), nulls: Uint8Array.from([0, 1]) }
+    const b = { kind: "list" as const, offsets: Int32Array.from([0, 1]), values: Float64Array.from([3]), nulls: Uint8Array.from([0]) }
+    const j = join([a, b])
+    expect([0, 1, 2].map((i) => listAt(j, i))).toEqual([[1, 2], null, [3]])
+    const n = join([{ kind: "number", values: Float64Array.from([1]), nulls: Uint8Array.from([0]) }, { kind: "number", values: Float64Array.from([Number.NaN]), nulls: Uint8Array.from([1]) }])
+    expect([numberAt(n, 0), numberAt(n, 1)]).toEqual([1, null])
   })
 })

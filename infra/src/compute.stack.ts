@@ -28,7 +28,7 @@ import type { Construct } from "constructs"
 import type { ResultTableRef } from "./catalog.stack.js"
 import { type HandlerName, pipelineImage } from "./image.js"
 import { PipelineFunction } from "./pipeline-function.js"
-import type { PipelineQueues } from "./queues.stack.js"
+import type { PipelineQueues, QueueWithDlq } from "./queues.stack.js"
 import type { PipelineTables } from "./state.stack.js"
 import { PREFIXES } from "./storage.stack.js"
 
@@ -126,50 +126,49 @@ export class ComputeStack extends Stack {
     })
     manifestRule.addTarget(new targets.LambdaFunction(splitter.function))
 
-    // --- worker: a fit message → a chunk's Parquet; slow spectra deferred ---------------------
-    const worker = new PipelineFunction(this, "Worker", {
-      ...common,
+    // --- chunk workers: one per chunk queue, each message one chunk ----------------------------
+    // The fit, slow-fit and fan-out-stage workers differ only in their handler, queue and what
+    // they send on; each reads and writes chunk payloads, may dead-letter a fatal chunk and
+    // sends the chunk that settles a run (or finishes a stage) to the catalog.
+    const chunkWorker = (id: string, o: { readonly handler: HandlerName; readonly description: string; readonly queue: QueueWithDlq; readonly concurrency: number }) => {
+      const fn = new PipelineFunction(this, id, {
+        ...common,
+        handler: o.handler,
+        description: o.description,
+        memorySize: workerMemory,
+        reservedConcurrentExecutions: o.concurrency
+      })
+      fn.grantObjects(bucket, { readWrite: [PREFIXES.chunks] })
+      fn.grantRunState(tables)
+      fn.consume(o.queue, o.concurrency)
+      o.queue.deadLetterQueue.grantSendMessages(fn.role) // WorkQueue.deadLetter of a fatal chunk
+      queues.catalog.queue.grantSendMessages(fn.role)
+      return fn
+    }
+
+    // fit: decompose one chunk, defer its slow spectra to the slow queue.
+    const worker = chunkWorker("Worker", {
       handler: "worker",
       description: "phs fit: decompose one chunk's spectra, defer the slow ones",
-      memorySize: workerMemory,
-      reservedConcurrentExecutions: workerConcurrency
+      queue: queues.fit,
+      concurrency: workerConcurrency
     })
-    worker.grantObjects(bucket, { readWrite: [PREFIXES.chunks] })
-    worker.grantRunState(tables)
-    worker.consume(queues.fit, workerConcurrency)
-    queues.fit.deadLetterQueue.grantSendMessages(worker.role) // WorkQueue.deadLetter of a fatal chunk
     queues.slow.queue.grantSendMessages(worker.role)
-    queues.catalog.queue.grantSendMessages(worker.role) // the chunk that settles the run
-
-    // --- slow worker: a slow message → the chunk's Parquet replaced ---------------------------
-    const slowWorker = new PipelineFunction(this, "SlowWorker", {
-      ...common,
+    // slow fit: refit a chunk's deferred spectra, its Parquet replaced.
+    const slowWorker = chunkWorker("SlowWorker", {
       handler: "slowWorker",
       description: "phs slow-fit: refit a chunk's deferred spectra without a time budget",
-      memorySize: workerMemory,
-      reservedConcurrentExecutions: slowConcurrency
+      queue: queues.slow,
+      concurrency: slowConcurrency
     })
-    slowWorker.grantObjects(bucket, { readWrite: [PREFIXES.chunks] })
-    slowWorker.grantRunState(tables)
-    slowWorker.consume(queues.slow, slowConcurrency)
-    queues.slow.deadLetterQueue.grantSendMessages(slowWorker.role) // WorkQueue.deadLetter
-    queues.catalog.queue.grantSendMessages(slowWorker.role) // the slow chunk that settles the run
-
-    // --- stage worker: a stage message → one chunk of a user fan-out stage --------------------
-    // One function for every fan-out stage of the pipeline the image holds: the message names
-    // the stage, so a new stage needs no wiring here.
-    const stageWorker = new PipelineFunction(this, "StageWorker", {
-      ...common,
+    // fan-out stages: one function for every fan-out stage of the pipeline the image holds —
+    // the message names the stage, so a new stage needs no wiring here.
+    const stageWorker = chunkWorker("StageWorker", {
       handler: "stageWorker",
       description: "phs fan-out stages: run one chunk of a user stage (routed by its name)",
-      memorySize: workerMemory,
-      reservedConcurrentExecutions: workerConcurrency
+      queue: queues.stage,
+      concurrency: workerConcurrency
     })
-    stageWorker.grantObjects(bucket, { readWrite: [PREFIXES.chunks] })
-    stageWorker.grantRunState(tables)
-    stageWorker.consume(queues.stage, workerConcurrency)
-    queues.stage.deadLetterQueue.grantSendMessages(stageWorker.role) // WorkQueue.deadLetter of a fatal chunk
-    queues.catalog.queue.grantSendMessages(stageWorker.role) // the chunk that finishes a stage
 
     // --- catalog: a settled run → compacted parts, metadata, the survey's partition ------------
     const catalog = new PipelineFunction(this, "Catalog", {

@@ -9,6 +9,7 @@
         "native/refine.cc",
         "native/decompose.cc",
         "native/batch.cc",
+        "native/multi.cc",
         "native/binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -2,7 +2,9 @@
  * The soak on the emulated AWS runtime: the same seeded fault plans as the local soak
  * (test/soak.test.ts), over the S3, SQS and DynamoDB layers on their emulators. Fewer plans
  * (SQS visibility is in whole seconds, so every crash costs a second or two):
- * PHS_AWS_SOAK_PLANS sets how many.
+ * PHS_AWS_SOAK_PLANS sets how many. Every plan has one fit that fails for good: its chunk is
+ * FAILED (or its slow fit dead-lettered) and the run with it, until the run is reopened as
+ * `phs resume --target aws` / `phs redrive --target aws` do; then it completes exactly once.
  */
 import { Context, Effect, Layer } from "effect"
 import { RuntimeAws } from "@phs/runtime-lambda"
@@ -34,7 +36,7 @@ describeEmulated(`soak on the emulated AWS runtime: ${PLANS} seeded fault plans`
         const o = await Effect.runPromise(
           Effect.scoped(
             Effect.flatMap(Layer.build(RuntimeAws.layer(d.config)), (ctx) =>
-              soakOne(seed, ctx as Context.Context<Services>, { leaseMs: 2000, pollMs: 100 })
+              soakOne(seed, ctx as Context.Context<Services>, { leaseMs: 2000, pollMs: 100, fatal: true })
             )
           )
         )

@@ -446,17 +446,17 @@ export const manifestCases: ReadonlyArray<ManifestCase> = [
   {
     name: "an unknown manifest field",
     manifest: { ...good, beta: 3 },
-    error: manifestError('beta: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit"')
+    error: manifestError('beta: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu"')
   },
   {
     name: "a __proto__ manifest field",
     manifest: JSON.parse('{"cube_key":"cubes/good.fits","survey":"grs","__proto__":{"params":{"beta":200}}}'),
-    error: manifestError('__proto__: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit"')
+    error: manifestError('__proto__: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu"')
   },
   {
     name: "an unknown field with a line break",
     manifest: { ...good, "a\nb": 1 },
-    error: manifestError('a\\u000ab: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit"')
+    error: manifestError('a\\u000ab: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu"')
   },
   { name: "params an array", manifest: { ...good, params: [3.5] }, error: manifestError('params: expected an object of parameter values such as {"beta": 3.5}, got [3.5]') },
   { name: "params null", manifest: { ...good, params: null }, error: manifestError('params: expected an object of parameter values such as {"beta": 3.5}, got null') },
@@ -483,5 +483,8 @@ export const manifestCases: ReadonlyArray<ManifestCase> = [
   { name: "chunk_size a string", manifest: { ...good, chunk_size: "500" }, error: manifestError('chunk_size: Expected number, actual "500"') },
   { name: "chunk_size fractional", manifest: { ...good, chunk_size: 2.5 }, error: manifestError("chunk_size: Expected an integer, actual 2.5") },
   { name: "chunk_size 0", manifest: { ...good, chunk_size: 0 }, error: manifestError("chunk_size: Expected a number between 1 and 100000, actual 0") },
-  { name: "no cube at cube_key", manifest: { ...good, cube_key: "cubes/missing.fits" }, error: /^no cube at cubes\/missing\.fits$/, prepareOnly: true }
+  { name: "no cube at cube_key", manifest: { ...good, cube_key: "cubes/missing.fits" }, error: /^no cube at cubes\/missing\.fits$/, prepareOnly: true },
+  { name: "hdu negative", manifest: { ...good, hdu: -1 }, error: manifestError("hdu: hdu is an HDU number, 0 for the primary") },
+  { name: "hdu a string", manifest: { ...good, hdu: "1" }, error: manifestError('hdu: Expected number, actual "1"') },
+  { name: "hdu past the file's last HDU", manifest: { ...good, hdu: 3 }, error: /^no HDU 3: the file has only the primary HDU \(0\)$/, prepareOnly: true }
 ]

@@ -10,6 +10,7 @@ import * as Faults from "../../packages/core/src/Faults.js"
 import * as Fitter from "../../packages/core/src/Fitter.js"
 import * as Journal from "../../packages/core/src/Journal.js"
 import * as Pipeline from "../../packages/core/src/Pipeline.js"
+import { reopen } from "../../packages/core/src/pipeline/Recovery.js"
 import * as ResultParquet from "../../packages/core/src/ResultParquet.js"
 import * as RunTable from "../../packages/core/src/RunTable.js"
 import * as WorkQueue from "../../packages/core/src/WorkQueue.js"
@@ -25,12 +26,16 @@ export const report = (outcomes: ReadonlyArray<Outcome>, label: string): string 
   return (
     `${label}: ${outcomes.length} plans, ${sum((o) => o.faults + o.crashes)} faults injected (${sum((o) => o.crashes)} crashes), ` +
     `${outcomes.filter((o) => o.status === "COMPLETED").length} runs COMPLETED, ${outcomes.filter((o) => o.status === "FAILED").length} FAILED, ` +
+    `${sum((o) => o.reopened)} failed fits reopened, ` +
     `rows lost ${sum((o) => o.lost)}, rows duplicated ${sum((o) => o.duplicated)}\n`
   )
 }
 
-/** A random plan of 3–5 rules drawn from the fault catalogue. */
-export const makePlan = (seed: number): Faults.FaultPlan => {
+/**
+ * A random plan of 3–5 rules drawn from the fault catalogue; with `fatal`, plus one fit that
+ * fails for good (its chunk FAILED, or its slow fit dead-lettered) until the run is reopened.
+ */
+export const makePlan = (seed: number, options: { readonly fatal?: boolean } = {}): Faults.FaultPlan => {
   const r = prng(seed)
   const pick = (n: number) => 1 + Math.floor(r() * n)
   const catalogue: Array<() => Faults.FaultRule> = [
@@ -51,6 +56,8 @@ export const makePlan = (seed: number): Faults.FaultPlan => {
     () => ({ service: "BlobStore", op: "putStream", match: "decompositions/", kind: "crash-after", nth: 1, times: 1 })
   ]
   const rules = Array.from({ length: 3 + Math.floor(r() * 3) }, () => catalogue[Math.floor(r() * catalogue.length)]())
+  // Drawn after the others: a plan without it is the plan of the same seed before it existed.
+  if (options.fatal === true) rules.push({ service: "Fitter", op: "decomposeBatch", kind: "fatal", nth: pick(20), times: 1 })
   return { seed, rules }
 }
 
@@ -59,6 +66,8 @@ export interface Outcome {
   readonly reason: string | null
   readonly faults: number
   readonly crashes: number
+  /** FAILED chunks and dead letters put back by `reopen` (what `phs resume` / `phs redrive` do) after the run ended FAILED. */
+  readonly reopened: number
   readonly lost: number
   readonly duplicated: number
 }
@@ -69,19 +78,28 @@ export type Services = BlobStore.BlobStore | WorkQueue.WorkQueue | RunTable.RunT
 /**
  * One plan: the pipeline on `base` with the plan's faults, restarted after every injected
  * crash, then drained; checked for exactly one row per spectrum, exact counters, a run that
- * ended COMPLETED (or FAILED with its reason), nothing left queued or IN_PROGRESS.
+ * ended COMPLETED (or FAILED with its reason), nothing left queued or IN_PROGRESS. With
+ * `fatal`, a run that ends FAILED by the plan's fatal fit is reopened as `phs resume` and
+ * `phs redrive` do (`reopen`) and driven again: it must then complete.
  */
-export const soakOne = (seed: number, base: Context.Context<Services>, options: { readonly leaseMs: number; readonly pollMs: number }) =>
+export const soakOne = (
+  seed: number,
+  base: Context.Context<Services>,
+  options: { readonly leaseMs: number; readonly pollMs: number; readonly fatal?: boolean }
+) =>
   Effect.scoped(Effect.gen(function* () {
     const blobs = Context.get(base, BlobStore.BlobStore)
     const queue = Context.get(base, WorkQueue.WorkQueue)
     const table = Context.get(base, RunTable.RunTable)
     const baseLayer = Layer.succeedContext(base)
     // Built once: the plan's counters survive the "process restarts" below, as a one-time fault should.
-    const faulty = yield* Layer.build(Layer.merge(baseLayer, Faults.layer(makePlan(seed), Faults.dieCrash).pipe(Layer.provide(baseLayer))))
+    const plan = makePlan(seed, { fatal: options.fatal === true })
+    const faulty = yield* Layer.build(Layer.merge(baseLayer, Faults.layer(plan, Faults.dieCrash).pipe(Layer.provide(baseLayer))))
     yield* blobs.put("cubes/soak.fits", CUBE)
     const input = yield* Pipeline.prepare({ cube_key: "cubes/soak.fits", survey: "soak", chunk_size: 100 }).pipe(Effect.provide(baseLayer))
     let crashes = 0
+    let reopened = 0
+    let reopens = 0
     let finished: RunTable.RunRecord | undefined
     let faults = 0
     // Each attempt is a "process": it builds the faulty services and runs until done or an injected crash.
@@ -97,6 +115,14 @@ export const soakOne = (seed: number, base: Context.Context<Services>, options: 
       )
       faults = Context.get(faulty, Faults.FaultLog).total() - crashes
       if (Exit.isSuccess(exit)) {
+        // The fatal fit failed the run: reopen it as a user would (phs resume / phs redrive), once per fatal fault.
+        if (exit.value.status === "FAILED" && reopens < Context.get(faulty, Faults.FaultLog).injected.fatal) {
+          reopens++
+          const r = yield* reopen(input.runId).pipe(Effect.provide(baseLayer))
+          // each failed fit or slow fit is a dead letter put back, or a FAILED chunk without one sent again
+          reopened += r.redriven + r.resent
+          continue
+        }
         finished = exit.value
         break
       }
@@ -117,6 +143,9 @@ export const soakOne = (seed: number, base: Context.Context<Services>, options: 
     const slowDepth = yield* queue.depth("slow")
     expect(chunks.filter((c) => c.status === "IN_PROGRESS" || c.status === "PENDING")).toEqual([])
     expect(fitDepth.visible + fitDepth.inFlight + slowDepth.visible + slowDepth.inFlight).toBe(0)
+    // A fatal fault that fired failed a chunk (or a slow fit) for good: only a reopen, here or
+    // by a restarted driver (Pipeline.drive reopens a FAILED run first), lets the run complete.
+    if (Context.get(faulty, Faults.FaultLog).injected.fatal > 0) expect(run.status).toBe("COMPLETED")
     if (run.status === "COMPLETED") {
       expect(run.spectraDone).toBe(NX * NY)
       expect(run.jobsCompleted).toBe(run.jobsTotal)
@@ -131,6 +160,7 @@ export const soakOne = (seed: number, base: Context.Context<Services>, options: 
       reason: run.reason,
       faults,
       crashes,
+      reopened,
       lost: run.status === "COMPLETED" ? NX * NY - distinct : 0,
       duplicated: rows.length - distinct
     } satisfies Outcome

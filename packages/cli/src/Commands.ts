@@ -23,9 +23,9 @@ export const phs = Command.make("phs").pipe(
 
 /** The command tree as help shows it, each command with its examples. */
 export const tree: Help.Entry = Help.entry("phs", phs, ["phs pipeline examples/grs-5x5.fits", 'phs query "SELECT count(*) FROM decompositions"'], [
-  Help.entry("pipeline", pipeline, ["phs pipeline examples/grs-5x5.fits", "phs pipeline field.fits --survey grs --param beta=4 --chunk-size 250"]),
+  Help.entry("pipeline", pipeline, ["phs pipeline examples/grs-5x5.fits", "phs pipeline field.fits --survey grs --param beta=4 --chunk-size 250", "phs pipeline tiles/ --survey grs"]),
   Help.entry("runs", runs, ["phs runs", "phs runs --survey grs --json"]),
-  Help.entry("status", status, ["phs status grs-3f2a", "phs status grs-3f2a --json"]),
+  Help.entry("status", status, ["phs status grs-3f2a", "phs status grs-3f2a --json", "phs status --survey grs"]),
   Help.entry("resume", resume, ["phs resume grs-3f2a", "phs resume grs-3f2a --target aws"]),
   Help.entry("replay", replay, ["phs replay grs-3f2a"]),
   Help.entry("redrive", redrive, ["phs redrive grs-3f2a && phs resume grs-3f2a"]),

@@ -25,43 +25,126 @@ export const formatRate = (rate: number): string => `${rate >= 10 ? rate.toFixed
 
 const count = (n: number) => n.toLocaleString("en-US")
 
+/** A field of a progress line: its text, and when it goes as the line gets narrow (highest rank first). */
+interface Field {
+  readonly rank: number
+  readonly text: string
+}
+
 /**
- * One progress line, at most `width - 1` characters (a line as wide as the terminal wraps on
- * some terminals). The fields, most useful first; the bar is drawn when there is room.
+ * A line of `fields`, at most `width - 1` characters (a line as wide as the terminal wraps
+ * on some terminals): with the bar of `frac` in front when there is room for it and every
+ * field of rank ≤ `barKeeps` (fields of higher ranks give way to the bar), else without the
+ * bar and the fields of the highest ranks; `short` (cut) when nothing else fits.
+ */
+const fitLine = (
+  fields: ReadonlyArray<Field>,
+  frac: number,
+  short: string,
+  options: { readonly width: number; readonly bar: boolean; readonly barKeeps?: number }
+): string => {
+  const max = Math.max(20, options.width - 1)
+  const join = (fs: ReadonlyArray<Field>) => fs.map((f) => f.text).join("  ")
+  const BAR_MIN = 10
+  const top = Math.max(...fields.map((f) => f.rank))
+  if (options.bar) {
+    let kept = fields
+    for (let rank = top; ; rank--) {
+      if (join(kept).length + BAR_MIN + 3 <= max) {
+        const stats = join(kept)
+        const barWidth = Math.min(40, max - stats.length - 3)
+        const filled = Math.round(frac * barWidth)
+        return `[${"█".repeat(filled)}${"░".repeat(barWidth - filled)}] ${stats}`
+      }
+      if (rank <= (options.barKeeps ?? top)) break
+      kept = kept.filter((f) => f.rank !== rank)
+    }
+  }
+  let kept = fields
+  for (let rank = top; rank > 0 && join(kept).length > max; rank--) kept = kept.filter((f) => f.rank !== rank)
+  const text = join(kept)
+  return text.length <= max ? text : short.slice(0, max)
+}
+
+const etaText = (run: RunTable.RunRecord, remaining: number, rate: number) =>
+  `ETA ${run.status === "RUNNING" && rate > 0 ? formatDuration(Math.round(remaining / rate)) : "--:--"}`
+
+/** The chunk counters of a run: failed chunks, slow-fit spectra, fan-out stages' chunks done. */
+const counterFields = (run: RunTable.RunRecord, stages: Readonly<Record<string, number>> | undefined, rank: number): ReadonlyArray<Field> => [
+  { rank, text: `failed ${run.jobsFailed}` },
+  { rank: rank + 1, text: `slow ${run.slowPending}/${run.spectraDeferred}` },
+  // fan-out stages' chunks done (`despike 3/5`), when any
+  ...[Pipeline.stageProgressText(stages ?? {}, run.jobsTotal)].filter((t) => t !== "").map((text) => ({ rank: rank + 1, text }))
+]
+
+/**
+ * One progress line of a run, at most `width - 1` characters. The fields, most useful
+ * first; the bar is drawn when there is room.
  */
 export const renderLine = (
   run: RunTable.RunRecord,
   rate: number,
   options: { readonly width: number; readonly bar: boolean; readonly stages?: Readonly<Record<string, number>> }
 ): string => {
-  const max = Math.max(20, options.width - 1)
-  const total = Math.max(1, run.nSpectra)
-  const frac = Math.min(1, run.spectraDone / total)
-  const eta = rate > 0 ? (total - run.spectraDone) / rate : Number.NaN
-  // Dropped from the end of this list first.
-  const fields: ReadonlyArray<{ readonly rank: number; readonly text: string }> = [
-    { rank: 0, text: `${count(run.spectraDone)}/${count(run.nSpectra)} spectra` },
-    { rank: 1, text: `${(frac * 100).toFixed(1)}%` },
-    { rank: 3, text: formatRate(rate) },
-    { rank: 2, text: `ETA ${run.status === "RUNNING" ? formatDuration(Math.round(eta)) : "--:--"}` },
-    { rank: 5, text: `failed ${run.jobsFailed}` },
-    { rank: 6, text: `slow ${run.slowPending}/${run.spectraDeferred}` },
-    // fan-out stages' chunks done (`despike 3/5`), when any
-    ...[Pipeline.stageProgressText(options.stages ?? {}, run.jobsTotal)].filter((t) => t !== "").map((text) => ({ rank: 6, text })),
-    { rank: 4, text: run.status.toLowerCase() }
-  ]
-  let kept = fields
-  const join = (fs: typeof fields) => fs.map((f) => f.text).join("  ")
-  const BAR_MIN = 10
-  if (options.bar && join(kept).length + BAR_MIN + 3 <= max) {
-    const stats = join(kept)
-    const barWidth = Math.min(40, max - stats.length - 3)
-    const filled = Math.round(frac * barWidth)
-    return `[${"█".repeat(filled)}${"░".repeat(barWidth - filled)}] ${stats}`
-  }
-  for (let rank = 6; rank > 0 && join(kept).length > max; rank--) kept = kept.filter((f) => f.rank !== rank)
-  const text = join(kept)
-  return text.length <= max ? text : `${count(run.spectraDone)}/${count(run.nSpectra)}`.slice(0, max)
+  const frac = Math.min(1, run.spectraDone / Math.max(1, run.nSpectra))
+  const [failed, ...slow] = counterFields(run, options.stages, 5)
+  return fitLine(
+    [
+      { rank: 0, text: `${count(run.spectraDone)}/${count(run.nSpectra)} spectra` },
+      { rank: 1, text: `${(frac * 100).toFixed(1)}%` },
+      { rank: 3, text: formatRate(rate) },
+      { rank: 2, text: etaText(run, run.nSpectra - run.spectraDone, rate) },
+      failed,
+      ...slow,
+      { rank: 4, text: run.status.toLowerCase() }
+    ],
+    frac,
+    `${count(run.spectraDone)}/${count(run.nSpectra)}`,
+    options
+  )
+}
+
+/** Where a set of cubes stands: cube `index` (from 0) of `count` is driven; `done` of `total` spectra of the set are done. */
+export interface SetPosition {
+  readonly index: number
+  readonly count: number
+  readonly name: string
+  readonly done: number
+  readonly total: number
+  /** Spectra per second of the set's work in this process. */
+  readonly rate: number
+}
+
+/** A cube's file name for a progress line: at most 24 characters. */
+const shortName = (name: string) => (name.length > 24 ? `${name.slice(0, 11)}…${name.slice(-12)}` : name)
+
+/**
+ * The progress line of a set of cubes (`phs pipeline a.fits b.fits …`): the bar, count,
+ * percentage and ETA of the whole set, then the cube driven now and its own count, then the
+ * rate, its status and counters; at most `width - 1` characters, dropped from the end.
+ */
+export const renderSetLine = (
+  run: RunTable.RunRecord,
+  set: SetPosition,
+  options: { readonly width: number; readonly bar: boolean; readonly stages?: Readonly<Record<string, number>> }
+): string => {
+  const frac = Math.min(1, set.done / Math.max(1, set.total))
+  return fitLine(
+    [
+      { rank: 0, text: `${count(set.done)}/${count(set.total)} spectra` },
+      { rank: 0, text: `cube ${set.index + 1}/${set.count}` },
+      { rank: 1, text: `${(frac * 100).toFixed(1)}%` },
+      { rank: 2, text: etaText(run, set.total - set.done, set.rate) },
+      { rank: 3, text: `${printable(shortName(set.name))} ${count(run.spectraDone)}/${count(run.nSpectra)}` },
+      { rank: 4, text: formatRate(set.rate) },
+      { rank: 5, text: run.status.toLowerCase() },
+      ...counterFields(run, options.stages, 6)
+    ],
+    frac,
+    `${count(set.done)}/${count(set.total)}`,
+    // the bar before the rate, the status and the counters
+    { ...options, barKeeps: 3 }
+  )
 }
 
 export interface DisplayOptions {
@@ -78,7 +161,7 @@ export interface DisplayOptions {
 export interface Display {
   /** Draws a run as observed at `now` (ms), with its fan-out stages' progress. */
   readonly draw: (run: RunTable.RunRecord, now: number, stages?: Readonly<Record<string, number>>) => void
-  /** A line of its own (`phs: …`), below the progress line. */
+  /** A line of its own (`phs: …`), above the progress line. */
   readonly note: (text: string) => void
   /** Ends the display: the last line, with the mean rate since the first observation. */
   readonly end: (run: Option.Option<RunTable.RunRecord>, now: number) => void
@@ -86,49 +169,164 @@ export interface Display {
   readonly work: () => { readonly spectra: number; readonly seconds: number }
 }
 
-export const makeDisplay = (options: DisplayOptions): Display => {
+/**
+ * Where the lines go. On a terminal one line is redrawn in place; a note erases it, takes
+ * its place and the line is drawn again below it. Elsewhere each line is a timestamped
+ * line of its own.
+ */
+const makeScreen = (options: DisplayOptions) => {
   const write = options.write ?? ((text: string) => void process.stderr.write(text))
-  const width = options.width ?? (() => process.stderr.columns ?? 100)
-  let first: { readonly done: number; readonly at: number } | undefined
-  let last: { readonly done: number; readonly at: number } | undefined
-  let lastLen = 0
-  const rateAt = (done: number, now: number, minSeconds: number) => {
-    if (first === undefined) return 0
-    const elapsed = (now - first.at) / 1000
-    return elapsed > minSeconds ? (done - first.done) / elapsed : 0
-  }
-  const show = (run: RunTable.RunRecord, rate: number, now: number, stages?: Readonly<Record<string, number>>) => {
-    const text = renderLine(run, rate, { width: width(), bar: options.tty, ...(stages === undefined ? {} : { stages }) })
-    if (options.tty) {
-      write(`\r${text}${" ".repeat(Math.max(0, lastLen - text.length))}`)
-      lastLen = text.length
-    } else write(`${new Date(now).toISOString()} ${text}\n`)
+  let last = ""
+  const erase = () => {
+    if (options.tty && last !== "") write(`\r${" ".repeat(last.length)}\r`)
   }
   return {
-    draw: (run, now, stages) => {
-      first ??= { done: run.spectraDone, at: now }
-      last = { done: run.spectraDone, at: now }
-      if (!options.quiet) show(run, rateAt(run.spectraDone, now, 0.5), now, stages)
-    },
-    note: (text) => {
+    width: options.width ?? (() => process.stderr.columns ?? 100),
+    show: (text: string, now: number) => {
       if (options.quiet) return
-      if (options.tty && lastLen > 0) {
-        write("\n")
-        lastLen = 0
-      }
-      write(`phs: ${printable(text)}\n`)
+      if (options.tty) {
+        write(`\r${text}${" ".repeat(Math.max(0, last.length - text.length))}`)
+        last = text
+      } else write(`${new Date(now).toISOString()} ${text}\n`)
     },
+    note: (text: string) => {
+      if (options.quiet) return
+      erase()
+      write(`phs: ${printable(text)}\n`)
+      if (options.tty && last !== "") write(last)
+    },
+    /** Takes the line off the terminal, for output that is not the display's (drawn again at the next draw). */
+    clear: () => {
+      if (options.quiet) return
+      erase()
+      last = ""
+    },
+    /** Leaves the last line on the terminal, ended. */
+    close: () => {
+      if (!options.quiet && options.tty && last !== "") write("\n")
+      last = ""
+    }
+  }
+}
+
+/** Spectra done as first and last observed: the rate of the work seen. */
+const makeRate = () => {
+  let first: { readonly done: number; readonly at: number } | undefined
+  let last: { readonly done: number; readonly at: number } | undefined
+  return {
+    observe: (done: number, now: number) => {
+      first ??= { done, at: now }
+      last = { done, at: now }
+    },
+    /** Spectra per second since the first observation, 0 before `minSeconds` have passed. */
+    rate: (minSeconds: number) => {
+      if (first === undefined || last === undefined) return 0
+      const elapsed = (last.at - first.at) / 1000
+      return elapsed > minSeconds ? (last.done - first.done) / elapsed : 0
+    },
+    work: () => (first === undefined || last === undefined ? { spectra: 0, seconds: 0 } : { spectra: last.done - first.done, seconds: (last.at - first.at) / 1000 })
+  }
+}
+
+export const makeDisplay = (options: DisplayOptions): Display => {
+  const screen = makeScreen(options)
+  const rate = makeRate()
+  const show = (run: RunTable.RunRecord, minSeconds: number, now: number, stages?: Readonly<Record<string, number>>) =>
+    screen.show(renderLine(run, rate.rate(minSeconds), { width: screen.width(), bar: options.tty, ...(stages === undefined ? {} : { stages }) }), now)
+  return {
+    draw: (run, now, stages) => {
+      rate.observe(run.spectraDone, now)
+      show(run, 0.5, now, stages)
+    },
+    note: screen.note,
     end: (run, now) => {
       if (Option.isSome(run)) {
-        first ??= { done: run.value.spectraDone, at: now }
-        last = { done: run.value.spectraDone, at: now }
-        if (!options.quiet) show(run.value, rateAt(run.value.spectraDone, now, 0), now)
+        rate.observe(run.value.spectraDone, now)
+        show(run.value, 0, now)
       }
-      if (!options.quiet && options.tty && lastLen > 0) write("\n")
-      lastLen = 0
+      screen.close()
     },
-    work: () =>
-      first === undefined || last === undefined ? { spectra: 0, seconds: 0 } : { spectra: last.done - first.done, seconds: (last.at - first.at) / 1000 }
+    work: rate.work
+  }
+}
+
+/** A cube of a set, as the set display knows it before its run is observed. */
+export interface SetCube {
+  readonly name: string
+  readonly spectra: number
+}
+
+/**
+ * One display for a set of cubes driven one after another: a single line (per cube and
+ * for the set) that stays at the bottom of the terminal while the cubes' notes scroll
+ * above it.
+ */
+export interface SetDisplay {
+  /** The display of cube `index` while its run is driven: it draws the set's line. */
+  readonly cube: (index: number) => Display
+  /** Cube `index` found finished already (its spectra count as done, not as work of this process). */
+  readonly settled: (index: number, run: RunTable.RunRecord) => void
+  /** A line of its own above the progress line. */
+  readonly note: (text: string) => void
+  /** Takes the line off the terminal before output that is not the display's. */
+  readonly clear: () => void
+  /** Ends the display, leaving its last line. */
+  readonly end: () => void
+  /** Spectra done and seconds elapsed in this process, over the set. */
+  readonly work: () => { readonly spectra: number; readonly seconds: number }
+}
+
+export const makeSetDisplay = (options: DisplayOptions, cubes: ReadonlyArray<SetCube>): SetDisplay => {
+  const screen = makeScreen(options)
+  const done = cubes.map(() => 0)
+  const totals = cubes.map((c) => c.spectra)
+  const rates = cubes.map(() => makeRate())
+  const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+  let since: number | undefined
+  let latest = 0
+  const work = () => ({ spectra: sum(rates.map((r) => r.work().spectra)), seconds: since === undefined ? 0 : (latest - since) / 1000 })
+  const observe = (k: number, run: RunTable.RunRecord, now: number) => {
+    since ??= now
+    latest = Math.max(latest, now)
+    rates[k].observe(run.spectraDone, now)
+    done[k] = run.spectraDone
+    totals[k] = run.nSpectra
+  }
+  const show = (k: number, run: RunTable.RunRecord, minSeconds: number, now: number, stages?: Readonly<Record<string, number>>) => {
+    const w = work()
+    const set: SetPosition = {
+      index: k,
+      count: cubes.length,
+      name: cubes[k].name,
+      done: sum(done),
+      total: sum(totals),
+      rate: w.seconds > minSeconds ? w.spectra / w.seconds : 0
+    }
+    screen.show(renderSetLine(run, set, { width: screen.width(), bar: options.tty, ...(stages === undefined ? {} : { stages }) }), now)
+  }
+  return {
+    cube: (k) => ({
+      draw: (run, now, stages) => {
+        observe(k, run, now)
+        show(k, run, 0.5, now, stages)
+      },
+      note: screen.note,
+      // The set's line stays: the next cube draws over it.
+      end: (run, now) => {
+        if (Option.isNone(run)) return
+        observe(k, run.value, now)
+        show(k, run.value, 0, now)
+      },
+      work: rates[k].work
+    }),
+    settled: (k, run) => {
+      done[k] = run.spectraDone
+      totals[k] = run.nSpectra
+    },
+    note: screen.note,
+    clear: screen.clear,
+    end: screen.close,
+    work
   }
 }
 

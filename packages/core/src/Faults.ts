@@ -8,7 +8,7 @@
  */
 import { Context, Duration, Effect, Layer, Schema } from "effect"
 import { BlobStore } from "./BlobStore.js"
-import { StorageError } from "./Errors.js"
+import { FitError, StorageError } from "./Errors.js"
 import { Fitter } from "./Fitter.js"
 import { prng } from "./internal/prng.js"
 import { Journal } from "./Journal.js"
@@ -22,6 +22,8 @@ import { WorkQueue } from "./WorkQueue.js"
 export const FaultKind = Schema.Literal(
   /** The call fails with a retryable StorageError and has no effect. */
   "transient",
+  /** The call fails with a non-retryable StorageError and has no effect: a chunk it hits is FAILED (until reopened). */
+  "fatal",
   /** The call hangs for `delayMs` (default 30 s) first: callers' timeouts fire. */
   "timeout",
   /** The process dies before the call takes effect. */
@@ -144,6 +146,12 @@ const makeInjector = (plan: FaultPlan) => {
 const transient = (service: Service, op: string) =>
   new StorageError({ operation: `${service}.${op}`, reason: "injected transient fault", retryable: true })
 
+/** A fault nothing retries; the Fitter's own error type for the Fitter. */
+const fatal = (service: Service, op: string) =>
+  service === "Fitter"
+    ? new FitError({ reason: "injected fatal fault", retryable: false })
+    : new StorageError({ operation: `${service}.${op}`, reason: "injected fatal fault", retryable: false })
+
 /** Wraps every Effect-returning method of a service with the plan's decisions. */
 const wrapMethods = <S extends object>(
   service: Service,
@@ -167,6 +175,8 @@ const wrapMethods = <S extends object>(
             return call()
           case "transient":
             return Effect.fail(transient(service, op))
+          case "fatal":
+            return Effect.fail(fatal(service, op))
           case "timeout":
             return Effect.zipRight(Effect.sleep(Duration.millis(rule.delayMs ?? 30_000)), call())
           case "crash-before":

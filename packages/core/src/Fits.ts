@@ -162,6 +162,15 @@ export interface HeaderOptions {
   readonly hdu?: number
 }
 
+/**
+ * The options that read HDU `hdu`, or the first 3-D image when it is undefined (a run
+ * records an HDU only when `--hdu` named another one).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const hduOptions = (hdu: number | undefined): HeaderOptions => (hdu === undefined ? {} : { hdu })
+
 const HEADER_READ_BLOCKS = 4
 
 const fmt = (n: number): string => n.toLocaleString("en-US")

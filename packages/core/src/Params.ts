@@ -133,7 +133,9 @@ export const Manifest = Schema.Struct({
     { default: () => ({}) }
   ),
   chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => DEFAULT_CHUNK_SIZE }),
-  refit: Schema.optionalWith(Schema.Literal(...REFIT_MODES), { default: () => "none" as const })
+  refit: Schema.optionalWith(Schema.Literal(...REFIT_MODES), { default: () => "none" as const }),
+  /** The HDU holding the cube (0 = primary); absent: the first HDU holding a 3-D image. */
+  hdu: Schema.optional(Schema.Int.pipe(Schema.nonNegative({ message: () => "hdu is an HDU number, 0 for the primary" })))
 })
 export type Manifest = typeof Manifest.Type
 
@@ -184,7 +186,8 @@ const clip = (text: string): string => (text.length > 240 ? `${text.slice(0, 239
 /**
  * The run id: derived from everything that determines the result (cube content, survey,
  * parameters, chunking, code version, refit mode), so starting the same run again finds it.
- * The refit mode is hashed only when it is not `none`: run ids from before `--refit` stay.
+ * The refit mode is hashed only when it is not `none`, the HDU only when it is not the first
+ * 3-D image (`hdu` absent): run ids from before `--refit` and `--hdu` stay.
  *
  * @since 0.1.0
  * @category constructors
@@ -196,7 +199,9 @@ export const runId = (what: {
   readonly chunkSize: number
   readonly codeVersion: string
   readonly refit?: RefitMode
+  readonly hdu?: number
 }): string => {
-  const { refit, ...rest } = what
-  return `${what.survey}-${hashValue(refit === undefined || refit === "none" ? rest : { ...rest, refit }).slice(0, 16)}`
+  const { refit, hdu, ...rest } = what
+  const hashed = { ...rest, ...(refit === undefined || refit === "none" ? {} : { refit }), ...(hdu === undefined ? {} : { hdu }) }
+  return `${what.survey}-${hashValue(hashed).slice(0, 16)}`
 }

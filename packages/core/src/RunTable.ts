@@ -50,7 +50,9 @@ export const RunRecord = Schema.Struct({
   /** Deferred spectra not yet refitted. */
   slowPending: Schema.Number,
   status: RunStatus,
-  reason: Schema.NullOr(Schema.String)
+  reason: Schema.NullOr(Schema.String),
+  /** The HDU the cube is read from, when `--hdu` named one other than the first 3-D image (absent: that one). */
+  hdu: Schema.optional(Schema.Int)
 })
 export type RunRecord = typeof RunRecord.Type
 
@@ -102,7 +104,8 @@ const runStorageFields = {
   spectraDeferred: stored(Schema.Number, "spectra_deferred"),
   slowPending: stored(Schema.Number, "slow_pending"),
   status: RunStatus,
-  reason: storedOrNull(Schema.String, "reason")
+  reason: storedOrNull(Schema.String, "reason"),
+  hdu: Schema.optionalWith(Schema.Int, { nullable: true })
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
+import { createHash } from "node:crypto"
 import { cubeFits } from "../../../test/support/cubes.js"
 import * as BlobStore from "../src/BlobStore.js"
 import * as Catalog from "../src/Catalog.js"
@@ -123,6 +124,19 @@ describe("Pipeline on memory services", () => {
       const a = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", params: { beta: 3.5 } })
       const b = yield* Pipeline.prepare({ cube_key: "cubes/t.fits", survey: "test", params: { beta: 4 } })
       expect(a.runId).not.toBe(b.runId)
+    }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a known cube hash gives the run id hashing gives, without reading the cube", () =>
+    Effect.gen(function* () {
+      const bytes = cubeFits({ nx: 2, ny: 2 })
+      yield* putCube("cubes/t.fits", bytes)
+      const manifest = { cube_key: "cubes/t.fits", survey: "test", params: { beta: 3.5 } }
+      const hashed = yield* Pipeline.prepare(manifest)
+      const sha = createHash("sha256").update(bytes).digest("hex")
+      expect((yield* Pipeline.prepare(manifest, { cubeSha256: sha })).runId).toBe(hashed.runId)
+      // the hash given is the one used
+      expect((yield* Pipeline.prepare(manifest, { cubeSha256: "0".repeat(64) })).runId).not.toBe(hashed.runId)
     }).pipe(Effect.provide(services()))
   )
 

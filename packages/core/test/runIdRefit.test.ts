@@ -18,6 +18,10 @@ describe("Params.runId and the refit mode", () => {
       const spatial = Params.runId({ ...base, refit: "spatial" })
       expect(spatial).not.toBe(before)
       expect(spatial).toMatch(/^grs-[0-9a-f]{16}$/)
+      // the HDU likewise: hashed only when named (prepare drops it when it is the default one)
+      expect(Params.runId({ ...base, hdu: undefined })).toBe(before)
+      expect(Params.runId({ ...base, hdu: 2 })).not.toBe(before)
+      expect(Params.runId({ ...base, hdu: 2, refit: "spatial" })).not.toBe(spatial)
     }))
 
   it.effect("a manifest without refit decodes as none; an unknown mode is refused", () =>

@@ -33,6 +33,9 @@ struct Batch {
   FitParams params;
   BatchOptions options;
   std::vector<Decomposition> out;
+  // When set, the pool calls this for spectrum s instead of decomposing it into out[s] with
+  // params (multi.h); calls for different spectra run concurrently.
+  std::function<void(int s, DecomposeWorkspace& ws)> work;
 };
 
 class DecomposePool {

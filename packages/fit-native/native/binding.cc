@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "decompose.h"
 #include "lm.h"
+#include "multi.h"
 #include "noise.h"
 #include "persistence.h"
 
@@ -56,13 +57,11 @@ bool read_spectrum(const Napi::Value& v, std::vector<double>& out) {
   return false;
 }
 
-// Params arrive validated by the wrapper as a Float64Array of the six values in order.
-bool read_params(const Napi::Value& v, FitParams& p) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    return false;
-  const Napi::Float64Array a = v.As<Napi::Float64Array>();
-  if (a.ElementLength() != 6) return false;
-  for (std::size_t i = 0; i < 6; ++i)
+constexpr std::size_t kParamFields = 6;
+
+// The six values in order from a[0..6).
+bool params_at(const double* a, FitParams& p) {
+  for (std::size_t i = 0; i < kParamFields; ++i)
     if (!std::isfinite(a[i])) return false;
   p.beta = a[0];
   p.snr_min = a[1];
@@ -71,6 +70,26 @@ bool read_params(const Napi::Value& v, FitParams& p) {
   p.neg_thresh = a[4];
   p.max_refine_iter = static_cast<int>(a[5]);
   return p.beta > 0.0 && p.max_refine_iter >= 0;
+}
+
+// Params arrive validated by the wrapper as a Float64Array of the six values in order (six
+// per set, sets in order, for `sets`).
+bool read_params(const Napi::Value& v, std::vector<FitParams>& sets) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    return false;
+  const Napi::Float64Array a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() == 0 || a.ElementLength() % kParamFields != 0) return false;
+  sets.resize(a.ElementLength() / kParamFields);
+  for (std::size_t k = 0; k < sets.size(); ++k)
+    if (!params_at(a.Data() + kParamFields * k, sets[k])) return false;
+  return true;
+}
+
+bool read_params(const Napi::Value& v, FitParams& p) {
+  std::vector<FitParams> sets;
+  if (!read_params(v, sets) || sets.size() != 1) return false;
+  p = sets[0];
+  return true;
 }
 
 Napi::Float64Array components_array(Napi::Env env, const std::vector<Component>& comps) {
@@ -151,6 +170,9 @@ struct AddonData {
   std::unique_ptr<phs::DecomposePool> pool;
 };
 
+Napi::Object pack_results(Napi::Env env, const std::vector<const Decomposition*>& results);
+Napi::Object multi_results(Napi::Env env, const phs::MultiBatch& multi);
+
 struct BatchCall;
 void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call);
 using BatchDone = Napi::TypedThreadSafeFunction<std::nullptr_t, BatchCall, SettleBatch>;
@@ -159,6 +181,7 @@ struct BatchCall {
   explicit BatchCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise::Deferred deferred;
   std::shared_ptr<phs::Batch> batch;
+  std::shared_ptr<phs::MultiBatch> multi;  // set for decomposeBatchMulti
   std::string error;
   BatchDone done;
 };
@@ -171,9 +194,20 @@ void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call
     call->deferred.Reject(Napi::Error::New(env, "decomposeBatch failed: " + call->error).Value());
     return;
   }
-  const std::vector<Decomposition>& results = call->batch->out;
+  if (call->multi) {
+    call->deferred.Resolve(multi_results(env, *call->multi));
+    return;
+  }
+  std::vector<const Decomposition*> results;
+  results.reserve(call->batch->out.size());
+  for (const Decomposition& d : call->batch->out) results.push_back(&d);
+  call->deferred.Resolve(pack_results(env, results));
+}
+
+// { meta, offsets, components, errors } of decompositions, as decomposeBatch returns them.
+Napi::Object pack_results(Napi::Env env, const std::vector<const Decomposition*>& results) {
   std::size_t total = 0;
-  for (const Decomposition& d : results) total += d.components.size();
+  for (const Decomposition* d : results) total += d->components.size();
   Napi::Float64Array meta = Napi::Float64Array::New(env, kMetaFields * results.size());
   Napi::Uint32Array offsets = Napi::Uint32Array::New(env, results.size() + 1);
   Napi::Float64Array comps = Napi::Float64Array::New(env, 3 * total);
@@ -183,7 +217,7 @@ void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call
   double* c = comps.Data();
   std::size_t at = 0;
   for (std::size_t s = 0; s < results.size(); ++s) {
-    const Decomposition& d = results[s];
+    const Decomposition& d = *results[s];
     write_meta(d, m + kMetaFields * s);
     write_errors(d, errors.Data() + 3 * at);
     o[s] = static_cast<uint32_t>(at);
@@ -200,7 +234,30 @@ void SettleBatch(Napi::Env env, Napi::Function, std::nullptr_t*, BatchCall* call
   out.Set("offsets", offsets);
   out.Set("components", comps);
   out.Set("errors", errors);
-  call->deferred.Resolve(out);
+  return out;
+}
+
+// Every spectrum's distinct decompositions packed as decomposeBatch's (spectrum by
+// spectrum), plus which: Uint32Array(sets n) and minPersistence: Float64Array(sets n), set k
+// of spectrum s at k n + s.
+Napi::Object multi_results(Napi::Env env, const phs::MultiBatch& multi) {
+  const std::size_t n = multi.results.size();
+  const std::size_t sets = multi.sets.size();
+  std::vector<const Decomposition*> all;
+  Napi::Uint32Array which = Napi::Uint32Array::New(env, sets * n);
+  Napi::Float64Array min_persistence = Napi::Float64Array::New(env, sets * n);
+  for (std::size_t s = 0; s < n; ++s) {
+    const phs::MultiDecomposition& r = multi.results[s];
+    for (std::size_t k = 0; k < sets; ++k) {
+      which[k * n + s] = static_cast<uint32_t>(all.size() + r.which[k]);
+      min_persistence[k * n + s] = r.min_persistence[k];
+    }
+    for (const Decomposition& d : r.distinct) all.push_back(&d);
+  }
+  Napi::Object out = pack_results(env, all);
+  out.Set("which", which);
+  out.Set("minPersistence", min_persistence);
+  return out;
 }
 
 phs::DecomposePool& pool_of(Napi::Env env) {
@@ -212,35 +269,46 @@ phs::DecomposePool& pool_of(Napi::Env env) {
 // decomposeBatch(cube: Float32Array, nChannels, params, threads, timeoutMs)
 //   -> Promise<{ meta: Float64Array(kMetaFields n), offsets: Uint32Array(n + 1), components,
 //                errors (3 per component, as components) }>
+// decomposeBatchMulti(cube, nChannels, paramSets (6 per set), threads, timeoutMs)
+//   -> Promise<the same of every spectrum's distinct decompositions, plus which and
+//      minPersistence (multi_results)>
+template <bool kMulti>
 Napi::Value DecomposeBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const std::string name = kMulti ? "decomposeBatchMulti" : "decomposeBatch";
   if (info.Length() < 5 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    return throw_type(env, "decomposeBatch: cube must be a Float32Array");
+    return throw_type(env, name + ": cube must be a Float32Array");
   if (!info[1].IsNumber() || !info[3].IsNumber() || !info[4].IsNumber())
-    return throw_type(env, "decomposeBatch: nChannels, threads and timeoutMs must be numbers");
-  FitParams params;
-  if (!read_params(info[2], params)) return throw_type(env, "decomposeBatch: invalid parameters");
+    return throw_type(env, name + ": nChannels, threads and timeoutMs must be numbers");
+  std::vector<FitParams> sets;
+  if (!read_params(info[2], sets) || (!kMulti && sets.size() != 1))
+    return throw_type(env, name + ": invalid parameters");
   const Napi::Float32Array cube = info[0].As<Napi::Float32Array>();
   const double channels = info[1].As<Napi::Number>().DoubleValue();
   const double threads = info[3].As<Napi::Number>().DoubleValue();
   const std::size_t length = cube.ElementLength();
   if (!(channels >= 1.0) || channels != std::floor(channels) || channels > kMaxChannels ||
       length % static_cast<std::size_t>(channels) != 0)
-    return throw_type(env, "decomposeBatch: cube length must be a multiple of nChannels");
+    return throw_type(env, name + ": cube length must be a multiple of nChannels");
   if (!(threads >= 1.0) || threads > 1024.0)
-    return throw_type(env, "decomposeBatch: threads must be in [1, 1024]");
+    return throw_type(env, name + ": threads must be in [1, 1024]");
   const std::size_t n_spectra = length / static_cast<std::size_t>(channels);
-  if (n_spectra > 0x7fffffff) return throw_type(env, "decomposeBatch: too many spectra");
+  if (n_spectra > 0x7fffffff) return throw_type(env, name + ": too many spectra");
   auto call = std::make_unique<BatchCall>(env);
   call->batch = std::make_shared<phs::Batch>();
   phs::Batch& batch = *call->batch;
   batch.cube.assign(cube.Data(), cube.Data() + length);
   batch.n_spectra = static_cast<int>(n_spectra);
   batch.n_channels = static_cast<int>(channels);
-  batch.params = params;
+  batch.params = sets[0];
   batch.options.threads = static_cast<int>(threads);
   batch.options.timeout_ms = info[4].As<Napi::Number>().DoubleValue();
+  if (kMulti) {
+    call->multi = std::make_shared<phs::MultiBatch>();
+    call->multi->sets = sets;
+    phs::bind_multi(batch, call->multi);
+  }
   call->done = BatchDone::New(env, "phs:decomposeBatch", 0, 1);
   if (env.IsExceptionPending()) return env.Undefined();
   Napi::Promise promise = call->deferred.Promise();
@@ -375,7 +443,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolThreads", Napi::Function::New(env, guarded<PoolThreads>, "poolThreads"));
   exports.Set("decompose", Napi::Function::New(env, guarded<Decompose>, "decompose"));
   exports.Set("decomposeBatch",
-              Napi::Function::New(env, guarded<DecomposeBatch>, "decomposeBatch"));
+              Napi::Function::New(env, guarded<DecomposeBatch<false>>, "decomposeBatch"));
+  exports.Set("decomposeBatchMulti",
+              Napi::Function::New(env, guarded<DecomposeBatch<true>>, "decomposeBatchMulti"));
   exports.Set("noise", Napi::Function::New(env, guarded<Noise>, "noise"));
   exports.Set("peaks", Napi::Function::New(env, guarded<Peaks>, "peaks"));
   exports.Set("fit", Napi::Function::New(env, guarded<Fit>, "fit"));

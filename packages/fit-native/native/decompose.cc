@@ -39,12 +39,11 @@ double first_fit(RefineContext& ctx, RefineWorkspace& ws, std::vector<Component>
 }
 
 // Fit quality of `comps` (scaled data; amplitudes and RSS scale by 2^exponent): residual rms,
-// reduced chi^2 and AICc against the noise used in the fit, and the parameter errors.
+// reduced chi^2 and AICc against the noise used in the fit, and the parameter errors, all from
+// one evaluation of the model and its Jacobian at `comps`.
 void assess(const FitProblem& pb, const std::vector<Component>& comps, int valid, double noise,
             double rss_floor, int exponent, DecomposeWorkspace& ws, Decomposition& out) {
-  const double window = LmOptions().window_sigmas;
-  ws.refine.residual.resize(pb.n);
-  const double rss = residual_of(pb, comps, window, ws.refine.residual.data());
+  const double rss = parameter_errors(pb, comps, noise, LmOptions().window_sigmas, ws.refine.lm, ws.errors);
   const int k = 3 * static_cast<int>(comps.size());
   out.residual_rms = std::ldexp(std::sqrt(rss / valid), exponent);
   out.chi2_reduced = valid > k && noise > 0.0 ? rss / (noise * noise) / (valid - k) : NAN;
@@ -53,7 +52,6 @@ void assess(const FitProblem& pb, const std::vector<Component>& comps, int valid
   out.aicc = std::isfinite(a) && rss + rss_floor > 0.0
                  ? a + 2.0 * valid * exponent * 0.69314718055994531
                  : NAN;
-  parameter_errors(pb, comps, noise, window, ws.refine.lm, ws.errors);
   out.errors.resize(comps.size());
   for (std::size_t c = 0; c < comps.size(); ++c)
     out.errors[c] = ComponentError{std::ldexp(ws.errors[3 * c], exponent), ws.errors[3 * c + 1],
@@ -63,8 +61,8 @@ void assess(const FitProblem& pb, const std::vector<Component>& comps, int valid
 }  // namespace
 
 template <typename T>
-void decompose(const T* spectrum, int n, const FitParams& params, const DecomposeOptions& options,
-               DecomposeWorkspace& ws, Decomposition& out) {
+void prepare_spectrum(const T* spectrum, int n, const DecomposeOptions& options, DecomposeWorkspace& ws,
+                      PreparedSpectrum& prep, Decomposition& out) {
   out.status = DecomposeStatus::kOk;
   out.components.clear();
   out.evaluations = 0;
@@ -75,6 +73,7 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   out.chi2_reduced = NAN;
   out.aicc = NAN;
   out.errors.clear();
+  prep = PreparedSpectrum();
 
   // Blank channels and the power-of-two scale (the largest |f| lands in [0.5, 1)).
   ws.scaled.resize(n);
@@ -94,12 +93,15 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
     }
   }
   const int valid = static_cast<int>(rw.position.size());
+  prep.valid = valid;
   if (valid == 0) {
     out.status = DecomposeStatus::kBlank;
+    prep.stage = PreparedSpectrum::Stage::kBlank;
     return;
   }
   int exponent = 0;
   if (peak > 0.0) std::frexp(peak, &exponent);
+  prep.exponent = exponent;
   for (int i = 0; i < n; ++i)
     ws.scaled[i] = ws.weight[i] ? std::ldexp(static_cast<double>(spectrum[i]), -exponent) : 0.0;
 
@@ -107,40 +109,61 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   rw.compact.resize(valid);
   for (int k = 0; k < valid; ++k) rw.compact[k] = ws.scaled[rw.position[k]];
   const NoiseEstimate noise = estimate_noise(rw.compact.data(), valid, ws.noise_scratch);
+  prep.noise_rms = noise.rms;
   out.rms = std::ldexp(noise.rms, exponent);
-  out.min_persistence = std::ldexp(params.beta * noise.rms, exponent);
   // Inside, the noise is at least a float's rounding of the peak: noise-free data then fit
   // as their lines, not as lines plus components fitted to rounding error.
   const double noise_floor = options.relative_noise_floor * std::ldexp(peak, -exponent);
-  const double rms = std::max(noise.rms, noise_floor);
-  FitProblem problem;
-  problem.y = ws.scaled.data();
-  problem.weight = out.blank_channels > 0 ? ws.weight.data() : nullptr;
-  problem.n = n;
-  const double rss_floor = static_cast<double>(valid) * noise_floor * noise_floor;
-  ws.fitted.clear();
-  if (peak == 0.0 || valid < options.min_channels)
-    return assess(problem, ws.fitted, valid, rms, rss_floor, exponent, ws, out);
+  prep.rms = std::max(noise.rms, noise_floor);
+  prep.problem.y = ws.scaled.data();
+  prep.problem.weight = out.blank_channels > 0 ? ws.weight.data() : nullptr;
+  prep.problem.n = n;
+  prep.rss_floor = static_cast<double>(valid) * noise_floor * noise_floor;
+  if (peak == 0.0 || valid < options.min_channels) {
+    prep.stage = PreparedSpectrum::Stage::kUnfitted;
+    ws.fitted.clear();
+    assess(prep.problem, ws.fitted, valid, prep.rms, prep.rss_floor, exponent, ws, out);
+    return;
+  }
+  prep.stage = PreparedSpectrum::Stage::kPeaks;
+}
 
-  // 2. Peaks over the non-blank channels (rw.compact still holds them).
-  find_peaks(rw.compact.data(), valid, params.beta * rms, rw.persistence, rw.peaks);
-  if (rw.peaks.empty() && !options.refine.refine_without_peaks)
-    return assess(problem, ws.fitted, valid, rms, rss_floor, exponent, ws, out);
-  std::vector<Component> comps;
-  const std::size_t keep = std::min(rw.peaks.size(), static_cast<std::size_t>(options.max_components));
+double min_persistence(const PreparedSpectrum& prep, const FitParams& params) {
+  return prep.stage == PreparedSpectrum::Stage::kBlank ? NAN
+                                                       : std::ldexp(params.beta * prep.noise_rms, prep.exponent);
+}
+
+bool initial_components(const PreparedSpectrum& prep, const std::vector<Peak>& peaks,
+                        const FitParams& params, const DecomposeOptions& options,
+                        const DecomposeWorkspace& ws, std::vector<Component>& comps) {
+  comps.clear();
+  if (peaks.empty() && !options.refine.refine_without_peaks) return false;
+  const std::size_t keep = std::min(peaks.size(), static_cast<std::size_t>(options.max_components));
   comps.reserve(keep);
   for (std::size_t k = 0; k < keep; ++k) {
-    Component c = initial_guess(rw.peaks[k], rw.position.data());
+    Component c = initial_guess(peaks[k], ws.refine.position.data());
     c.amplitude = std::max(c.amplitude, 1e-10);
-    if (options.prefilter_guesses && !passes_validation(c, rms, n, params)) continue;
+    if (options.prefilter_guesses && !passes_validation(c, prep.rms, prep.problem.n, params)) continue;
     comps.push_back(c);
   }
+  return true;
+}
 
+void assess_unfitted(const PreparedSpectrum& prep, DecomposeWorkspace& ws, Decomposition& out) {
+  ws.fitted.clear();
+  assess(prep.problem, ws.fitted, prep.valid, prep.rms, prep.rss_floor, prep.exponent, ws, out);
+}
+
+void fit_components(const PreparedSpectrum& prep, const FitParams& params, const DecomposeOptions& options,
+                    std::vector<Component>& comps, DecomposeWorkspace& ws, Decomposition& out) {
+  RefineWorkspace& rw = ws.refine;
+  const int n = prep.problem.n;
+  ws.fitted.clear();
   RefineContext ctx;
-  ctx.problem = problem;
-  ctx.valid_channels = valid;
-  ctx.rms = rms;
-  ctx.rss_floor = rss_floor;
+  ctx.problem = prep.problem;
+  ctx.valid_channels = prep.valid;
+  ctx.rms = prep.rms;
+  ctx.rss_floor = prep.rss_floor;
   ctx.params = params;
   ctx.budget = options.budget;
   ctx.lm.deadline = options.deadline;
@@ -166,7 +189,7 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   }
   for (const Component& c : comps) {
     Component u = c;
-    u.amplitude = std::ldexp(c.amplitude, exponent);
+    u.amplitude = std::ldexp(c.amplitude, prep.exponent);
     if (!std::isfinite(u.amplitude) || !std::isfinite(u.mean) || !std::isfinite(u.stddev)) continue;
     out.components.push_back(u);
     ws.fitted.push_back(c);
@@ -174,12 +197,29 @@ void decompose(const T* spectrum, int n, const FitParams& params, const Decompos
   // Equal keys in equal order: both lists get the same permutation.
   sort_by_mean(out.components);
   sort_by_mean(ws.fitted);
-  assess(problem, ws.fitted, valid, rms, rss_floor, exponent, ws, out);
+  assess(prep.problem, ws.fitted, prep.valid, prep.rms, prep.rss_floor, prep.exponent, ws, out);
+}
+
+template <typename T>
+void decompose(const T* spectrum, int n, const FitParams& params, const DecomposeOptions& options,
+               DecomposeWorkspace& ws, Decomposition& out) {
+  PreparedSpectrum prep;
+  prepare_spectrum(spectrum, n, options, ws, prep, out);
+  out.min_persistence = min_persistence(prep, params);
+  if (prep.stage != PreparedSpectrum::Stage::kPeaks) return;
+  // 2. Peaks over the non-blank channels (ws.refine.compact holds them).
+  RefineWorkspace& rw = ws.refine;
+  find_peaks(rw.compact.data(), prep.valid, params.beta * prep.rms, rw.persistence, rw.peaks);
+  std::vector<Component> comps;
+  if (!initial_components(prep, rw.peaks, params, options, ws, comps)) return assess_unfitted(prep, ws, out);
+  fit_components(prep, params, options, comps, ws, out);
 }
 
 template void decompose<float>(const float*, int, const FitParams&, const DecomposeOptions&,
                                DecomposeWorkspace&, Decomposition&);
 template void decompose<double>(const double*, int, const FitParams&, const DecomposeOptions&,
                                 DecomposeWorkspace&, Decomposition&);
+template void prepare_spectrum<float>(const float*, int, const DecomposeOptions&, DecomposeWorkspace&,
+                                      PreparedSpectrum&, Decomposition&);
 
 }  // namespace phs

@@ -70,6 +70,46 @@ template <typename T>
 void decompose(const T* spectrum, int n, const FitParams& params, const DecomposeOptions& options,
                DecomposeWorkspace& ws, Decomposition& out);
 
+// decompose() in its stages, for callers that share the beta-independent ones between
+// parameter sets (multi.h): prepare_spectrum, then find_peaks over ws.refine.compact at
+// beta x rms, initial_components, and fit_components (or assess_unfitted).
+struct PreparedSpectrum {
+  enum class Stage {
+    kBlank,     // no finite channel: out is final (min_persistence NaN)
+    kUnfitted,  // all zero or too few channels: out is final but for min_persistence
+    kPeaks,     // ws.refine.compact holds the finite channels, ready for find_peaks
+  };
+  Stage stage = Stage::kBlank;
+  int valid = 0;           // finite channels
+  int exponent = 0;        // the data are scaled by 2^-exponent
+  double noise_rms = 0.0;  // the noise estimate, scaled
+  double rms = 0.0;        // the noise used inside (at least the floor), scaled
+  double rss_floor = 0.0;
+  FitProblem problem;      // over ws.scaled and ws.weight
+};
+
+// Blank channels, the scale and the noise (steps 0 and 1); resets out and fills its rms and
+// blank channels (and its fit quality unless stage is kPeaks).
+template <typename T>
+void prepare_spectrum(const T* spectrum, int n, const DecomposeOptions& options, DecomposeWorkspace& ws,
+                      PreparedSpectrum& prep, Decomposition& out);
+
+// Decomposition::min_persistence for these parameters.
+double min_persistence(const PreparedSpectrum& prep, const FitParams& params);
+
+// The first fit's starting components from the peaks above beta x rms (most persistent
+// first). False when there is nothing to fit at all (no peak and no refinement without one).
+bool initial_components(const PreparedSpectrum& prep, const std::vector<Peak>& peaks,
+                        const FitParams& params, const DecomposeOptions& options,
+                        const DecomposeWorkspace& ws, std::vector<Component>& comps);
+
+// Steps 3 to 5 from comps (consumed), and the fit quality, into out.
+void fit_components(const PreparedSpectrum& prep, const FitParams& params, const DecomposeOptions& options,
+                    std::vector<Component>& comps, DecomposeWorkspace& ws, Decomposition& out);
+
+// The fit quality of no components, into out.
+void assess_unfitted(const PreparedSpectrum& prep, DecomposeWorkspace& ws, Decomposition& out);
+
 }  // namespace phs
 
 #endif  // PHS_FIT_DECOMPOSE_H_

@@ -98,16 +98,48 @@ bool cholesky_solve(double* a, int p, double* b) {
   return true;
 }
 
-// The bounds of the parameters of k components on n channels (see kMinStddev).
-void bounds(int n, int k, double* lower, double* upper) {
-  for (int c = 0; c < k; ++c) {
-    lower[3 * c] = 0.0;
-    upper[3 * c] = HUGE_VAL;
-    lower[3 * c + 1] = 0.0;
-    upper[3 * c + 1] = n;
-    lower[3 * c + 2] = kMinStddev;
-    upper[3 * c + 2] = std::max(kMinStddev, 0.5 * n);
+// Sizes ws for k components on n channels (with the trial point's buffers when `trial`) and
+// loads x from `components` and the bounds (see kMinStddev). Returns false when a parameter is
+// not finite (x then holds it as given).
+bool load_problem(LmWorkspace& ws, const std::vector<Component>& components, int n, bool trial) {
+  const int k = static_cast<int>(components.size());
+  const int p = 3 * k;
+  const std::size_t pp = static_cast<std::size_t>(p) * p;
+  const std::size_t jn = static_cast<std::size_t>(p) * n;
+  for (std::vector<double>* v : {&ws.x, &ws.lower, &ws.upper, &ws.step, &ws.gradient}) v->resize(p);
+  ws.jtj.resize(pp);
+  ws.system.resize(pp);
+  ws.free_param.resize(p);
+  ws.model.resize(n);
+  ws.residual.resize(n);
+  ws.jac.resize(jn);
+  ws.lo.resize(k);
+  ws.hi.resize(k);
+  if (trial) {
+    ws.x_new.resize(p);
+    ws.diag.resize(p);
+    ws.model_new.resize(n);
+    ws.residual_new.resize(n);
+    ws.jac_new.resize(jn);
+    ws.lo_new.resize(k);
+    ws.hi_new.resize(k);
   }
+  bool finite = true;
+  for (int c = 0; c < k; ++c) {
+    const Component& comp = components[c];
+    ws.x[3 * c] = comp.amplitude;
+    ws.x[3 * c + 1] = comp.mean;
+    ws.x[3 * c + 2] = comp.stddev;
+    ws.lower[3 * c] = 0.0;
+    ws.upper[3 * c] = HUGE_VAL;
+    ws.lower[3 * c + 1] = 0.0;
+    ws.upper[3 * c + 1] = n;
+    ws.lower[3 * c + 2] = kMinStddev;
+    ws.upper[3 * c + 2] = std::max(kMinStddev, 0.5 * n);
+    finite = finite && std::isfinite(comp.amplitude) && std::isfinite(comp.mean) &&
+             std::isfinite(comp.stddev);
+  }
+  return finite;
 }
 
 // J^T J (only blocks of overlapping windows are non-zero) and J^T residual.
@@ -173,34 +205,7 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
     summary.status = LmStatus::kNoParameters;
     return summary;
   }
-  const std::size_t jn = static_cast<std::size_t>(p) * n;
-  ws.x.resize(p);
-  ws.x_new.resize(p);
-  ws.lower.resize(p);
-  ws.upper.resize(p);
-  ws.step.resize(p);
-  ws.gradient.resize(p);
-  ws.diag.resize(p);
-  ws.jtj.resize(static_cast<std::size_t>(p) * p);
-  ws.system.resize(static_cast<std::size_t>(p) * p);
-  ws.free_param.resize(p);
-  ws.model.resize(n);
-  ws.model_new.resize(n);
-  ws.residual.resize(n);
-  ws.residual_new.resize(n);
-  ws.jac.resize(jn);
-  ws.jac_new.resize(jn);
-  ws.lo.resize(k);
-  ws.hi.resize(k);
-  ws.lo_new.resize(k);
-  ws.hi_new.resize(k);
-
-  bounds(n, k, ws.lower.data(), ws.upper.data());
-  for (int c = 0; c < k; ++c) {
-    ws.x[3 * c] = components[c].amplitude;
-    ws.x[3 * c + 1] = components[c].mean;
-    ws.x[3 * c + 2] = components[c].stddev;
-  }
+  load_problem(ws, components, n, true);
   for (int j = 0; j < p; ++j) {
     double v = ws.x[j];
     if (!std::isfinite(v)) v = (j % 3 == 2) ? 1.0 : (j % 3 == 1 ? 0.5 * n : 0.0);
@@ -352,38 +357,18 @@ LmSummary fit_lm(const FitProblem& pb, std::vector<Component>& components,
   return summary;
 }
 
-void parameter_errors(const FitProblem& pb, const std::vector<Component>& components,
-                      double noise, double window_sigmas, LmWorkspace& ws,
-                      std::vector<double>& errors) {
+double parameter_errors(const FitProblem& pb, const std::vector<Component>& components,
+                        double noise, double window_sigmas, LmWorkspace& ws,
+                        std::vector<double>& errors) {
   const int k = static_cast<int>(components.size());
   const int p = 3 * k;
   const int n = pb.n;
   errors.assign(p, NAN);
-  if (k == 0 || n == 0) return;
-  ws.x.resize(p);
-  ws.lower.resize(p);
-  ws.upper.resize(p);
-  ws.gradient.resize(p);
-  ws.jtj.resize(static_cast<std::size_t>(p) * p);
-  ws.system.resize(static_cast<std::size_t>(p) * p);
-  ws.step.resize(p);
-  ws.model.resize(n);
-  ws.residual.resize(n);
-  ws.jac.resize(static_cast<std::size_t>(p) * n);
-  ws.lo.resize(k);
-  ws.hi.resize(k);
-  ws.group.resize(k);
-  ws.free_param.resize(p);
-  bounds(n, k, ws.lower.data(), ws.upper.data());
-  for (int c = 0; c < k; ++c) {
-    ws.x[3 * c] = components[c].amplitude;
-    ws.x[3 * c + 1] = components[c].mean;
-    ws.x[3 * c + 2] = components[c].stddev;
-  }
-  for (int j = 0; j < p; ++j)
-    if (!std::isfinite(ws.x[j])) return;
-  evaluate(pb, ws.x.data(), k, window_sigmas, ws.model.data(), ws.residual.data(),
-           ws.jac.data(), ws.lo.data(), ws.hi.data());
+  if (n == 0) return 0.0;
+  if (!load_problem(ws, components, n, false)) return NAN;
+  const double rss = 2.0 * evaluate(pb, ws.x.data(), k, window_sigmas, ws.model.data(),
+                                    ws.residual.data(), ws.jac.data(), ws.lo.data(), ws.hi.data());
+  if (k == 0) return rss;
   normal_equations(n, k, ws.jac.data(), ws.residual.data(), ws.lo.data(), ws.hi.data(),
                    ws.jtj.data(), ws.gradient.data());
   // Held fixed: a parameter at a bound (the constrained optimum has no Gaussian error there)
@@ -394,6 +379,7 @@ void parameter_errors(const FitProblem& pb, const std::vector<Component>& compon
   }
   // J^T J is block diagonal over groups of components with overlapping windows: each group
   // is inverted alone, so a degenerate group leaves the others' errors defined.
+  ws.group.resize(k);
   int* group = ws.group.data();
   for (int c = 0; c < k; ++c) group[c] = c;
   for (int c = 0; c < k; ++c)
@@ -434,6 +420,7 @@ void parameter_errors(const FitProblem& pb, const std::vector<Component>& compon
       errors[j] = noise * std::sqrt(norm2 / ws.jtj[j * p + j]);
     }
   }
+  return rss;
 }
 
 }  // namespace phs

@@ -80,9 +80,12 @@ double residual_of(const FitProblem& problem, const std::vector<Component>& comp
 // fit). A parameter at a bound, or one the model does not depend on, is held fixed and gets
 // NaN; a group of components with overlapping windows whose J^T J is (numerically) singular
 // gets NaN throughout; other groups are unaffected (J^T J is block diagonal between groups).
-void parameter_errors(const FitProblem& problem, const std::vector<Component>& components,
-                      double noise, double window_sigmas, LmWorkspace& ws,
-                      std::vector<double>& errors);
+// Returns the residual sum of squares at `components` from the same model evaluation (as
+// residual_of, with ws.residual holding the residual); NaN, and every error NaN, when a
+// parameter is not finite.
+double parameter_errors(const FitProblem& problem, const std::vector<Component>& components,
+                        double noise, double window_sigmas, LmWorkspace& ws,
+                        std::vector<double>& errors);
 
 }  // namespace phs
 

@@ -224,6 +224,7 @@ export const validateParams = (input: Record<string, unknown> = {}): FitParams =
 
 type NativeResult = { meta: Float64Array; components: Float64Array; errors: Float64Array }
 type NativeBatchResult = { meta: Float64Array; offsets: Uint32Array; components: Float64Array; errors: Float64Array }
+type NativeMultiResult = NativeBatchResult & { which: Uint32Array; minPersistence: Float64Array }
 type NativeAddon = {
   decompose(spectrum: Float32Array | Float64Array, params: Float64Array, timeoutMs: number): NativeResult
   decomposeBatch(
@@ -233,6 +234,13 @@ type NativeAddon = {
     threads: number,
     timeoutMs: number
   ): Promise<NativeBatchResult>
+  decomposeBatchMulti(
+    cube: Float32Array,
+    nChannels: number,
+    paramSets: Float64Array,
+    threads: number,
+    timeoutMs: number
+  ): Promise<NativeMultiResult>
   noise(spectrum: Float32Array | Float64Array): NoiseEstimate
   peaks(spectrum: Float32Array | Float64Array, threshold: number): Peak[]
   fit(spectrum: Float32Array | Float64Array, components: Float64Array, maxEvaluations: number, noise: number): NativeFit
@@ -265,16 +273,9 @@ const META = 8
 const paramsArray = (p: FitParams): Float64Array =>
   Float64Array.of(p.beta, p.snr_min, p.mf_snr_min, p.f_sep, p.neg_thresh, p.max_refine_iter)
 
-const componentsOf = (flat: Float64Array, from: number, to: number): Component[] => {
+/** Triplets [from, to) of a flat array (3 per component) as amplitude, mean, stddev objects. */
+const tripletsOf = (flat: Float64Array, from: number, to: number): Component[] => {
   const out: Component[] = new Array(to - from)
-  for (let k = from; k < to; k++) {
-    out[k - from] = { amplitude: flat[3 * k], mean: flat[3 * k + 1], stddev: flat[3 * k + 2] }
-  }
-  return out
-}
-
-const errorsOf = (flat: Float64Array, from: number, to: number): ComponentErrors[] => {
-  const out: ComponentErrors[] = new Array(to - from)
   for (let k = from; k < to; k++) {
     out[k - from] = { amplitude: flat[3 * k], mean: flat[3 * k + 1], stddev: flat[3 * k + 2] }
   }
@@ -289,14 +290,14 @@ const decompositionOf = (r: NativeResult | NativeBatchResult, at: number, from: 
   return {
     rms: Number.isNaN(rms) ? null : rms,
     minPersistence: m[META * at + 2],
-    components: componentsOf(r.components, from, to),
+    components: tripletsOf(r.components, from, to),
     status: STATUS[m[META * at]],
     evaluations: m[META * at + 3],
     nanChannels: m[META * at + 4],
     residualRms: finiteOrNull(m[META * at + 5]),
     chi2Reduced: finiteOrNull(m[META * at + 6]),
     aicc: finiteOrNull(m[META * at + 7]),
-    componentErrors: errorsOf(r.errors, from, to)
+    componentErrors: tripletsOf(r.errors, from, to)
   }
 }
 
@@ -353,18 +354,8 @@ export const decomposeBatch = async (
   params: Partial<FitParams> = {},
   options: BatchOptions = {}
 ): Promise<Decomposition[]> => {
-  if (!(cube instanceof Float32Array)) throw new TypeError("cube must be a Float32Array")
-  if (!Number.isInteger(nChannels) || nChannels < 1 || nChannels > MAX_CHANNELS || cube.length % nChannels !== 0) {
-    throw new RangeError(
-      `nChannels must be an integer in [1, ${MAX_CHANNELS}] dividing the cube length (${cube.length}), got ${nChannels}`
-    )
-  }
+  const { threads, timeoutMs } = checkBatch(cube, nChannels, options)
   const p = validateParams(params)
-  const threads = options.threads ?? availableParallelism()
-  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
-    throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`)
-  }
-  const timeoutMs = checkTimeout(options.timeoutMs ?? 5000)
   const n = cube.length / nChannels
   if (n === 0) return []
   const r = await addon.decomposeBatch(cube, nChannels, paramsArray(p), threads, timeoutMs)
@@ -373,6 +364,88 @@ export const decomposeBatch = async (
     out[s] = decompositionOf(r, s, r.offsets[s], r.offsets[s + 1])
   }
   return out
+}
+
+/** Checks a batch's cube and options; returns the native threads and budget. */
+const checkBatch = (cube: Float32Array, nChannels: number, options: BatchOptions): { threads: number; timeoutMs: number } => {
+  if (!(cube instanceof Float32Array)) throw new TypeError("cube must be a Float32Array")
+  if (!Number.isInteger(nChannels) || nChannels < 1 || nChannels > MAX_CHANNELS || cube.length % nChannels !== 0) {
+    throw new RangeError(
+      `nChannels must be an integer in [1, ${MAX_CHANNELS}] dividing the cube length (${cube.length}), got ${nChannels}`
+    )
+  }
+  const threads = options.threads ?? availableParallelism()
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw new RangeError(`threads must be an integer in [1, 1024], got ${threads}`)
+  }
+  return { threads, timeoutMs: checkTimeout(options.timeoutMs ?? 5000) }
+}
+
+/**
+ * One batch decomposed for several parameter sets ({@link decomposeBatchMulti}).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface MultiDecomposition {
+  /** Parameter sets, in the order given. */
+  readonly sets: number
+  readonly spectra: number
+  /** Decompositions actually computed over the batch (sets sharing a fit count once). */
+  readonly distinct: number
+  /** Bytes the result holds (its compact native arrays). */
+  readonly bytes: number
+  /** Set `set`'s results in input order: exactly what `decomposeBatch` gives for it alone. */
+  readonly decompositions: (set: number) => Decomposition[]
+}
+
+/**
+ * Decomposes a cube as {@link decomposeBatch} does, for every parameter set at once. Each
+ * set's results are bit for bit those of `decomposeBatch` with that set alone, whatever
+ * the thread count; what does not depend on the set (blank channels, noise, persistence
+ * diagram) is computed once per spectrum, and sets whose starting components and other
+ * parameters (all but β) are equal share one fit (docs/tuning.md, "What a sweep costs").
+ * Each fit has the `timeoutMs` budget a spectrum has in `decomposeBatch`. Rejects with
+ * {@link InvalidFitParams} for bad parameters (naming the set).
+ *
+ * @since 0.3.0
+ * @category decomposition
+ */
+export const decomposeBatchMulti = async (
+  cube: Float32Array,
+  nChannels: number,
+  paramSets: ReadonlyArray<Partial<FitParams>>,
+  options: BatchOptions = {}
+): Promise<MultiDecomposition> => {
+  const { threads, timeoutMs } = checkBatch(cube, nChannels, options)
+  if (!Array.isArray(paramSets) || paramSets.length === 0) throw new InvalidFitParams(["paramSets must be a non-empty array"])
+  const flat = new Float64Array(6 * paramSets.length)
+  paramSets.forEach((set, k) => {
+    try {
+      flat.set(paramsArray(validateParams(set)), 6 * k)
+    } catch (e) {
+      throw e instanceof InvalidFitParams ? new InvalidFitParams(e.problems.map((p) => `set ${k}: ${p}`)) : e
+    }
+  })
+  const n = cube.length / nChannels
+  const sets = paramSets.length
+  if (n === 0) return { sets, spectra: 0, distinct: 0, bytes: 0, decompositions: () => [] }
+  const r = await addon.decomposeBatchMulti(cube, nChannels, flat, threads, timeoutMs)
+  return {
+    sets,
+    spectra: n,
+    distinct: r.offsets.length - 1,
+    bytes: [r.meta, r.offsets, r.components, r.errors, r.which, r.minPersistence].reduce((b, a) => b + a.byteLength, 0),
+    decompositions: (set) => {
+      if (!Number.isInteger(set) || set < 0 || set >= sets) throw new RangeError(`set must be an integer in [0, ${sets - 1}], got ${set}`)
+      const out: Decomposition[] = new Array(n)
+      for (let s = 0; s < n; s++) {
+        const at = r.which[set * n + s]
+        out[s] = { ...decompositionOf(r, at, r.offsets[at], r.offsets[at + 1]), minPersistence: r.minPersistence[set * n + s] }
+      }
+      return out
+    }
+  }
 }
 
 /**
@@ -444,6 +517,6 @@ export const __internal = {
     const flat = Float64Array.from(initial.flatMap((c) => [c.amplitude, c.mean, c.stddev]))
     const { errors, ...r } = addon.fit(Float64Array.from(spectrum), flat, maxEvaluations, noise)
     const n = r.components.length / 3
-    return { ...r, components: componentsOf(r.components, 0, n), componentErrors: errorsOf(errors, 0, n) }
+    return { ...r, components: tripletsOf(r.components, 0, n), componentErrors: tripletsOf(errors, 0, n) }
   }
 }

@@ -63,6 +63,16 @@ describe("decomposeBatch", () => {
     expect(b.map(bits)).toEqual((await decomposeBatch(other, N, { beta: 4 }, { threads: 1 })).map(bits))
   })
 
+  it("finishes concurrent batches each capped below the pool size, with the same bits", async () => {
+    // More capped batches than pool threads: a thread that finds every queued batch at its cap
+    // waits and is woken when a slot frees, so every batch completes.
+    const parts = [cube(15, 21), cube(15, 22), cube(15, 23), cube(15, 24)]
+    const alone = []
+    for (const p of parts) alone.push((await decomposeBatch(p, N, {}, { threads: 2 })).map(bits))
+    const capped = await Promise.all(parts.map((p) => decomposeBatch(p, N, {}, { threads: 1 })))
+    expect(capped.map((r) => r.map(bits))).toEqual(alone)
+  })
+
   it("shares one pool, sized to the cores, among every batch in flight: no threads per call", async () => {
     expect(poolThreads()).toBe(availableParallelism())
     const threadsNow = () => readdirSync("/proc/self/task").length

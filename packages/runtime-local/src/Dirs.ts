@@ -41,6 +41,45 @@ const fail = (dir: string, level: string, syscall: string, error: unknown): neve
 
 const notADirectory = (dir: string, level: string) => new DirError(dir, "ENOTDIR", `${level} is not a directory (ENOTDIR)`)
 
+/** A file-system step the walk asks for, and what it is told back. */
+type Ask = { readonly op: "stat" | "mkdir"; readonly path: string }
+type Answer = { readonly ok: true; readonly isDirectory: boolean } | { readonly ok: false; readonly error: unknown }
+
+/**
+ * The walk itself, written once: stat up from `dir` to the first level that exists, then
+ * mkdir each missing level down again. It yields the steps it needs; the sync and the async
+ * runners below perform them.
+ */
+function* walk(dir: string): Generator<Ask, void, Answer> {
+  const missing: Array<string> = []
+  let level = path.resolve(dir)
+  for (;;) {
+    const stat = yield { op: "stat", path: level }
+    if (stat.ok) {
+      if (!stat.isDirectory) throw notADirectory(dir, level)
+      break
+    }
+    if (!UP.has(codeOf(stat.error))) fail(dir, level, "stat", stat.error)
+    missing.push(level)
+    const parent = path.dirname(level)
+    if (parent === level) break
+    level = parent
+  }
+  for (const d of missing.reverse()) {
+    const made = yield { op: "mkdir", path: d }
+    if (made.ok) continue
+    // Another process made it between our stat and mkdir: fine if it is a directory.
+    if (codeOf(made.error) === "EEXIST") {
+      const again = yield { op: "stat", path: d }
+      if (again.ok && again.isDirectory) continue
+    }
+    fail(dir, d, "mkdir", made.error)
+  }
+}
+
+const answered = (isDirectory: boolean): Answer => ({ ok: true, isDirectory })
+const failed = (error: unknown): Answer => ({ ok: false, error })
+
 /**
  * Creates `dir` and its missing parents (synchronously).
  *
@@ -48,31 +87,17 @@ const notADirectory = (dir: string, level: string) => new DirError(dir, "ENOTDIR
  * @category constructors
  */
 export const makeDirsSync = (dir: string): void => {
-  const missing: Array<string> = []
-  let level = path.resolve(dir)
-  for (;;) {
-    let stat: fs.Stats | undefined
+  const steps = walk(dir)
+  let next = steps.next()
+  while (next.done !== true) {
+    const ask = next.value
+    let answer: Answer
     try {
-      stat = fs.statSync(level)
+      answer = ask.op === "stat" ? answered(fs.statSync(ask.path).isDirectory()) : (fs.mkdirSync(ask.path), answered(true))
     } catch (error) {
-      if (!UP.has(codeOf(error))) fail(dir, level, "stat", error)
+      answer = failed(error)
     }
-    if (stat !== undefined) {
-      if (!stat.isDirectory()) throw notADirectory(dir, level)
-      break
-    }
-    missing.push(level)
-    const parent = path.dirname(level)
-    if (parent === level) break
-    level = parent
-  }
-  for (const d of missing.reverse()) {
-    try {
-      fs.mkdirSync(d)
-    } catch (error) {
-      if (codeOf(error) === "EEXIST" && fs.statSync(d, { throwIfNoEntry: false })?.isDirectory() === true) continue
-      fail(dir, d, "mkdir", error)
-    }
+    next = steps.next(answer)
   }
 }
 
@@ -83,23 +108,11 @@ export const makeDirsSync = (dir: string): void => {
  * @category constructors
  */
 export const makeDirs = async (dir: string): Promise<void> => {
-  const missing: Array<string> = []
-  let level = path.resolve(dir)
-  for (;;) {
-    const stat = await fs.promises.stat(level).catch((error: unknown) => (UP.has(codeOf(error)) ? undefined : fail(dir, level, "stat", error)))
-    if (stat !== undefined) {
-      if (!stat.isDirectory()) throw notADirectory(dir, level)
-      break
-    }
-    missing.push(level)
-    const parent = path.dirname(level)
-    if (parent === level) break
-    level = parent
-  }
-  for (const d of missing.reverse()) {
-    await fs.promises.mkdir(d).catch(async (error: unknown) => {
-      if (codeOf(error) === "EEXIST" && (await fs.promises.stat(d).catch(() => undefined))?.isDirectory() === true) return
-      fail(dir, d, "mkdir", error)
-    })
+  const steps = walk(dir)
+  let next = steps.next()
+  while (next.done !== true) {
+    const ask = next.value
+    const answer = await (ask.op === "stat" ? fs.promises.stat(ask.path).then((s) => answered(s.isDirectory())) : fs.promises.mkdir(ask.path).then(() => answered(true))).catch(failed)
+    next = steps.next(answer)
   }
 }

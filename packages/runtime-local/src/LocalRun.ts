@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { BlobStore, CubeLimits, Errors, Fits, Keys, Params, Pipeline, type RunTable } from "@phs/core"
+import { BlobStore, CubeLimits, Errors, Fits, type Fitter, Keys, Params, Pipeline, type RunTable, type Tasks } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -117,7 +117,19 @@ export const verifyCube = (key: string): Effect.Effect<void, Errors.InvalidInput
 export const importCube = (
   file: string,
   survey: string
-): Effect.Effect<string, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
+): Effect.Effect<string, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> => Effect.map(importCubeHashed(file, survey), (c) => c.key)
+
+/**
+ * {@link importCube}, returning the copy's SHA-256 as well (checked: the blob has it), for
+ * a caller that starts several runs of it (`Submission.cubeSha256`).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const importCubeHashed = (
+  file: string,
+  survey: string
+): Effect.Effect<{ readonly key: string; readonly sha256: string }, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
   Effect.gen(function* () {
     const store = yield* BlobStore.BlobStore
     const sha = yield* sha256File(file)
@@ -127,13 +139,13 @@ export const importCube = (
     })
     const key = Keys.cube(survey, sha)
     const imported = (yield* store.size(key)).pipe(Option.filter((n) => n === fileSize))
-    if (Option.isSome(imported) && (yield* sha256Blob(key, imported.value)) === sha) return key
+    if (Option.isSome(imported) && (yield* sha256Blob(key, imported.value)) === sha) return { key, sha256: sha }
     yield* store.putFile(key, file)
     const size = yield* store.size(key)
     if (Option.isNone(size) || size.value !== fileSize || (yield* sha256Blob(key, size.value)) !== sha) {
       return yield* new Errors.InvalidInput({ reason: `${path.basename(file)} changed while phs imported it; run the command again once it is written` })
     }
-    return key
+    return { key, sha256: sha }
   })
 
 /**
@@ -147,6 +159,10 @@ export interface Submission {
   readonly chunkSize?: number
   /** `--refit` mode (default `none`); recorded in the run's manifest. */
   readonly refit?: Params.RefitMode
+  /** `--hdu`: the HDU holding the cube (default: the first 3-D image); recorded in the run's manifest. */
+  readonly hdu?: number
+  /** The imported cube's SHA-256 when the caller has it ({@link importCubeHashed}): not hashed again. */
+  readonly cubeSha256?: string
 }
 
 /**
@@ -161,8 +177,31 @@ export const submit = (
   s: Submission
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
-    yield* checkCube(s.cube)
+    yield* checkCube(s.cube, Fits.hduOptions(s.hdu))
     return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey) })
+  })
+
+/**
+ * The manifest and split input (run id included) of a submission of a cube already in the
+ * blob store; nothing is created.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const prepareImported = (
+  s: Submission
+): Effect.Effect<{ readonly manifest: Record<string, unknown>; readonly input: Tasks.SplitInput }, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore | Fitter.Fitter> =>
+  Effect.gen(function* () {
+    const manifest = {
+      cube_key: s.cube,
+      survey: s.survey,
+      params: s.params ?? {},
+      ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }),
+      ...(s.refit === undefined || s.refit === "none" ? {} : { refit: s.refit }),
+      ...(s.hdu === undefined ? {} : { hdu: s.hdu })
+    }
+    const input = yield* Pipeline.prepare(manifest, s.cubeSha256 === undefined ? {} : { cubeSha256: s.cubeSha256 })
+    return { manifest, input }
   })
 
 /**
@@ -177,15 +216,7 @@ export const submitImported = (
   s: Submission
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
-    const cubeKey = s.cube
-    const manifest = {
-      cube_key: cubeKey,
-      survey: s.survey,
-      params: s.params ?? {},
-      ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }),
-      ...(s.refit === undefined || s.refit === "none" ? {} : { refit: s.refit })
-    }
-    const input = yield* Pipeline.prepare(manifest)
+    const { manifest, input } = yield* prepareImported(s)
     const store = yield* BlobStore.BlobStore
     yield* store.put(Keys.manifest(input.runId), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
     yield* Pipeline.start(pipeline, input)

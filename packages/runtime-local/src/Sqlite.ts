@@ -148,7 +148,9 @@ export const migrations: ReadonlyArray<string> = [
     location TEXT NOT NULL,
     UNIQUE (database_name, table_name, partition_id)
   );
-  `
+  `,
+  // the HDU a run reads its cube from, when --hdu named one (NULL: the first 3-D image)
+  `ALTER TABLE runs ADD COLUMN hdu INTEGER;`
 ]
 
 const isRetryableSqlite = (error: unknown): boolean => {

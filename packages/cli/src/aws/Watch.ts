@@ -63,6 +63,8 @@ export interface WatchOptions {
   readonly flags?: string
   /** Where progress goes (default stderr). */
   readonly write?: (text: string) => void
+  /** The display to draw on (a set's); default: one of its own. */
+  readonly display?: Progress.Display
 }
 
 /** What counts as progress: the status and every counter. */
@@ -110,7 +112,7 @@ export const watch = (runId: string, options: WatchOptions) =>
     let last: RunTable.RunRecord | undefined
     let sig: string | undefined
     let waiting = false
-    const display = Progress.makeDisplay({ tty: options.tty, quiet: options.quiet, write })
+    const display = options.display ?? Progress.makeDisplay({ tty: options.tty, quiet: options.quiet, write })
     const draw = display.draw
     const note = display.note
     let lastSeen: Option.Option<RunTable.RunRecord> = Option.none()

@@ -6,11 +6,12 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Fits, Params, Pipeline, RunTable } from "@phs/core"
+import { refitSkipReason } from "@phs/core/refit"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import { line, note, printable, shellWord } from "../Output.js"
+import { line, note, printable, shellWord, table as textTable } from "../Output.js"
 import * as CubeSet from "../CubeSet.js"
 import * as Progress from "../Progress.js"
 import { Target } from "../target/Target.js"
@@ -34,7 +35,7 @@ const chunkSize = Options.integer("chunk-size").pipe(
 )
 const hdu = Options.integer("hdu").pipe(
   Options.withDescription(
-    "the HDU holding the cube (0 = primary); phs reads only the first HDU holding a 3-D image, so any other N is refused"
+    "the HDU holding the cube (0 = primary, n = the n-th extension); default: the first HDU holding a 3-D image"
   ),
   Options.optional
 )
@@ -139,13 +140,13 @@ export const report = (
     } else if (run.status === "FAILED") line(`  see phs status ${run.runId}${target.flags}; phs resume ${run.runId}${target.flags} tries again`)
   })
 
-/** Runs of the target other than `runId` that are not finished, in one line each. */
-const otherUnfinished = (runId: string) =>
+/** Runs of the target other than `runId` (and, for a set, its survey's: the set comes to them) that are not finished, in one line each. */
+const otherUnfinished = (runId: string, setSurvey?: string) =>
   Effect.gen(function* () {
     const target = yield* Target
     const runs = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns({ limit: 1000 }))
     return runs
-      .filter((r) => r.runId !== runId && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
+      .filter((r) => r.runId !== runId && r.survey !== setSurvey && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
       .map((r) => `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}`)
   })
 
@@ -154,11 +155,13 @@ const pipelineOne = (
   file: string,
   surveyName: string,
   params: Record<string, number>,
-  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode }
+  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode; readonly hdu: Option.Option<number> }
 ) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, quiet: o.json }).pipe(
+    const submitted = yield* target
+      .submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, hdu: Option.getOrUndefined(o.hdu), quiet: o.json })
+      .pipe(
       Effect.onInterrupt(() => Effect.sync(() => process.stderr.write("interrupted before the run was under way; the same phs pipeline again carries on\n")))
     )
     if (Option.isSome(submitted.before) && (submitted.before.value.status === "COMPLETED" || submitted.before.value.status === "FAILED")) {
@@ -170,6 +173,125 @@ const pipelineOne = (
       for (const text of yield* otherUnfinished(submitted.runId)) note(text)
     }
     return yield* driveAndReport(submitted.runId, { concurrency: o.concurrency, asJson: o.json })
+  })
+
+/** What became of one cube of a set. */
+interface CubeOutcome {
+  readonly file: string
+  readonly run: RunTable.RunRecord
+  /** Seconds and spectra of this process's work on it (0 for a run found finished). */
+  readonly seconds: number
+  readonly spectra: number
+  readonly already: boolean
+}
+
+/** The query a set's summary suggests: the survey's components per cube. */
+export const trySetQuery = (survey: string, flags: string): string =>
+  `phs query${flags} ${shellWord(`SELECT cube, n_components, count(*) FROM decompositions WHERE survey = '${survey}' GROUP BY 1, 2 ORDER BY 1, 2`)}`
+
+/** The summary of a set: one JSON document, or a line for the set and a table of its cubes. */
+const reportSet = (survey: string, outcomes: ReadonlyArray<CubeOutcome>, work: { readonly seconds: number; readonly spectra: number }, asJson: boolean) =>
+  Effect.gen(function* () {
+    const target = yield* Target
+    const total = outcomes.reduce((a, c) => a + c.run.nSpectra, 0)
+    const done = outcomes.reduce((a, c) => a + c.run.spectraDone, 0)
+    const failed = outcomes.filter((c) => c.run.status !== "COMPLETED")
+    const where = target.resultsAt(survey)
+    if (asJson)
+      return line(
+        JSON.stringify({
+          survey,
+          status: failed.length === 0 ? "COMPLETED" : "FAILED",
+          nSpectra: total,
+          spectraDone: done,
+          seconds: work.seconds,
+          results: where,
+          cubes: outcomes.map((c) => ({ file: c.file, ...c.run, seconds: c.seconds, ...(c.already ? { already: true } : {}) })),
+          ...target.summaryExtra()
+        })
+      )
+    line(
+      failed.length === 0
+        ? `survey ${survey}: ${outcomes.length} cubes, ${count(total)} spectra completed`
+        : `survey ${survey}: ${outcomes.length} cubes, ${outcomes.length - failed.length} completed, ${failed.length} failed; ${count(done)} of ${count(total)} spectra`
+    )
+    const rows = outcomes.map((c) => [
+      path.basename(c.file),
+      c.run.runId,
+      c.run.status,
+      c.run.nSpectra,
+      c.already ? "already done" : `${count(c.spectra)} in ${c.seconds.toFixed(1)} s`
+    ])
+    for (const l of textTable(["cube", "run", "status", "spectra", "this time"], rows).split("\n")) line(`  ${l}`)
+    line(`  ${count(work.spectra)} spectra in ${work.seconds.toFixed(1)} s here (${Progress.formatRate(work.spectra / Math.max(work.seconds, 1e-3))})`)
+    if (failed.length > 0) line(`  see phs status --survey ${survey}${target.flags}; phs resume RUN${target.flags} tries a failed run again`)
+    if (failed.length < outcomes.length) {
+      line(`  results: ${where} (table phspectra.decompositions, survey=${survey})`)
+      line(`  try: ${trySetQuery(survey, target.flags)}`)
+    }
+  })
+
+/**
+ * A set of cubes, one run each, driven one after another under one progress display (per
+ * cube and for the set). A cube whose run fails does not stop the set: the set fails at its
+ * end, naming it.
+ */
+const pipelineSet = (
+  cubes: ReadonlyArray<string>,
+  sizes: ReadonlyArray<number>,
+  surveyName: string,
+  params: Record<string, number>,
+  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode }
+) =>
+  Effect.gen(function* () {
+    const target = yield* Target
+    const table = yield* RunTable.RunTable
+    const set = Progress.makeSetDisplay({ tty: process.stderr.isTTY === true, quiet: o.json }, cubes.map((c, k) => ({ name: path.basename(c), spectra: sizes[k] })))
+    const outcomes: CubeOutcome[] = []
+    const drive = Effect.gen(function* () {
+      for (const [k, file] of cubes.entries()) {
+        const name = `cube ${k + 1}/${cubes.length} ${printable(path.basename(file))}`
+        // The target's own notes (an upload) go on lines of their own.
+        set.clear()
+        const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, quiet: o.json })
+        const before = Option.getOrUndefined(submitted.before)
+        if (before !== undefined && (before.status === "COMPLETED" || before.status === "FAILED")) {
+          set.settled(k, before)
+          set.note(`${name}: run ${before.runId} already ${before.status === "COMPLETED" ? "completed" : "failed"} (${count(before.spectraDone)} of ${count(before.nSpectra)} spectra)`)
+          outcomes.push({ file, run: before, seconds: 0, spectra: 0, already: true })
+          continue
+        }
+        if (before !== undefined) set.note(`${name}: run ${submitted.runId} exists already (${before.status.toLowerCase()}): continuing it`)
+        for (const text of yield* otherUnfinished(submitted.runId, surveyName)) set.note(text)
+        const started = Date.now()
+        const run = yield* target.drive(submitted.runId, { concurrency: o.concurrency, quiet: o.json, display: set.cube(k) }).pipe(
+          Effect.onInterrupt(() =>
+            Effect.gen(function* () {
+              set.end()
+              const now = Option.getOrUndefined(yield* Effect.orElseSucceed(table.getRun(submitted.runId), () => submitted.before))
+              const at = now === undefined ? "" : ` at ${count(now.spectraDone)}/${count(now.nSpectra)}`
+              process.stderr.write(`interrupted: ${name}, run ${submitted.runId}${at}; the same phs pipeline again carries on the set (phs resume ${submitted.runId}${target.flags} this cube)\n`)
+            })
+          )
+        )
+        const seconds = (Date.now() - started) / 1000
+        const spectra = run.spectraDone - (before?.spectraDone ?? 0)
+        outcomes.push({ file, run, seconds, spectra, already: false })
+        set.note(
+          `${name}: run ${run.runId} ${run.status.toLowerCase()}${run.reason ? ` (${run.reason})` : ""}: ${count(run.spectraDone)} of ${count(run.nSpectra)} spectra, ${count(spectra)} in ${seconds.toFixed(1)} s here`
+        )
+      }
+    })
+    yield* drive.pipe(Effect.ensuring(Effect.sync(() => set.end())))
+    yield* reportSet(surveyName, outcomes, set.work(), o.json)
+    const failed = outcomes.filter((c) => c.run.status === "FAILED")
+    if (failed.length > 0)
+      return yield* Effect.fail(
+        new Errors.RunFailed({
+          runId: failed[0].run.runId,
+          reason: `${failed[0].run.reason ?? "unknown"}${failed.length > 1 ? `; and ${failed.slice(1).map((c) => c.run.runId).join(", ")}` : ""} (${failed.length} of ${cubes.length} cubes of survey ${surveyName} failed)`
+        })
+      )
   })
 
 export const pipeline = Command.make(
@@ -187,29 +309,15 @@ export const pipeline = Command.make(
       yield* Params.resolve(params)
       const sizes = yield* Effect.forEach(cubes, (c) =>
         Effect.gen(function* () {
-          if (Option.isSome(o.hdu)) yield* LocalRun.checkCube(c, { hdu: o.hdu.value })
-          const header = yield* LocalRun.checkCube(c)
-          // Split and slow-fit find the cube's HDU themselves (the first 3-D image): a run of another HDU would read the wrong data.
-          if (Option.isSome(o.hdu) && o.hdu.value !== header.hdu)
-            return yield* new Errors.InvalidInput({
-              reason: `--hdu ${o.hdu.value}: phs decomposes only the first HDU holding a 3-D image, here HDU ${header.hdu}; write HDU ${o.hdu.value} to a file of its own to decompose it`
-            })
-          if (header.hdu > 0 && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
+          const header = yield* LocalRun.checkCube(c, Fits.hduOptions(Option.getOrUndefined(o.hdu))).pipe(
+            Effect.mapError((e) => (Option.isSome(o.hdu) ? new Errors.InvalidInput({ reason: `--hdu ${o.hdu.value}: ${e.reason}` }) : e))
+          )
+          const noRefit = o.refit === "spatial" ? refitSkipReason(header.nx, header.ny) : null
+          if (noRefit !== null) note(`refit: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}${noRefit}`)
+          if ((header.hdu > 0 || Option.isSome(o.hdu)) && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
           return header.nx * header.ny
         })
       )
-      const total = sizes.reduce((a, b) => a + b, 0)
-      yield* onTarget(o, "drive")(
-        Effect.forEach(cubes, (file, k) =>
-          Effect.gen(function* () {
-            if (cubes.length > 1 && !o.json) {
-              const before = sizes.slice(0, k).reduce((a, b) => a + b, 0)
-              note(`cube ${k + 1} of ${cubes.length} (${printable(path.basename(file))}, ${count(sizes[k])} spectra); survey ${surveyName}: ${count(before)} of ${count(total)} spectra in earlier cubes`)
-            }
-            return yield* pipelineOne(file, surveyName, params, o)
-          }), { discard: true }).pipe(
-          Effect.tap(() => (cubes.length > 1 && !o.json ? Effect.sync(() => line(`survey ${surveyName}: ${cubes.length} cubes, ${count(total)} spectra completed; see phs runs --survey ${surveyName}`)) : Effect.void))
-        )
-      )
+      yield* onTarget(o, "drive")(cubes.length === 1 ? pipelineOne(cubes[0], surveyName, params, o) : pipelineSet(cubes, sizes, surveyName, params, o))
     })
 ).pipe(Command.withDescription("decompose every spectrum of a cube into Gaussian components"))

@@ -38,6 +38,16 @@ export const runs = Command.make(
             all.map((r) => [r.runId, r.survey, timestamp(r.createdAt), r.status, r.nSpectra, r.spectraDone, r.jobsFailed, paramText(r)])
           )
         )
+        if (Option.isSome(o.survey)) {
+          const latest = latestByCube(all.filter((r) => !r.runId.startsWith("invalid-")))
+          const done = latest.filter((c) => c.run.status === "COMPLETED").length
+          const spectra = latest.reduce((a, c) => a + c.run.spectraDone, 0)
+          const total = latest.reduce((a, c) => a + c.run.nSpectra, 0)
+          line(
+            `survey ${o.survey.value}: ${latest.length} cube(s); the newest run of ${done} of them completed; ${spectra.toLocaleString("en-US")}/${total.toLocaleString("en-US")} spectra; ` +
+              `each cube's: phs status --survey ${o.survey.value}${target.flags}`
+          )
+        }
       })
     ).pipe(
       // No workdir here: no runs, and none is created.
@@ -53,22 +63,116 @@ const paramText = (r: RunTable.RunRecord) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(" ")
 
-export const status = Command.make("status", { runId, json, ...targetOptions }, (o) =>
-  onTarget(o, "read")(
-    Effect.gen(function* () {
-      const target = yield* Target.Target
-      const run = yield* findRun(o.runId)
-      const chunks = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listChunks(run.runId))
-      const dead = yield* Target.deadLetters(run.runId)
-      const drivenBy = yield* target.drivenBy(run)
-      if (Option.isSome(dead.unknown) && !o.json) note(`note: dead letters not read: ${dead.unknown.value}`)
-      const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
-      const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey))
-      printStatus(run, chunks, dead.letters, drivenBy, o.json, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
-      yield* statusParts(run.runId, o.json)
-    })
-  )
-).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters, and whether anything drives it"))
+/** The newest run of each cube of `runs` (newest first, as `listRuns` gives them), with how many older runs the cube has; in the order the cubes were first run. */
+export const latestByCube = (runs: ReadonlyArray<RunTable.RunRecord>) => {
+  const byCube = new Map<string, { run: RunTable.RunRecord; older: number; first: number }>()
+  for (const r of runs) {
+    const seen = byCube.get(r.cubeKey)
+    if (seen === undefined) byCube.set(r.cubeKey, { run: r, older: 0, first: r.createdAt })
+    else byCube.set(r.cubeKey, { ...seen, older: seen.older + 1, first: Math.min(seen.first, r.createdAt) })
+  }
+  return [...byCube.values()].sort((a, b) => a.first - b.first || (a.run.cubeKey < b.run.cubeKey ? -1 : 1))
+}
+
+/** A survey's runs in the run table: none (a refused manifest's `invalid-…` record is not a run of it) is a one-line error. */
+const surveyRuns = (survey: string) =>
+  Effect.gen(function* () {
+    const target = yield* Target.Target
+    const all = (yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns({ survey }))).filter((r) => !r.runId.startsWith("invalid-"))
+    if (all.length === 0) return yield* Effect.fail(new Errors.InvalidInput({ reason: `no runs of survey ${survey} ${target.where}` }))
+    return all
+  })
+
+/** The cube header not read, in words. */
+const unread = (e: Errors.InvalidInput | Errors.StorageError) => `cube header not read: ${e.reason}`
+
+/** The status of a run. */
+const runStatus = (runIdPrefix: string, asJson: boolean) =>
+  Effect.gen(function* () {
+    const target = yield* Target.Target
+    const run = yield* findRun(runIdPrefix)
+    const chunks = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listChunks(run.runId))
+    const dead = yield* Target.deadLetters(run.runId)
+    const drivenBy = yield* target.drivenBy(run)
+    if (Option.isSome(dead.unknown) && !asJson) note(`note: dead letters not read: ${dead.unknown.value}`)
+    const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
+    const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey, run.hdu))
+    printStatus(run, chunks, dead.letters, drivenBy, asJson, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
+    yield* statusParts(run.runId, asJson)
+  })
+
+/**
+ * The status of a survey: per cube its newest run (status, spectra, who drives it, the
+ * cube's world coordinates in one line), and the survey's total.
+ */
+const surveyStatus = (survey: string, asJson: boolean) =>
+  Effect.gen(function* () {
+    const target = yield* Target.Target
+    const all = yield* surveyRuns(survey)
+    const cubes = yield* Effect.forEach(latestByCube(all), (c) =>
+      Effect.gen(function* () {
+        const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(c.run.cubeKey, c.run.hdu))
+        const drivenBy = c.run.status === "COMPLETED" || c.run.status === "FAILED" ? Option.none<string>() : yield* target.drivenBy(c.run)
+        return { ...c, wcs, drivenBy }
+      })
+    )
+    const total = cubes.reduce((a, c) => a + c.run.nSpectra, 0)
+    const done = cubes.reduce((a, c) => a + c.run.spectraDone, 0)
+    const byStatus = new Map<string, number>()
+    for (const c of cubes) byStatus.set(c.run.status, (byStatus.get(c.run.status) ?? 0) + 1)
+    if (asJson)
+      return line(
+        JSON.stringify({
+          survey,
+          runs: all.length,
+          nSpectra: total,
+          spectraDone: done,
+          cubes: cubes.map((c) => ({
+            cubeKey: c.run.cubeKey,
+            run: c.run,
+            olderRuns: c.older,
+            drivenBy: Option.getOrNull(c.drivenBy),
+            wcs: Either.match(c.wcs, { onRight: (w) => w, onLeft: (e) => ({ celestial: null, spectral: null, problems: [unread(e)] }) })
+          }))
+        })
+      )
+    const count = (n: number) => n.toLocaleString("en-US")
+    line(
+      `survey ${survey}: ${cubes.length} cube(s), ${all.length} run(s); newest run of each cube: ${[...byStatus].map(([st, n]) => `${n} ${st.toLowerCase()}`).join(", ")}; ${count(done)}/${count(total)} spectra`
+    )
+    line(
+      table(
+        ["cube", "run", "status", "spectra", "done", "older runs", "world"],
+        cubes.map((c) => [
+          c.run.cubeKey,
+          c.run.runId,
+          c.run.status,
+          c.run.nSpectra,
+          c.run.spectraDone,
+          c.older,
+          Either.match(c.wcs, { onRight: (w) => Wcs.statusLine(w).replace(/^world: /, ""), onLeft: (e) => `unknown (${unread(e)})` })
+        ])
+      )
+    )
+    for (const c of cubes) {
+      if (c.run.status === "FAILED") line(`  run ${c.run.runId} failed${c.run.reason ? `: ${c.run.reason}` : ""}; see phs status ${c.run.runId}${target.flags}`)
+      else if (c.run.status !== "COMPLETED" && Option.isNone(c.drivenBy)) line(`  run ${c.run.runId} is not driven: continue with phs resume ${c.run.runId}${target.flags}`)
+    }
+  })
+
+export const status = Command.make(
+  "status",
+  {
+    runId: Args.text({ name: "run" }).pipe(Args.withDescription("run id (a unique prefix will do); or --survey NAME"), Args.optional),
+    survey: Options.text("survey").pipe(Options.withDescription("the status of a survey: each cube's newest run, with its world coordinates"), Options.optional),
+    json,
+    ...targetOptions
+  },
+  (o) =>
+    Option.isSome(o.runId) === Option.isSome(o.survey)
+      ? Effect.fail(new Errors.InvalidInput({ reason: "phs status takes one of RUN or --survey NAME" }))
+      : onTarget(o, "read")(Option.isSome(o.survey) ? surveyStatus(o.survey.value, o.json) : runStatus(Option.getOrThrow(o.runId), o.json))
+).pipe(Command.withDescription("a run's stages and chunks, with errors and dead letters, and whether anything drives it; or, with --survey, each cube's run"))
 
 /** The status of a run: one JSON object, or its stages, notable chunks and dead letters. */
 const printStatus = (
@@ -83,7 +187,6 @@ const printStatus = (
 ): void => {
   const finished = run.status === "COMPLETED" || run.status === "FAILED"
   // The cube's header is re-read (a ranged get), so status shows the WCS before the catalog writes `_stage_config.json`.
-  const unread = (e: Errors.InvalidInput | Errors.StorageError) => `cube header not read: ${e.reason}`
   if (asJson)
     return line(
       JSON.stringify({
@@ -98,7 +201,7 @@ const printStatus = (
   line(`run ${run.runId}  survey ${run.survey}  ${run.status}${run.reason ? `: ${run.reason}` : ""}`)
   if (!finished)
     line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
-  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey} (${run.nx} × ${run.ny} × ${run.nChannels})`)
+  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey}${run.hdu === undefined ? "" : ` HDU ${run.hdu}`} (${run.nx} × ${run.ny} × ${run.nChannels})`)
   line(`  params ${paramText(run)}; code ${run.codeVersion}`)
   line(`  ${Either.match(wcs, { onRight: Wcs.statusLine, onLeft: (e) => `world: unknown (${unread(e)})` })}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)

@@ -6,7 +6,7 @@
  * of them against the parameter (docs/tuning.md).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Fits, Params, Pipeline, RunTable, Scoring } from "@phs/core"
+import { Errors, Fits, Fitter, Params, Pipeline, RunTable, Scoring, Settings } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Clock, Duration, Effect, Fiber, Option, Ref, Schedule } from "effect"
 import * as fs from "node:fs"
@@ -125,12 +125,34 @@ export interface PointRun {
 
 /**
  * Runs every point of a plan, in order, under the workdir's driver lock: the cube is
- * imported once, each point is a run started (or found) by its id and driven to its end.
+ * imported (and hashed) once, each point is a run started (or found) by its id and driven
+ * to its end. The runs' fits go through the sweep's fitter (`Scoring.SweepFitter`): the
+ * first point to fit a chunk fits it for every point not yet finished, and the later
+ * points' fits of that chunk are answered from it (docs/tuning.md, "What a sweep costs").
  */
 export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunkSize: number; readonly concurrency: number; readonly quiet: boolean }) =>
-  Effect.suspend(() =>
+  // A bad setting is refused before the workdir is opened.
+  Effect.flatMap(Effect.suspend(() => Settings.fromEnv(Scoring.SweepFitter.cacheBudgetMiB, process.env)), (budgetMiB) =>
     Effect.gen(function* () {
-      const cubeKey = yield* LocalRun.importCube(p.cube, p.survey)
+      const cube = yield* LocalRun.importCubeHashed(p.cube, p.survey)
+      const submission = (params: Scoring.Grid.Point): LocalRun.Submission => ({
+        cube: cube.key,
+        cubeSha256: cube.sha256,
+        survey: p.survey,
+        params: { ...params },
+        chunkSize: o.chunkSize
+      })
+      const sets = yield* Effect.forEach(p.points, (params) =>
+        Effect.map(Params.resolve(params), (r): Scoring.SweepFitter.SweepSet => ({ params: Params.fitParams(r), timeoutMs: r.timeout_ms }))
+      )
+      const fitter = yield* Scoring.SweepFitter.make(yield* Fitter.Fitter, sets, { budgetBytes: budgetMiB * 1024 * 1024 })
+      const table = yield* RunTable.RunTable
+      // Points finished by an earlier sweep need no fits.
+      for (const [i, params] of p.points.entries()) {
+        const { input } = yield* LocalRun.prepareImported(submission(params))
+        const run = yield* table.getRun(input.runId)
+        if (Option.isSome(run) && run.value.status === "COMPLETED") yield* fitter.retire(sets[i])
+      }
       const state = yield* Ref.make<SweepState>({ runs: [], label: "" })
       const progress = o.quiet
         ? Option.none()
@@ -139,14 +161,16 @@ export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunk
       for (const [i, params] of p.points.entries()) {
         const label = `point ${i + 1}/${p.points.length} ${Scoring.Grid.describe(params)}`
         yield* Ref.update(state, (s) => ({ ...s, label }))
-        const runId = yield* LocalRun.submitImported(Pipeline.standard, { cube: cubeKey, survey: p.survey, params: { ...params }, chunkSize: o.chunkSize })
+        const runId = yield* LocalRun.submitImported(Pipeline.standard, submission(params))
         yield* Ref.update(state, (s) => ({ ...s, runs: [...s.runs, runId] }))
-        out.push({ params, run: yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: o.concurrency }) })
+        const run = yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: o.concurrency }).pipe(Effect.provideService(Fitter.Fitter, fitter))
+        yield* fitter.retire(sets[i])
+        out.push({ params, run })
       }
       if (Option.isSome(progress)) yield* Fiber.interrupt(progress.value)
-      return out
-    })
-  ).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
+      return { points: out, fits: yield* fitter.stats }
+    }).pipe(Effect.provide(LocalTarget.layer(o.workdir, "drive")))
+  )
 
 /** What a sweep prints for a point. */
 export interface PointSummary {
@@ -219,7 +243,7 @@ export const sweep = Command.make(
       const p = yield* plan(o)
       yield* resolveOutput(o.plot, Option.none(), `${p.survey}-sweep`)
       const started = Date.now()
-      const ran = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
+      const { points: ran, fits } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
       const seconds = (Date.now() - started) / 1000
       const summaries: PointSummary[] = []
       for (const point of ran) {
@@ -245,7 +269,8 @@ export const sweep = Command.make(
         o.plot,
         `${p.survey}-sweep`
       )
-      if (o.json) line(JSON.stringify({ survey: p.survey, seconds, points: summaries, plot: file }))
+      const shared = { chunksFittedForAll: fits.sharedCalls, chunksAnswered: fits.answered, chunksFittedAlone: fits.passedOn }
+      if (o.json) line(JSON.stringify({ survey: p.survey, seconds, points: summaries, plot: file, fits: shared }))
       else {
         const names = p.axes.map((a) => a.name)
         line(`sweep of ${p.survey}: ${p.points.length} points in ${seconds.toFixed(1)} s`)

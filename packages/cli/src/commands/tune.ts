@@ -99,12 +99,15 @@ const scoreSynthetic = (p: Plan, o: { readonly seed: number; readonly perCategor
       return yield* Effect.fail(new Errors.InvalidInput({ reason: `--per-category must be in [1, 10000], got ${o.perCategory}` }))
     const { noise, sampled } = yield* measureNoise(p)
     const bench = Scoring.Synthetic.generate({ seed: o.seed, perCategory: o.perCategory, nChannels: p.header.nchan, noise })
-    const fitter = yield* Fitter.Fitter
+    // The benchmark is fitted for every point at once on the first (Scoring.SweepFitter).
+    const resolved = yield* Effect.forEach(p.points, (params) => Params.resolve(params))
+    const sets = resolved.map((r) => ({ params: Params.fitParams(r), timeoutMs: r.timeout_ms }))
+    const fitter = yield* Scoring.SweepFitter.make(yield* Fitter.Fitter, sets)
     const points: TunePoint[] = []
     for (const [i, params] of p.points.entries()) {
       if (process.stderr.isTTY === true) process.stderr.write(`\rfitting point ${i + 1}/${p.points.length} ${Scoring.Grid.describe(params)}   `)
-      const resolved = yield* Params.resolve(params)
-      const fits = yield* fitter.decomposeBatch(bench.data, p.header.nchan, Params.fitParams(resolved), { timeoutMs: resolved.timeout_ms })
+      const fits = yield* fitter.decomposeBatch(bench.data, p.header.nchan, sets[i].params, { timeoutMs: sets[i].timeoutMs })
+      yield* fitter.retire(sets[i])
       const report = Scoring.Score.scoreLabels(bench.labels, (x, y) => fits[y * o.perCategory + x]?.components)
       points.push(pointOf(params, report))
     }
@@ -129,7 +132,7 @@ export const tune = Command.make(
       if (Option.isSome(o.truth)) {
         const labels = yield* readLabels(o.truth.value)
         yield* Scoring.Labels.checkAgainstCube(labels, { nx: p.header.nx, ny: p.header.ny, nChannels: p.header.nchan }, o.truth.value)
-        const ran = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
+        const { points: ran } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
         yield* ensureAllCompleted(ran)
         points = []
         for (const point of ran) {

@@ -6,7 +6,7 @@ import { BlobStore, Errors, Fits, Keys, type Pipeline, ResultParquet, RunTable, 
 import { Effect, type Layer, Option } from "effect"
 import { findRun } from "../commands/shared.js"
 import * as LocalTarget from "../target/LocalTarget.js"
-import type * as Target from "../target/Target.js"
+import * as Target from "../target/Target.js"
 
 export interface RunData {
   readonly run: RunTable.RunRecord
@@ -17,6 +17,9 @@ export interface RunData {
 
 /** The services over an existing workdir (the local target, read-only). */
 export const layer = (workdir: string): Layer.Layer<Target.Services | Pipeline.Services, Target.Error> => LocalTarget.layer(workdir, "read")
+
+/** Where the target keeps blobs, for a message. */
+const storeName = Effect.map(Target.Target, (t) => (t.name === "aws" ? "in the deployment's bucket" : "in the workdir"))
 
 /** A blob read by ranges, for the FITS reader. */
 const blobSource = (key: string) =>
@@ -47,9 +50,9 @@ export const cubeHeader = (run: RunTable.RunRecord) =>
   Effect.gen(function* () {
     const src = yield* blobSource(run.cubeKey)
     if (Option.isNone(src)) {
-      return yield* Effect.fail(new Errors.InvalidInput({ reason: `the cube of run ${run.runId} (${run.cubeKey}) is no longer in the workdir` }))
+      return yield* Effect.fail(new Errors.InvalidInput({ reason: `the cube of run ${run.runId} (${run.cubeKey}) is no longer ${yield* storeName}` }))
     }
-    return yield* Fits.readHeader(src.value).pipe(
+    return yield* Fits.readHeader(src.value, Fits.hduOptions(run.hdu)).pipe(
       Effect.catchTag("FitsError", (e) => Effect.fail(new Errors.InvalidInput({ reason: `${run.cubeKey}: ${e.reason}` })))
     )
   })
@@ -97,7 +100,7 @@ export const spectrum = (run: RunTable.RunRecord, header: Fits.CubeHeader, x: nu
     const key = Keys.chunkPayload(run.runId, start)
     const bytes = yield* store.getRange(key, (p - start) * run.nChannels * 4, run.nChannels * 4).pipe(
       Effect.catchTag("BlobNotFound", () =>
-        Effect.fail(new Errors.InvalidInput({ reason: `neither the cube nor the chunk payload of run ${run.runId} is in the workdir` }))
+        Effect.flatMap(storeName, (where) => Effect.fail(new Errors.InvalidInput({ reason: `neither the cube nor the chunk payload of run ${run.runId} is ${where}` })))
       )
     )
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)

@@ -6,7 +6,7 @@
 import { type BlobStore, Errors, Mosaic, RunTable, type ResultSchema } from "@phs/core"
 import { Effect } from "effect"
 import { findRun } from "../commands/shared.js"
-import type * as Target from "../target/Target.js"
+import * as Target from "../target/Target.js"
 import * as RunData from "./RunData.js"
 
 export interface SurveyData {
@@ -21,17 +21,24 @@ export interface SurveyData {
   readonly bunit: string | undefined
 }
 
-/** The survey's tiles: per cube, its newest COMPLETED run (`listRuns` is newest first). */
+/** A survey's tiles among its runs: per cube, its newest COMPLETED run (`listRuns` is newest first). */
+export const tileRuns = (all: ReadonlyArray<RunTable.RunRecord>): ReadonlyArray<RunTable.RunRecord> => {
+  const byCube = new Map<string, RunTable.RunRecord>()
+  for (const r of all) if (r.status === "COMPLETED" && !byCube.has(r.cubeKey)) byCube.set(r.cubeKey, r)
+  return [...byCube.values()]
+}
+
+/** The survey's tiles (`tileRuns`); none is a one-line error. */
 const surveyRuns = (survey: string) =>
   Effect.gen(function* () {
     const table = yield* RunTable.RunTable
+    const target = yield* Target.Target
     const all = yield* table.listRuns({ survey })
-    const byCube = new Map<string, RunTable.RunRecord>()
-    for (const r of all) if (r.status === "COMPLETED" && !byCube.has(r.cubeKey)) byCube.set(r.cubeKey, r)
-    if (byCube.size === 0) {
-      return yield* Effect.fail(new Errors.InvalidInput({ reason: all.length === 0 ? `no runs of survey ${survey} in this workdir (see phs runs)` : `survey ${survey} has no completed runs yet (see phs runs --survey ${survey})` }))
+    const tiles = tileRuns(all)
+    if (tiles.length === 0) {
+      return yield* Effect.fail(new Errors.InvalidInput({ reason: all.length === 0 ? `no runs of survey ${survey} ${target.where}` : `survey ${survey} has no completed runs yet (see phs status --survey ${survey}${target.flags})` }))
     }
-    return [...byCube.values()]
+    return tiles
   })
 
 /** The mosaic of a survey (`survey`) or of named runs (`runIds`, unique prefixes will do). */
@@ -46,7 +53,8 @@ export const load = (
       cubes.add(r.cubeKey)
     }
     const tiles = yield* Effect.forEach(runs, (r) => RunData.load(r.runId))
-    const grid = Mosaic.Grid.grid(tiles.map((t) => ({ cube: t.run.cubeKey, name: t.run.runId, nx: t.run.nx, ny: t.run.ny, cards: t.header.cards })))
+    // Messages name each tile by its run and its cube.
+    const grid = Mosaic.Grid.grid(tiles.map((t) => ({ cube: t.run.cubeKey, name: `run ${t.run.runId} (${t.run.cubeKey})`, nx: t.run.nx, ny: t.run.ny, cards: t.header.cards })))
     if (grid instanceof Mosaic.Grid.MosaicMismatch) return yield* Effect.fail(new Errors.InvalidInput({ reason: grid.message }))
     const byCube = new Map(tiles.map((t) => [t.run.cubeKey, t]))
     const reference = byCube.get(grid.tiles[0].cube)!

@@ -94,7 +94,7 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                   const table = yield* RunTable.RunTable
                   const store = yield* BlobStore.BlobStore
                   const cubeKey = Keys.cube(s.survey, yield* LocalRun.sha256File(s.cube))
-                  const manifest = manifestOf({ cubeKey, survey: s.survey, params: s.params, chunkSize: s.chunkSize })
+                  const manifest = manifestOf({ cubeKey, survey: s.survey, params: s.params, chunkSize: s.chunkSize, hdu: s.hdu })
                   const input = yield* predict(manifest, s.cube)
                   const key = manifestKey(input.runId)
                   const before = yield* table.getRun(input.runId)
@@ -114,7 +114,7 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                 })
               ),
             drive: (runId, options) =>
-              inDeployment(Watch.watch(runId, { tty: process.stderr.isTTY === true, quiet: options.quiet, flags, expecting: expecting.get(runId) })),
+              inDeployment(Watch.watch(runId, { tty: process.stderr.isTTY === true, quiet: options.quiet, flags, expecting: expecting.get(runId), ...(options.display === undefined ? {} : { display: options.display }) })),
             unstick: (run) =>
               inDeployment(
                 Effect.gen(function* () {

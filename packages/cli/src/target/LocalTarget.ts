@@ -118,7 +118,7 @@ const driver = (lock: DriverLock.DriverLock) =>
     Effect.gen(function* () {
       yield* lock.driving(runId)
       const tty = process.stderr.isTTY === true
-      const display = Progress.makeDisplay({ tty, quiet: options.quiet })
+      const display = options.display ?? Progress.makeDisplay({ tty, quiet: options.quiet })
       // Scoped: however driving ends (interrupted too), the display ends first, on its own line.
       const progress = yield* Effect.forkScoped(Progress.follow(runId, display, { tty }))
       const q = yield* WorkQueue.WorkQueue

@@ -8,6 +8,7 @@
  */
 import { type BlobStore, type Errors, Keys, type Params, Pipeline, type RunTable, type Tasks, WorkQueue } from "@phs/core"
 import { Context, Effect, Layer, Option } from "effect"
+import type * as Progress from "../Progress.js"
 
 /** Where a command acts. */
 export const TARGETS = ["local", "aws"] as const
@@ -29,6 +30,8 @@ export interface Submission {
   readonly chunkSize: number
   /** `--refit` mode: the pipeline the run drives (recorded with the run). */
   readonly refit: Params.RefitMode
+  /** `--hdu`: the HDU holding the cube (absent: the first 3-D image). */
+  readonly hdu?: number
   /** No notes on stderr (--json). */
   readonly quiet: boolean
 }
@@ -43,6 +46,8 @@ export interface DriveOptions {
   readonly concurrency: number
   /** No progress display (--json). */
   readonly quiet: boolean
+  /** The display to draw on (a set's, shared by its cubes); default: one of the run's own. */
+  readonly display?: Progress.Display
 }
 
 /** Whatever a target's operations fail with: phs's tagged errors (main.ts turns each into an exit code and one line). */
@@ -88,11 +93,14 @@ export const layer = (o: Options, mode: Mode): Layer.Layer<Services, Error> =>
 export const ofRun = Pipeline.isOfRun
 
 /** The manifest that starts a run, as it is written (locally and in a bucket). */
-export const manifestOf = (input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize"> & { readonly params: Readonly<Record<string, unknown>> }): typeof Params.Manifest.Encoded => ({
+export const manifestOf = (
+  input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize" | "hdu"> & { readonly params: Readonly<Record<string, unknown>> }
+): typeof Params.Manifest.Encoded => ({
   cube_key: input.cubeKey,
   survey: input.survey,
   params: input.params,
-  chunk_size: input.chunkSize
+  chunk_size: input.chunkSize,
+  ...(input.hdu === undefined ? {} : { hdu: input.hdu })
 })
 
 /** Where a run's manifest is kept. */

@@ -13,8 +13,9 @@ import type { ResultSchema } from "@phs/core"
 import { Cause, Effect, ParseResult, Schema } from "effect"
 import * as Labels from "./Labels.js"
 import { fitWindow } from "./HandFit.js"
-import { QUANTITIES, QUANTITY_NAMES, valueOf, type QuantityName } from "./Quantities.js"
-import { checkPixel, newest, ViewData, type LoadedRun } from "./ViewData.js"
+import { QUANTITIES, QUANTITY_COLUMNS, QUANTITY_NAMES, valueOf, type QuantityName } from "./Quantities.js"
+import { ROW_COLUMNS, rowOf } from "./RunColumns.js"
+import { checkPixel, newest, ViewData, type LoadedMosaic, type LoadedRun } from "./ViewData.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
 import type { Asset } from "./Assets.js"
 
@@ -31,13 +32,19 @@ const Index = Schema.compose(
 
 const Quantity = Schema.Literal(...QUANTITY_NAMES)
 
+/** A survey name as `phs pipeline --survey` takes them. */
+const SurveyName = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "a survey is letters, digits, - and _" }))
+
 const MapQuery = Schema.Struct({
-  run: RunId,
+  run: Schema.optional(RunId),
+  /** The survey's mosaic instead of a run. */
+  survey: Schema.optional(SurveyName),
   value: Schema.optionalWith(Quantity, { default: () => "n_components" as const }),
   /** Another run of the same cube: the map is then run − minus. */
   minus: Schema.optional(RunId)
 })
 const RunQuery = Schema.Struct({ run: RunId })
+const PixelQuery = Schema.Struct({ run: Schema.optional(RunId), survey: Schema.optional(SurveyName) })
 const PixelPath = Schema.Struct({ x: Index, y: Index })
 const FitBody = Schema.Struct({ lo: Schema.Int.pipe(Schema.nonNegative()), hi: Schema.Int.pipe(Schema.nonNegative()) })
 const LabelBody = Schema.Struct({
@@ -59,9 +66,9 @@ const gaussianSum = (row: Row, c: number) => {
 const rowAt = (run: LoadedRun, x: number, y: number) =>
   Effect.gen(function* () {
     yield* checkPixel(run, x, y)
-    const row = run.rows[y * run.info.nx + x]
-    if (row === undefined) return yield* Effect.fail(new NotFound({ message: `run ${run.info.runId} has no row for pixel (${x}, ${y})` }))
-    return row
+    const i = run.index[y * run.info.nx + x]
+    if (i < 0) return yield* Effect.fail(new NotFound({ message: `run ${run.info.runId} has no row for pixel (${x}, ${y})` }))
+    return rowOf(yield* run.columns(ROW_COLUMNS), i, run.info)
   })
 
 /** The `/api/pixel` answer: the spectrum, its decomposition and model, and where it is. */
@@ -113,8 +120,7 @@ export const pixel = (run: LoadedRun, x: number, y: number) =>
   })
 
 /** Galactic (l, b) of pixel (0, 0) and per pixel step, for the map's world axes; null when unknown. */
-const worldOf = (run: LoadedRun) => {
-  const g = run.galactic
+const worldOf = (g: LoadedRun["galactic"]) => {
   if (g === undefined) return null
   const o = g(0, 0)
   const dx = g(1, 0)
@@ -122,43 +128,93 @@ const worldOf = (run: LoadedRun) => {
   return { lon0: o.lon, dlon: dx.lon - o.lon, lat0: o.lat, dlat: dy.lat - o.lat }
 }
 
-/** The `/api/map` answer: one value per pixel, row-major (index y·nx + x), null where none. */
-export const map = (run: LoadedRun, value: QuantityName, minus: LoadedRun | undefined) => {
-  const { nx, ny } = run.info
-  const values = new Array<number | null>(nx * ny).fill(null)
+/** A quantity's value at each pixel of a run (index y·nx + x), NaN where none; reads only the quantity's columns. */
+export const valuesOf = (run: LoadedRun, value: QuantityName) =>
+  Effect.gen(function* () {
+    const columns = yield* run.columns(QUANTITY_COLUMNS[value])
+    const out = new Float64Array(run.index.length).fill(Number.NaN)
+    for (let p = 0; p < out.length; p++) {
+      const i = run.index[p]
+      if (i < 0) continue
+      const v = valueOf(value, rowOf(columns, i, run.info), run.velocity)
+      if (v !== null) out[p] = v
+    }
+    return out
+  })
+
+const bunitOf = (header: Pick<LoadedRun["header"], "cards">) =>
+  typeof header.cards.BUNIT === "string" ? header.cards.BUNIT.trim() || undefined : undefined
+
+/** The map answer's common part: the values as JSON (null where none), their range, the quantity's doc and unit. */
+const mapAnswer = (values: Float64Array, value: QuantityName, o: { readonly difference: boolean; readonly bunit: string | undefined; readonly velocity: boolean }) => {
   let min = Infinity
   let max = -Infinity
-  for (let p = 0; p < nx * ny; p++) {
-    const a = run.rows[p]
-    let x = a === undefined ? null : valueOf(value, a, run.velocity)
-    if (x !== null && minus !== undefined) {
-      const b = minus.rows[p]
-      const y = b === undefined ? null : valueOf(value, b, minus.velocity)
-      x = y === null ? null : x - y
-    }
-    values[p] = x
-    if (x !== null) {
+  const json = new Array<number | null>(values.length)
+  for (let p = 0; p < values.length; p++) {
+    const x = values[p]
+    if (Number.isNaN(x)) json[p] = null
+    else {
+      json[p] = x
       if (x < min) min = x
       if (x > max) max = x
     }
   }
   const q = QUANTITIES[value]
-  const bunit = typeof run.header.cards.BUNIT === "string" ? run.header.cards.BUNIT.trim() || undefined : undefined
   return {
-    run: run.info.runId,
-    minus: minus?.info.runId ?? null,
     value,
-    doc: minus === undefined ? q.doc : `difference of the ${q.doc}`,
-    unit: q.unit(bunit, run.velocity !== undefined) ?? null,
+    doc: o.difference ? `difference of the ${q.doc}` : q.doc,
+    unit: q.unit(o.bunit, o.velocity) ?? null,
     discrete: q.discrete,
-    nx,
-    ny,
     min: Number.isFinite(min) ? min : null,
     max: Number.isFinite(max) ? max : null,
-    world: worldOf(run),
-    values
+    values: json
   }
 }
+
+/** The `/api/map` answer: one value per pixel, row-major (index y·nx + x), null where none. */
+export const map = (run: LoadedRun, value: QuantityName, minus: LoadedRun | undefined) =>
+  Effect.gen(function* () {
+    const values = yield* valuesOf(run, value)
+    if (minus !== undefined) {
+      const other = yield* valuesOf(minus, value)
+      for (let p = 0; p < values.length; p++) values[p] -= other[p] // NaN where either has none
+    }
+    const { nx, ny } = run.info
+    const answer = mapAnswer(values, value, { difference: minus !== undefined, bunit: bunitOf(run.header), velocity: run.velocity !== undefined })
+    return { run: run.info.runId, survey: null, minus: minus?.info.runId ?? null, nx, ny, world: worldOf(run.galactic), ...answer }
+  })
+
+/** The tile of a mosaic pixel and the pixel in it; NotFound where no tile covers it. */
+const tileAt = (m: LoadedMosaic, x: number, y: number) =>
+  Effect.gen(function* () {
+    if (x >= m.grid.nx || y >= m.grid.ny) {
+      return yield* Effect.fail(new BadRequest({ message: `pixel (${x}, ${y}) is outside the mosaic: x is 0..${m.grid.nx - 1}, y is 0..${m.grid.ny - 1}` }))
+    }
+    const k = m.owners[y * m.grid.nx + x]
+    if (k < 0) return yield* Effect.fail(new NotFound({ message: `no tile of survey ${m.survey} covers pixel (${x}, ${y})` }))
+    const t = m.grid.tiles[k]
+    return { run: m.tiles[k], x: x - t.dx, y: y - t.dy }
+  })
+
+/** The `/api/map?survey=` answer: the mosaic of the survey's tiles on their grid (each pixel from the tile that owns it). */
+export const mosaicMap = (m: LoadedMosaic, value: QuantityName) =>
+  Effect.gen(function* () {
+    const { nx, ny } = m.grid
+    const values = new Float64Array(nx * ny).fill(Number.NaN)
+    yield* Effect.forEach(m.grid.tiles, (t, k) =>
+      Effect.map(valuesOf(m.tiles[k], value), (own) => {
+        for (let y = 0; y < t.ny; y++) {
+          for (let x = 0; x < t.nx; x++) {
+            const at = (y + t.dy) * nx + x + t.dx
+            if (m.owners[at] === k) values[at] = own[y * t.nx + x]
+          }
+        }
+      }), { discard: true })
+    const reference = m.tiles[0]
+    const answer = mapAnswer(values, value, { difference: false, bunit: bunitOf(reference.header), velocity: reference.velocity !== undefined })
+    const tiles = m.grid.tiles.map((t, k) => ({ run: m.tiles[k].info.runId, cubeKey: t.cube, dx: t.dx, dy: t.dy, nx: t.nx, ny: t.ny }))
+    return { run: null, survey: m.survey, minus: null, nx, ny, world: worldOf(m.galactic), tiles, ...answer }
+  })
 
 const firstLine = (e: ParseResult.ParseError) => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
@@ -182,6 +238,7 @@ const handle = <R>(
   )
 
 const loadRun = (id: string) => Effect.flatMap(ViewData, (d) => d.run(id))
+const loadMosaic = (survey: string) => Effect.flatMap(ViewData, (d) => d.mosaic(survey))
 
 /** Runs of the same cube only can be compared. */
 const sameCube = (a: LoadedRun, b: LoadedRun) =>
@@ -191,8 +248,14 @@ const sameCube = (a: LoadedRun, b: LoadedRun) =>
 
 const jsonBody = <A, I>(schema: Schema.Schema<A, I>) => HttpServerRequest.schemaBodyJson(schema)
 
-/** The routes; `initialRun` is the run the page opens with. */
-export const router = (assets: ReadonlyArray<Asset>, initialRun: string | null) => {
+/** What the page opens with: a run (null: the newest), or the mosaic of a survey (when `survey` is given and no run is named). */
+export interface Opening {
+  readonly run: string | null
+  readonly survey: string | null
+}
+
+/** The routes. */
+export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
   const byPath = new Map(assets.map((a) => [a.path, a]))
   const asset = Effect.gen(function* () {
     const req = yield* HttpServerRequest.HttpServerRequest
@@ -214,7 +277,8 @@ export const router = (assets: ReadonlyArray<Asset>, initialRun: string | null) 
           const runs = yield* data.runs
           return {
             runs,
-            initial: initialRun ?? newest(runs),
+            initial: opening.run ?? newest(runs),
+            mosaic: opening.survey === null ? null : { survey: opening.survey, open: opening.run === null },
             quantities: QUANTITY_NAMES.map((name) => ({ name, doc: QUANTITIES[name].doc, discrete: QUANTITIES[name].discrete })),
             labels: { file: labels.file }
           }
@@ -226,10 +290,15 @@ export const router = (assets: ReadonlyArray<Asset>, initialRun: string | null) 
       handle(
         Effect.gen(function* () {
           const q = yield* HttpServerRequest.schemaSearchParams(MapQuery)
+          if (q.survey !== undefined) {
+            if (q.run !== undefined || q.minus !== undefined) return yield* Effect.fail(new BadRequest({ message: "survey= takes neither run= nor minus=" }))
+            return yield* mosaicMap(yield* loadMosaic(q.survey), q.value)
+          }
+          if (q.run === undefined) return yield* Effect.fail(new BadRequest({ message: "bad request: run= or survey= is required" }))
           const run = yield* loadRun(q.run)
           const other = q.minus === undefined ? undefined : yield* loadRun(q.minus)
           if (other !== undefined) yield* sameCube(run, other)
-          return map(run, q.value, other)
+          return yield* map(run, q.value, other)
         })
       )
     ),
@@ -238,8 +307,15 @@ export const router = (assets: ReadonlyArray<Asset>, initialRun: string | null) 
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
-          const q = yield* HttpServerRequest.schemaSearchParams(RunQuery)
-          return yield* pixel(yield* loadRun(q.run), p.x, p.y)
+          const q = yield* HttpServerRequest.schemaSearchParams(PixelQuery)
+          if (q.survey !== undefined) {
+            if (q.run !== undefined) return yield* Effect.fail(new BadRequest({ message: "survey= does not take run=" }))
+            const m = yield* loadMosaic(q.survey)
+            const t = yield* tileAt(m, p.x, p.y)
+            return { ...(yield* pixel(t.run, t.x, t.y)), mosaic: { survey: m.survey, x: p.x, y: p.y } }
+          }
+          if (q.run === undefined) return yield* Effect.fail(new BadRequest({ message: "bad request: run= or survey= is required" }))
+          return { ...(yield* pixel(yield* loadRun(q.run), p.x, p.y)), mosaic: null }
         })
       )
     ),
@@ -291,7 +367,7 @@ export const router = (assets: ReadonlyArray<Asset>, initialRun: string | null) 
 const LOCAL_HOST = /^(127\.0\.0\.1|localhost)(:\d+)?$/
 
 /** The whole app: the routes behind the host check, with defects answered by a one-line 500. */
-export const app = (assets: ReadonlyArray<Asset>, initialRun: string | null) =>
+export const app = (assets: ReadonlyArray<Asset>, opening: Opening) =>
   Effect.gen(function* () {
     const req = yield* HttpServerRequest.HttpServerRequest
     const host = req.headers.host ?? ""
@@ -306,7 +382,7 @@ export const app = (assets: ReadonlyArray<Asset>, initialRun: string | null) =>
         return error(415, "a change must be sent as application/json")
       }
     }
-    return yield* router(assets, initialRun)
+    return yield* router(assets, opening)
   }).pipe(
     Effect.catchAllCause((cause) =>
       Effect.succeed(error(500, `internal error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : "unexpected failure"}`))

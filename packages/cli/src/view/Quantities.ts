@@ -5,6 +5,7 @@
 import type { Fits, ResultSchema } from "@phs/core"
 import * as Maps from "../plot/Maps.js"
 import { linearAxis, world } from "../plot/RunData.js"
+import type { ColumnName } from "./RunColumns.js"
 
 type Row = ResultSchema.DecompositionRow
 
@@ -28,7 +29,7 @@ export const velocityAxis = (header: Fits.CubeHeader): VelocityAxis | undefined 
 }
 
 /** (l, b) of a pixel from a plate carrée galactic header; undefined for other projections. */
-export const galacticOf = (header: Fits.CubeHeader): ((x: number, y: number) => { lon: number; lat: number }) | undefined => {
+export const galacticOf = (header: Pick<Fits.CubeHeader, "cards">): ((x: number, y: number) => { lon: number; lat: number }) | undefined => {
   const a1 = linearAxis(header, 1)
   const a2 = linearAxis(header, 2)
   if (a1 === undefined || a2 === undefined) return undefined
@@ -114,6 +115,21 @@ export const QUANTITIES = {
 
 export type QuantityName = keyof typeof QUANTITIES
 export const QUANTITY_NAMES = Object.keys(QUANTITIES) as ReadonlyArray<QuantityName>
+
+/** What every quantity reads: whether the row is fitted (n_components) and not blank (rms). */
+const BASE = ["n_components", "rms"] as const
+
+/** The columns a quantity's `of` reads (a map reads only these). */
+export const QUANTITY_COLUMNS: Record<QuantityName, ReadonlyArray<ColumnName>> = {
+  n_components: BASE,
+  integrated: [...BASE, "component_amplitudes", "component_stddevs", "component_integrated_intensities"],
+  velocity: [...BASE, "component_amplitudes", "component_means", "component_velocities"],
+  dispersion: [...BASE, "component_amplitudes", "component_stddevs", "component_velocity_dispersions"],
+  rms: BASE,
+  residual_rms: [...BASE, "residual_rms"],
+  chi2_reduced: [...BASE, "chi2_reduced"],
+  nan_channels: [...BASE, "nan_channels"]
+}
 
 /** A quantity's value, never NaN or ±Infinity (those become null). */
 export const valueOf = (name: QuantityName, row: Row, v: VelocityAxis | undefined): number | null => {

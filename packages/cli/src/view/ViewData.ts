@@ -1,21 +1,20 @@
 /**
- * Everything the viewer reads about runs, behind one service: the run list, a run's rows
- * indexed by pixel with its cube header, and single spectra. The local layer reads a
- * workdir through the same code as `phs plot` (plot/RunData.ts); another layer (e.g. AWS)
- * only has to provide this service.
+ * Everything the viewer reads about runs, behind one service, over any target's services
+ * (run table and blob store: a local workdir or an aws deployment's table and bucket, one
+ * code path): the run list, a run's result columns (core's `ResultColumns`: only the
+ * columns asked for, read by byte ranges from its parts and kept), its pixel index and cube
+ * header, single spectra, and survey mosaics.
  */
-import { BlobStore, Fits, RunTable, type Pipeline, type ResultSchema } from "@phs/core"
-import { RuntimeLocal } from "@phs/runtime-local"
-import { Context, Effect, Layer, Ref } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
+import { BlobStore, type Errors, type Fits, Keys, Mosaic, ResultColumns, RunTable } from "@phs/core"
+import { Context, Effect, Layer, Option, Ref } from "effect"
 import * as RunData from "../plot/RunData.js"
-import * as LocalTarget from "../target/LocalTarget.js"
-import type * as Target from "../target/Target.js"
+import { tileRuns } from "../plot/Survey.js"
+import * as Target from "../target/Target.js"
 import { galacticOf, velocityAxis, type VelocityAxis } from "./Quantities.js"
+import { join, numberAt, type ColumnName } from "./RunColumns.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
 
-type Row = ResultSchema.DecompositionRow
+type Column = ResultColumns.NumberColumn | ResultColumns.ListColumn
 
 /** What the run list shows of a run. */
 export interface RunInfo {
@@ -30,12 +29,27 @@ export interface RunInfo {
   readonly createdAt: number
 }
 
-/** A run ready to be shown: rows by pixel index y·nx + x. */
+/** A run ready to be shown. */
 export interface LoadedRun {
   readonly info: RunInfo
+  readonly record: RunTable.RunRecord
   readonly header: Fits.CubeHeader
-  readonly rows: ReadonlyArray<Row | undefined>
+  /** The row (in `columns`' order) of pixel y·nx + x; −1 where the run has none. */
+  readonly index: Int32Array
+  /** The named columns of the run's rows, read on first use and kept. */
+  readonly columns: (names: ReadonlyArray<ColumnName>) => Effect.Effect<ReadonlyMap<string, Column>>
   readonly velocity: VelocityAxis | undefined
+  readonly galactic: ((x: number, y: number) => { lon: number; lat: number }) | undefined
+}
+
+/** A survey's mosaic: its tiles' runs on core's common grid (as `phs export --survey` builds it). */
+export interface LoadedMosaic {
+  readonly survey: string
+  readonly grid: Mosaic.Grid.Grid
+  /** Index in `tiles` of the tile that shows each grid pixel (core's `Grid.owners`), −1 for none. */
+  readonly owners: Int32Array
+  /** The tiles' runs, in the grid's order. */
+  readonly tiles: ReadonlyArray<LoadedRun>
   readonly galactic: ((x: number, y: number) => { lon: number; lat: number }) | undefined
 }
 
@@ -47,6 +61,8 @@ export class ViewData extends Context.Tag("@phs/cli/view/ViewData")<
     readonly run: (runId: string) => Effect.Effect<LoadedRun, NotFound>
     /** The spectrum of a pixel of the run, NaN for blank channels. */
     readonly spectrum: (run: LoadedRun, x: number, y: number) => Effect.Effect<Float32Array, BadRequest | NotFound>
+    /** The mosaic of a survey's tiles: per cube, its newest completed run (loaded once). */
+    readonly mosaic: (survey: string) => Effect.Effect<LoadedMosaic, NotFound>
   }
 >() {}
 
@@ -74,124 +90,154 @@ export const checkPixel = (run: LoadedRun, x: number, y: number): Effect.Effect<
       new BadRequest({ message: `pixel (${x}, ${y}) is outside the cube: x is 0..${run.info.nx - 1}, y is 0..${run.info.ny - 1}` })
     )
 
+/** A blob read by ranges, for core's readers. */
+const rangedBlob = (store: BlobStore.BlobStore, key: string) =>
+  Effect.map(store.size(key), Option.map((size): Fits.ByteSource<Errors.BlobNotFound | Errors.StorageError> => ({ size, read: (o, n) => store.getRange(key, o, n) })))
+
+/** Loads shared by concurrent requests; a failed one is forgotten (so a run that gets results later can be retried). */
+const memo = <K, A, E>() =>
+  Effect.gen(function* () {
+    const cache = yield* Ref.make(new Map<K, Effect.Effect<A, E>>())
+    const lock = yield* Effect.makeSemaphore(1)
+    return (key: K, load: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.flatten(
+        lock.withPermits(1)(
+          Effect.gen(function* () {
+            const hit = (yield* Ref.get(cache)).get(key)
+            if (hit !== undefined) return hit
+            const once = yield* Effect.cached(load.pipe(Effect.tapError(() => Ref.update(cache, (m) => (m.delete(key), m)))))
+            yield* Ref.update(cache, (m) => m.set(key, once))
+            return once
+          })
+        )
+      )
+  })
+
 /**
- * The service over a local workdir (which must exist), showing the runs of `survey` only
+ * The service over a target's run table and blob store, showing the runs of `survey` only
  * when given. Storage failures are defects: the API answers them with a 500.
  */
-export const layerLocal = (workdir: string, survey?: string): Layer.Layer<ViewData, Target.Error> =>
+export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.RunTable | BlobStore.BlobStore | Target.Target> =>
   Layer.scoped(
     ViewData,
     Effect.gen(function* () {
-      yield* LocalTarget.requireWorkdir(workdir)
-      const context = yield* Layer.build(RunData.layer(workdir))
-      const local = <A, E>(eff: Effect.Effect<A, E, Target.Services | Pipeline.Services>) =>
-        Effect.provide(eff, context)
-      const cache = yield* Ref.make(new Map<string, Effect.Effect<LoadedRun, NotFound>>())
+      const table = yield* RunTable.RunTable
+      const store = yield* BlobStore.BlobStore
+      const target = yield* Target.Target
+      const provide = <A, E>(eff: Effect.Effect<A, E, RunTable.RunTable | BlobStore.BlobStore | Target.Target>) =>
+        eff.pipe(Effect.provideService(RunTable.RunTable, table), Effect.provideService(BlobStore.BlobStore, store), Effect.provideService(Target.Target, target))
+      const runMemo = yield* memo<string, LoadedRun, NotFound>()
+      const mosaicMemo = yield* memo<string, LoadedMosaic, NotFound>()
+      const notFound = (e: { readonly message: string }) => new NotFound({ message: e.message })
 
-      const runs = local(
-        Effect.gen(function* () {
-          const table = yield* RunTable.RunTable
-          const all = yield* table.listRuns({ limit: 1000, ...(survey === undefined ? {} : { survey }) })
-          return all.map(infoOf)
+      const allRuns = table.listRuns({ limit: 1000, ...(survey === undefined ? {} : { survey }) }).pipe(Effect.orDie)
+      const runs = Effect.map(allRuns, (all) => all.map(infoOf))
+
+      /**
+       * The columns of a run's parts, joined; each column read once, on first use. The
+       * columns one request misses are read together; a request waits only for the reads of
+       * its own columns (a map of one quantity is not held up by another's columns).
+       */
+      const columnsOf = (keys: ReadonlyArray<string>) =>
+        Effect.sync(() => {
+          const kept = new Map<string, Effect.Effect<Column>>()
+          const readAll = (names: ReadonlyArray<ColumnName>) =>
+            Effect.forEach(keys, (key) =>
+              Effect.gen(function* () {
+                const src = yield* rangedBlob(store, key)
+                if (Option.isNone(src)) return yield* Effect.dieMessage(`${key} is gone`)
+                return yield* ResultColumns.readColumns(src.value, names)
+              }).pipe(Effect.mapError((e) => new Error(e.message)), Effect.orDie)
+            ).pipe(Effect.tapErrorCause(() => Effect.sync(() => names.forEach((n) => kept.delete(n)))))
+          return (names: ReadonlyArray<ColumnName>) =>
+            Effect.gen(function* () {
+              const missing = names.filter((n) => !kept.has(n))
+              if (missing.length > 0) {
+                // (a second request for the same columns before these are set reads them again: harmless)
+                const group = yield* Effect.cached(readAll(missing))
+                for (const n of missing) kept.set(n, yield* Effect.cached(Effect.map(group, (parts) => join(parts.map((p) => p.columns.get(n)!)))))
+              }
+              const out = new Map<string, Column>()
+              for (const n of names) out.set(n, yield* kept.get(n)!)
+              return out as ReadonlyMap<string, Column>
+            })
         })
-      ).pipe(Effect.orDie)
 
       const load = (runId: string) =>
-        local(
+        provide(
           Effect.gen(function* () {
-            const table = yield* RunTable.RunTable
-            const record = yield* table.getRun(runId)
+            const record = yield* table.getRun(runId).pipe(Effect.orDie)
             if (record._tag === "None" || (survey !== undefined && record.value.survey !== survey)) {
               return yield* Effect.fail(new NotFound({ message: `no run ${runId}` }))
             }
-            const data = yield* RunData.load(record.value.runId).pipe(
-              Effect.catchTag("InvalidInput", (e) => Effect.fail(new NotFound({ message: e.reason })))
-            )
-            const rows = new Array<Row | undefined>(data.run.nx * data.run.ny)
-            for (const row of data.rows) if (row.x < data.run.nx && row.y < data.run.ny) rows[row.y * data.run.nx + row.x] = row
-            const loaded: LoadedRun = {
-              info: infoOf(data.run),
-              header: data.header,
-              rows,
-              velocity: velocityAxis(data.header),
-              galactic: galacticOf(data.header)
+            const r = record.value
+            const keys = yield* RunData.resultKeys(r).pipe(Effect.orDie)
+            if (keys.length === 0) {
+              return yield* Effect.fail(new NotFound({ message: `run ${r.runId} has no results in the table (status ${r.status}${r.reason === null ? "" : `: ${r.reason}`})` }))
             }
+            const header = yield* RunData.cubeHeader(r).pipe(
+              Effect.catchTag("InvalidInput", (e) => Effect.fail(notFound(e))),
+              Effect.orDie
+            )
+            const columns = yield* columnsOf(keys)
+            const xy = yield* columns(["x", "y"])
+            const index = new Int32Array(r.nx * r.ny).fill(-1)
+            const xs = xy.get("x")!
+            const ys = xy.get("y")!
+            for (let i = 0; i < xs.nulls.length; i++) {
+              const x = numberAt(xs, i)!
+              const y = numberAt(ys, i)!
+              if (x < r.nx && y < r.ny) index[y * r.nx + x] = i
+            }
+            const loaded: LoadedRun = { info: infoOf(r), record: r, header, index, columns, velocity: velocityAxis(header), galactic: galacticOf(header) }
             return loaded
           })
-        ).pipe(Effect.catchIf((e): e is Exclude<typeof e, NotFound> => e._tag !== "NotFound", Effect.die))
-
-      // One load per run, shared by concurrent requests (the first map of a tile waits for
-      // its 116k rows); a failed load is forgotten, so a run that gets results can be retried.
-      const lock = yield* Effect.makeSemaphore(1)
-      const run = (runId: string): Effect.Effect<LoadedRun, NotFound> =>
-        Effect.flatten(
-          lock.withPermits(1)(
-            Effect.gen(function* () {
-              const hit = (yield* Ref.get(cache)).get(runId)
-              if (hit !== undefined) return hit
-              const once = yield* Effect.cached(
-                load(runId).pipe(Effect.tapError(() => Ref.update(cache, (m) => (m.delete(runId), m))))
-              )
-              yield* Ref.update(cache, (m) => m.set(runId, once))
-              return once
-            })
-          )
         )
 
-      // A spectrum of a channel-major cube is one small read per channel: read them from one
-      // open descriptor per cube (closed with the server) instead of opening the blob each time.
-      const root = path.resolve(RuntimeLocal.blobRoot(workdir))
-      const open = new Map<string, { readonly fd: number; readonly size: number } | null>()
-      yield* Effect.addFinalizer(() => Effect.sync(() => open.forEach((f) => f !== null && fs.closeSync(f.fd))))
-      const cubeFile = (key: string) => {
-        if (!open.has(key)) {
-          const file = path.resolve(root, key)
-          const inside = BlobStore.isSafeKey(key) && file.startsWith(root + path.sep)
-          try {
-            const fd = inside ? fs.openSync(file, "r") : -1
-            open.set(key, fd < 0 ? null : { fd, size: fs.fstatSync(fd).size })
-          } catch {
-            open.set(key, null)
-          }
-        }
-        return open.get(key) ?? null
-      }
-      const sourceOf = (f: { readonly fd: number; readonly size: number }): Fits.ByteSource<never> => ({
-        size: f.size,
-        read: (offset, length) =>
-          Effect.sync(() => {
-            const bytes = new Uint8Array(Math.max(0, Math.min(length, f.size - offset)))
-            let done = 0
-            while (done < bytes.length) {
-              const n = fs.readSync(f.fd, bytes, done, bytes.length - done, offset + done)
-              if (n === 0) break
-              done += n
-            }
-            return done === bytes.length ? bytes : bytes.subarray(0, done)
-          })
-      })
+      const run = (runId: string) => runMemo(runId, load(runId))
 
-      const spectrum = (run: LoadedRun, x: number, y: number) =>
+      const spectrum = (loaded: LoadedRun, x: number, y: number) =>
         Effect.gen(function* () {
-          yield* checkPixel(run, x, y)
-          const f = cubeFile(run.info.cubeKey)
-          if (f !== null) {
-            return yield* Fits.readSpectra(sourceOf(f), run.header, y * run.info.nx + x, 1).pipe(
-              Effect.mapError((e) => new NotFound({ message: `${run.info.cubeKey}: ${e.reason}` }))
-            )
-          }
-          // the cube is gone: the chunk payloads, as phs plot reads them
-          const table = yield* RunTable.RunTable
-          const record = yield* table.getRun(run.info.runId)
-          if (record._tag === "None") return yield* Effect.fail(new NotFound({ message: `no run ${run.info.runId}` }))
-          return yield* RunData.spectrum(record.value, run.header, x, y).pipe(
-            Effect.catchTag("InvalidInput", (e) => Effect.fail(new NotFound({ message: e.reason })))
+          yield* checkPixel(loaded, x, y)
+          const r = loaded.record
+          // The chunk payload split wrote holds the spectrum in one range (what the fit saw);
+          // the cube by ranges (one per channel) when the payload is gone.
+          const p = y * r.nx + x
+          const start = Math.floor(p / r.chunkSize) * r.chunkSize
+          const payload = yield* store.getRange(Keys.chunkPayload(r.runId, start), (p - start) * r.nChannels * 4, r.nChannels * 4).pipe(
+            Effect.map(Option.some),
+            Effect.catchTag("BlobNotFound", () => Effect.succeed(Option.none<Uint8Array>()))
           )
-        }).pipe(
-          local,
-          Effect.catchIf((e): e is Exclude<typeof e, NotFound | BadRequest> => e._tag !== "NotFound" && e._tag !== "BadRequest", Effect.die)
-        )
+          if (Option.isSome(payload) && payload.value.length === r.nChannels * 4) {
+            const view = new DataView(payload.value.buffer, payload.value.byteOffset, payload.value.byteLength)
+            return Float32Array.from({ length: r.nChannels }, (_, c) => view.getFloat32(c * 4, true))
+          }
+          return yield* provide(RunData.spectrum(r, loaded.header, x, y)).pipe(Effect.catchTag("InvalidInput", (e) => Effect.fail(notFound(e))))
+        }).pipe(Effect.catchIf((e): e is Exclude<typeof e, NotFound | BadRequest> => e._tag !== "NotFound" && e._tag !== "BadRequest", Effect.die))
 
-      return { runs, run, spectrum }
+      const loadMosaic = (name: string) =>
+        Effect.gen(function* () {
+          const all = yield* table.listRuns({ survey: name }).pipe(Effect.orDie)
+          const picked = tileRuns(all)
+          if (picked.length === 0) {
+            return yield* Effect.fail(new NotFound({ message: all.length === 0 ? `no runs of survey ${name}` : `survey ${name} has no completed runs yet` }))
+          }
+          const tiles = yield* Effect.forEach(picked, (r) => run(r.runId))
+          const grid = Mosaic.Grid.grid(tiles.map((t) => ({ cube: t.info.cubeKey, name: t.info.runId, nx: t.info.nx, ny: t.info.ny, cards: t.header.cards })))
+          if (grid instanceof Mosaic.Grid.MosaicMismatch) return yield* Effect.fail(new NotFound({ message: grid.message }))
+          const byCube = new Map(tiles.map((t) => [t.info.cubeKey, t]))
+          const mosaic: LoadedMosaic = {
+            survey: name,
+            grid,
+            owners: Mosaic.Grid.owners(grid),
+            tiles: grid.tiles.map((t) => byCube.get(t.cube)!),
+            galactic: galacticOf({ cards: grid.cards })
+          }
+          return mosaic
+        })
+
+      const mosaic = (name: string) => mosaicMemo(name, loadMosaic(name))
+
+      return { runs, run, spectrum, mosaic }
     })
   )

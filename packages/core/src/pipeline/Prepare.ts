@@ -13,17 +13,23 @@ import * as Params from "../Params.js"
 import { engineRetry } from "../Retry.js"
 import { RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
+import { chosenHdu } from "../stages/Split.js"
 import { RunParams, type SplitInput } from "../stages/Tasks.js"
 import { CORE_VERSION, type Pipeline } from "./Compose.js"
 
 /**
  * Validates a manifest, resolves its parameters, hashes the cube and derives the run id.
- * Nothing is created: a bad manifest or cube leaves no trace.
+ * Nothing is created: a bad manifest or cube leaves no trace. A caller that has just
+ * hashed and checked the cube blob (a sweep, starting one run per point) passes its
+ * SHA-256 as `known.cubeSha256` and it is not read again.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const prepare = (manifest: unknown): Effect.Effect<SplitInput, InvalidInput | StorageError, BlobStore | Fitter> =>
+export const prepare = (
+  manifest: unknown,
+  known: { readonly cubeSha256?: string } = {}
+): Effect.Effect<SplitInput, InvalidInput | StorageError, BlobStore | Fitter> =>
   Effect.gen(function* () {
     const m = yield* Params.decodeManifest(manifest)
     const params = yield* Params.resolve(m.params)
@@ -31,12 +37,14 @@ export const prepare = (manifest: unknown): Effect.Effect<SplitInput, InvalidInp
     const store = yield* BlobStore
     const size = yield* store.size(m.cube_key)
     if (Option.isNone(size)) return yield* Effect.fail(new InvalidInput({ reason: `no cube at ${m.cube_key}` }))
-    const cubeSha256 = yield* sha256Stream(size.value, (offset, length) => store.getRange(m.cube_key, offset, length)).pipe(
+    const cubeSha256 = known.cubeSha256 ?? (yield* sha256Stream(size.value, (offset, length) => store.getRange(m.cube_key, offset, length)).pipe(
       Effect.catchTag("BlobNotFound", (e) => Effect.fail(new InvalidInput({ reason: `no cube at ${e.key}` })))
-    )
+    ))
     const codeVersion = `phs-${CORE_VERSION}+fit-${fitter.version}`
-    const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion, refit: m.refit })
-    return { runId, survey: m.survey, cubeKey: m.cube_key, params, chunkSize: m.chunk_size, codeVersion }
+    // the HDU is checked now, and recorded only when it is not the one found without it
+    const hdu = yield* chosenHdu(m.cube_key, m.hdu)
+    const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion, refit: m.refit, hdu })
+    return { runId, survey: m.survey, cubeKey: m.cube_key, params, chunkSize: m.chunk_size, codeVersion, ...(hdu === undefined ? {} : { hdu }) }
   })
 
 /**
@@ -80,7 +88,8 @@ export const splitInputOf = (run: RunRecord): SplitInput => ({
   cubeKey: run.cubeKey,
   params: Schema.decodeUnknownSync(RunParams)(run.params),
   chunkSize: run.chunkSize,
-  codeVersion: run.codeVersion
+  codeVersion: run.codeVersion,
+  ...(run.hdu === undefined ? {} : { hdu: run.hdu })
 })
 
 /**

@@ -1,14 +1,14 @@
 /**
- * The pipeline of a `--refit` mode: the standard one, plus the coherent refit fan-out stage
- * for `spatial` (docs/fan-out-stages.md).
+ * The pipeline of a `--refit` mode: the standard one, plus the coherent refit's fan-out stages
+ * (one per pass) for `spatial` (docs/fan-out-stages.md).
  *
  * @since 0.2.0
  */
 import type { RefitMode } from "../Params.js"
-import { refitStage } from "../refit/RefitStage.js"
+import { refitStages } from "../refit/RefitStage.js"
 import { type Pipeline, standard, withStage } from "./Compose.js"
 
-const spatial = withStage(standard, refitStage)
+const spatial = refitStages.reduce(withStage, standard)
 
 /**
  * @since 0.2.0

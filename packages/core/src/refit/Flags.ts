@@ -39,8 +39,26 @@ export interface RefitOptions {
   readonly broadFactor: number
   /** "negative": a 3-channel mean of the residual below −negSigma · rms / √3 */
   readonly negSigma: number
-  /** a new solution is kept only when its AICc is lower by more than this */
+  /**
+   * a new solution is kept only when its criterion (AICc + `coherence` × the share of the
+   * neighbours' weight whose count differs) is lower by more than this
+   */
   readonly aiccMargin: number
+  /** weight, in AICc units, of disagreeing with the neighbours' component counts */
+  readonly coherence: number
+  /**
+   * the matched-filter S/N a component needs when at least half of the neighbours' weight has
+   * a component at its velocity (others need the fit's `mf_snr_min`)
+   */
+  readonly supportedMfSnr: number
+  /** the amplitude S/N such a component needs (others need the fit's `snr_min`) */
+  readonly supportedSnr: number
+  /** also guess each nearest (4-)neighbour's own solution */
+  readonly neighbourSolutions: boolean
+  /** also guess from the neighbours' components matched across neighbours (any count) */
+  readonly matched: boolean
+  /** the share of the neighbours' weight that must have the component when the spectrum has none */
+  readonly emptySupport: number
   /** model evaluations per LM solve at most */
   readonly maxEvaluations: number
   /**
@@ -56,14 +74,20 @@ export interface RefitOptions {
  */
 export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   radius: 1,
-  passes: 2,
+  passes: 3,
   majority: 0.3,
-  chi2Z: 2,
+  chi2Z: 0,
   broadFactor: 2,
   negSigma: 5,
   aiccMargin: 1e-6,
+  coherence: 6,
+  supportedMfSnr: 2,
+  supportedSnr: 1,
+  emptySupport: 1,
+  matched: true,
+  neighbourSolutions: false,
   maxEvaluations: 2000,
-  stack: true
+  stack: false
 })
 
 /**

@@ -74,6 +74,8 @@ export interface RefitOutput {
   readonly flagged: Readonly<Record<RefitFlag, number>>
   /** spectra of the block whose row changed */
   readonly refitted: number
+  /** guesses fitted (LM solves, a refit of the validated components not counted) */
+  readonly fits: number
   /** passes run (fewer than the limit when one changed nothing) */
   readonly passes: number
   readonly skipped: string | null
@@ -88,6 +90,16 @@ export interface RefitOutput {
 export class RefitInputError extends Schema.TaggedError<RefitInputError>()("RefitInputError", {
   reason: Schema.String
 }) {}
+
+/**
+ * Why a map of nx × ny pixels cannot be refitted (null: it can): a 1 × N map has no 2-D
+ * neighbourhood.
+ *
+ * @since 0.3.0
+ * @category refit
+ */
+export const refitSkipReason = (nx: number, ny: number): string | null =>
+  nx < 2 || ny < 2 ? `a ${nx}×${ny} map has no 2-D neighbourhood: nothing could be refitted` : null
 
 const key = (x: number, y: number): number => y * 65536 + x
 
@@ -137,11 +149,43 @@ const aiccOf = (rss: number, n: number, components: number): number => {
 const FWHM = 2 * Math.sqrt(2 * Math.LN2)
 const PI_QUARTER = Math.pow(Math.PI, 0.25)
 
-/** Step 4's validation (docs/algorithm.md) of a fitted component. */
-const passes = (c: Component, rms: number, n: number, p: FitParams): boolean =>
+/**
+ * Step 4's validation (docs/algorithm.md) of a fitted component, with the thresholds
+ * `thresholds(c)` gives it (lower for a component the neighbours share).
+ */
+const passes = (c: Component, rms: number, n: number, t: Thresholds): boolean =>
   c.amplitude >= 0 && Number.isFinite(c.mean) && c.stddev > 0 && FWHM * c.stddev >= 1 &&
-  c.mean >= 0 && c.mean < n && c.amplitude >= p.snr_min * rms &&
-  !(rms > 0 && (c.amplitude / rms) * Math.sqrt(c.stddev) * PI_QUARTER < p.mf_snr_min)
+  c.mean >= 0 && c.mean < n && c.amplitude >= t.snr * rms &&
+  !(rms > 0 && (c.amplitude / rms) * Math.sqrt(c.stddev) * PI_QUARTER < t.mfSnr)
+
+type Thresholds = { readonly snr: number; readonly mfSnr: number }
+
+/** The share of the neighbours' weight with a component overlapping `c` in velocity. */
+const supportOf = (c: Component, neighbours: ReadonlyArray<Neighbour>): number => {
+  let w = 0
+  let total = 0
+  for (const n of neighbours) {
+    total += n.weight
+    for (let j = 0; j < n.row.n_components; j++) {
+      if (Math.abs(n.row.component_means[j] - c.mean) <= Math.max(c.stddev, n.row.component_stddevs[j])) {
+        w += n.weight
+        break
+      }
+    }
+  }
+  return total > 0 ? w / total : 0
+}
+
+/** The share of the neighbours' weight whose component count is not `k`. */
+const disagreementOf = (k: number, neighbours: ReadonlyArray<Neighbour>): number => {
+  let w = 0
+  let total = 0
+  for (const n of neighbours) {
+    total += n.weight
+    if (n.row.n_components !== k) w += n.weight
+  }
+  return total > 0 ? w / total : 0
+}
 
 /**
  * The distance-weighted mean solution of the neighbours with `count` components, component by
@@ -162,26 +206,91 @@ const consensus = (neighbours: ReadonlyArray<Neighbour>, count: number): Array<C
   return acc.map((c) => ({ amplitude: c.amplitude / w, mean: c.mean / w, stddev: c.stddev / w }))
 }
 
+/**
+ * The neighbours' components matched across neighbours: taken in velocity order (ties by
+ * amplitude, then the neighbour's position in the list), each joins the last cluster when it
+ * overlaps the cluster's weighted mean within the wider of the two widths and its neighbour
+ * is not in it yet; a cluster holding at least `minShare` of the neighbours' weight gives its
+ * weighted mean component.
+ */
+const matchedConsensus = (neighbours: ReadonlyArray<Neighbour>, minShare: number): Array<Component> => {
+  const all: Array<{ c: Component; n: number; w: number }> = []
+  let total = 0
+  neighbours.forEach((nb, n) => {
+    total += nb.weight
+    for (const c of componentsOf(nb.row)) all.push({ c, n, w: nb.weight })
+  })
+  all.sort((a, b) => a.c.mean - b.c.mean || b.c.amplitude - a.c.amplitude || a.n - b.n)
+  type Cluster = { w: number; a: number; m: number; s: number; members: Set<number> }
+  const clusters: Array<Cluster> = []
+  for (const { c, n, w } of all) {
+    const last = clusters.at(-1)
+    const mean = last ? last.m / last.w : 0
+    if (last && !last.members.has(n) && Math.abs(c.mean - mean) <= Math.max(c.stddev, last.s / last.w)) {
+      last.w += w
+      last.a += w * c.amplitude
+      last.m += w * c.mean
+      last.s += w * c.stddev
+      last.members.add(n)
+    } else {
+      clusters.push({ w, a: w * c.amplitude, m: w * c.mean, s: w * c.stddev, members: new Set([n]) })
+    }
+  }
+  return clusters
+    .filter((q) => total > 0 && q.w / total >= minShare)
+    .map((q) => ({ amplitude: q.a / q.w, mean: q.m / q.w, stddev: q.s / q.w }))
+}
+
+/**
+ * Two guesses the LM would take to the same minimum, as good as certain: the same count, each
+ * component within a tenth of its width in mean and 10 % in amplitude and width.
+ */
+const similar = (a: ReadonlyArray<Component>, b: ReadonlyArray<Component>): boolean =>
+  a.length === b.length &&
+  a.every((p, i) => {
+    const q = b[i]
+    return Math.abs(p.mean - q.mean) <= 0.1 * Math.min(p.stddev, q.stddev) &&
+      Math.abs(p.amplitude - q.amplitude) <= 0.1 * Math.max(p.amplitude, q.amplitude) &&
+      Math.abs(p.stddev - q.stddev) <= 0.1 * Math.max(p.stddev, q.stddev)
+  })
+
+/** An initial guess and where it comes from. */
+type Guess = { readonly from: string; readonly comps: Array<Component> }
+
+/** The own solution plus the components of `g` none of it covers. */
+const withExtra = (own: Array<Component>, g: ReadonlyArray<Component>): Array<Component> | null => {
+  const extra = g.filter((q) => own.every((o) => Math.abs(o.mean - q.mean) > Math.max(o.stddev, q.stddev)))
+  return extra.length > 0 && own.length > 0 ? [...own, ...extra].sort((a, b) => a.mean - b.mean) : null
+}
+
 /** The initial guesses for a flagged spectrum, in a fixed order. */
-const guesses = (own: Array<Component>, neighbours: ReadonlyArray<Neighbour>): Array<Array<Component>> => {
-  const out: Array<Array<Component>> = []
+const guesses = (own: Array<Component>, neighbours: ReadonlyArray<Neighbour>, o: RefitOptions): Array<Guess> => {
+  const out: Array<Guess> = []
+  const push = (from: string, comps: Array<Component> | null) => {
+    if (comps !== null && !out.some((d) => similar(d.comps, comps))) out.push({ from, comps })
+  }
   const weights = new Map<number, number>()
   for (const n of neighbours) weights.set(n.row.n_components, (weights.get(n.row.n_components) ?? 0) + n.weight)
   const counts = [...weights.entries()].filter(([c]) => c > 0).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 2)
-  for (const [c] of counts) {
+  counts.forEach(([c], rank) => {
     const g = consensus(neighbours, c)
-    out.push(g)
+    push(`consensus${rank}`, g)
     // own components plus the consensus components none of them covers
-    const extra = g.filter((q) => own.every((o) => Math.abs(o.mean - q.mean) > Math.max(o.stddev, q.stddev)))
-    if (extra.length > 0 && own.length > 0) out.push([...own, ...extra].sort((a, b) => a.mean - b.mean))
+    push(`own+consensus${rank}`, withExtra(own, g))
     // own components less those no consensus component covers
     const kept = own.filter((q) => g.some((o) => Math.abs(o.mean - q.mean) <= Math.max(o.stddev, q.stddev)))
-    if (kept.length > 0 && kept.length < own.length) out.push(kept)
+    if (kept.length > 0 && kept.length < own.length) push(`own-consensus${rank}`, kept)
+  })
+  if (o.matched) {
+    for (const share of [0.5, 0.3]) {
+      const g = matchedConsensus(neighbours, share)
+      if (g.length === 0) continue
+      push(`matched${share}`, g)
+      push(`own+matched${share}`, withExtra(own, g))
+    }
   }
   // the nearest neighbours' own solutions
-  for (const n of neighbours) {
-    if (n.weight === 1 && n.row.n_components > 0) out.push(componentsOf(n.row))
-  }
+  if (o.neighbourSolutions) for (const n of neighbours) if (n.weight === 1 && n.row.n_components > 0) push("neighbour", componentsOf(n.row))
   return out
 }
 
@@ -213,10 +322,20 @@ const stackOf = (input: RefitInput, x: number, y: number, R: number, own: Float6
 
 type Solution = { comps: Array<Component>; errors: Array<Component>; rss: number; n: number; aicc: number }
 
-const fitGuess = (spec: Float64Array, guess: Array<Component>, rms: number, p: FitParams, maxEvaluations: number): Solution | null => {
+const fitGuess = (
+  spec: Float64Array,
+  guess: Array<Component>,
+  rms: number,
+  maxEvaluations: number,
+  thresholds: (c: Component) => Thresholds
+): Solution | null => {
   let r = __internal.fit(spec, guess, maxEvaluations, rms)
-  let comps = r.components.filter((c) => passes(c, rms, spec.length, p))
-  if (comps.length === 0) return null
+  let comps = r.components.filter((c) => passes(c, rms, spec.length, thresholds(c)))
+  if (comps.length === 0) {
+    // every component failed: the empty solution
+    const { n, rss } = rssOf(residualOf(spec, []))
+    return { comps: [], errors: [], rss, n, aicc: aiccOf(rss, n, 0) }
+  }
   if (comps.length !== r.components.length) {
     r = __internal.fit(spec, comps, maxEvaluations, rms)
     comps = r.components
@@ -269,7 +388,8 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     throw new RefitInputError({ reason: `block ${JSON.stringify(block)} is not inside the ${map.nx}×${map.ny} map` })
   }
   const prev = new Map<number, State>()
-  for (const row of input.rows) prev.set(key(row.x, row.y), { row, flag: null })
+  // a row from an earlier refit pass keeps the flag that changed it
+  for (const row of input.rows) prev.set(key(row.x, row.y), { row, flag: REFIT_FLAGS.find((f) => f === row.refit) ?? null })
   const blockRows = (states: Map<number, State>): Array<RefitRow> => {
     const out: Array<RefitRow> = []
     for (let y = block.y0; y < block.y0 + block.ny; y++) {
@@ -280,9 +400,8 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     }
     return out
   }
-  if (map.nx < 2 || map.ny < 2) {
-    return { rows: blockRows(prev), flagged: emptyFlags(), refitted: 0, passes: 0, skipped: `a ${map.nx}×${map.ny} map has no 2-D neighbourhood: nothing could be refitted` }
-  }
+  const skipped = refitSkipReason(map.nx, map.ny)
+  if (skipped !== null) return { rows: blockRows(prev), flagged: emptyFlags(), refitted: 0, fits: 0, passes: 0, skipped }
   const R = o.radius
   const neighboursOf = (states: Map<number, State>, x: number, y: number): Array<Neighbour> => {
     const out: Array<Neighbour> = []
@@ -299,6 +418,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
   const stackGuess = new Map<number, Array<Component>>()
   let changedPrev: Set<number> | null = null
   let passesRun = 0
+  let fits = 0
   for (let pass = 1; pass <= o.passes; pass++) {
     const grow = (o.passes - pass) * R
     const x0 = Math.max(0, block.x0 - grow)
@@ -332,25 +452,35 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         const rms = s.row.rms as number
         const cur = rssOf(residual)
         let best: Solution | null = null
-        let bestAicc = aiccOf(cur.rss, cur.n, own.length) - o.aiccMargin
+        const criterion = (aicc: number, k: number) => aicc + o.coherence * disagreementOf(k, neighbours)
+        let bestScore = criterion(aiccOf(cur.rss, cur.n, own.length), own.length) - o.aiccMargin
+        const alone: Thresholds = { snr: input.params.snr_min, mfSnr: input.params.mf_snr_min }
+        const shared: Thresholds = { snr: Math.min(o.supportedSnr, alone.snr), mfSnr: Math.min(o.supportedMfSnr, alone.mfSnr) }
+        // an empty spectrum needs every neighbour to share the component: at a cloud's edge
+        // the neighbours' faint component is often below the noise here
+        const needed = own.length > 0 ? 0.5 : o.emptySupport
+        const thresholds = (c: Component) => (supportOf(c, neighbours) >= needed ? shared : alone)
         let stacked = o.stack ? stackGuess.get(k) : []
         if (stacked === undefined) {
           stacked = stackOf(input, x, y, R, spec)
           stackGuess.set(k, stacked)
         }
-        const tries = guesses(own, neighbours)
+        const tries = guesses(own, neighbours, o)
         if (stacked.length > 0) {
-          tries.push(stacked)
-          const extra = stacked.filter((q) => own.every((o) => Math.abs(o.mean - q.mean) > Math.max(o.stddev, q.stddev)))
-          if (extra.length > 0 && own.length > 0) tries.push([...own, ...extra].sort((a, b) => a.mean - b.mean))
+          tries.push({ from: "stack", comps: stacked })
+          const extra = withExtra(own, stacked)
+          if (extra !== null) tries.push({ from: "own+stack", comps: extra })
         }
+        fits += tries.length
         for (const g of tries) {
-          const sol = fitGuess(spec, g, rms, input.params, o.maxEvaluations)
-          if (sol && sol.aicc < bestAicc) {
+          const sol = fitGuess(spec, g.comps, rms, o.maxEvaluations, thresholds)
+          const score = sol ? criterion(sol.aicc, sol.comps.length) : Infinity
+          if (sol && score < bestScore) {
             best = sol
-            bestAicc = sol.aicc
+            bestScore = score
           }
         }
+
         if (best) {
           next.set(k, { row: rowOf(s.row, best, input.world), flag: flags[0] })
           changed.add(k)
@@ -363,6 +493,6 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     if (changed.size === 0) break
   }
   const rows = blockRows(prev)
-  return { rows, flagged, refitted: rows.reduce((n, r) => (r.refit !== null ? n + 1 : n), 0), passes: passesRun, skipped: null }
+  return { rows, flagged, refitted: rows.reduce((n, r) => (r.refit !== null ? n + 1 : n), 0), fits, passes: passesRun, skipped: null }
 }
 

@@ -29,6 +29,7 @@ const RunSummary = Schema.Struct({
   runId: Schema.String,
   survey: Schema.String,
   cubeKey: Schema.String,
+  hdu: Schema.optional(Schema.Int),
   nSpectra: Schema.Int,
   chunkSize: Schema.Int,
   createdAt: Schema.Number,
@@ -75,6 +76,7 @@ const beginStep = Step.make({
         runId,
         survey: run.survey,
         cubeKey: run.cubeKey,
+        ...(run.hdu === undefined ? {} : { hdu: run.hdu }),
         nSpectra: run.nSpectra,
         chunkSize: run.chunkSize,
         createdAt: run.createdAt,
@@ -306,7 +308,7 @@ const metadataStep = Step.make({
       const store = yield* BlobStore
       const catalogedAt = yield* Clock.currentTimeMillis
       const problems = validationProblems(summary, stats)
-      const wcs = yield* cubeWcsSummary(summary.cubeKey)
+      const wcs = yield* cubeWcsSummary(summary.cubeKey, summary.hdu)
       const json = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`)
       yield* store.put(
         Keys.runMeta(summary.runId, "_stage_config.json"),
@@ -314,6 +316,7 @@ const metadataStep = Step.make({
           run_id: summary.runId,
           survey: summary.survey,
           cube_key: summary.cubeKey,
+          ...(summary.hdu === undefined ? {} : { hdu: summary.hdu }),
           params: summary.params,
           wcs,
           code_version: summary.codeVersion,

@@ -41,15 +41,16 @@ export const blobSource = (
   })
 
 /**
- * Reads and validates a cube's header; a bad cube is `InvalidInput` saying what is wrong.
+ * Reads and validates a cube's header (of HDU `hdu`, default the first 3-D image); a bad
+ * cube is `InvalidInput` saying what is wrong.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const readCubeHeader = (key: string) =>
+export const readCubeHeader = (key: string, hdu?: number) =>
   Effect.gen(function* () {
     const src = yield* blobSource(key)
-    const header = yield* Fits.readHeader(src)
+    const header = yield* Fits.readHeader(src, Fits.hduOptions(hdu))
     const refused = CubeLimits.refusal(header)
     if (refused !== undefined) return yield* Effect.fail(new InvalidInput({ reason: refused }))
     return header
@@ -58,14 +59,34 @@ export const readCubeHeader = (key: string) =>
     Effect.catchTag("BlobNotFound", (e) => Effect.fail(new InvalidInput({ reason: `no cube at ${e.key}` })))
   )
 
+/**
+ * The HDU a run records for `hdu` (a manifest's `hdu`, checked): none when it is the one
+ * found without it, so that naming the default HDU changes neither the run id nor the journal.
+ *
+ * @since 0.3.0
+ * @category combinators
+ */
+export const chosenHdu = (key: string, hdu: number | undefined): Effect.Effect<number | undefined, InvalidInput | StorageError, BlobStore> =>
+  Effect.gen(function* () {
+    if (hdu === undefined) return undefined
+    yield* readCubeHeader(key, hdu).pipe(
+      Effect.mapError((e) => (e._tag === "InvalidInput" && !e.reason.includes(`HDU ${hdu}`) ? new InvalidInput({ reason: `HDU ${hdu}: ${e.reason}` }) : e))
+    )
+    const found = yield* Effect.either(readCubeHeader(key))
+    return found._tag === "Right" && found.right.hdu === hdu ? undefined : hdu
+  })
+
+/** A step input's `hdu` field: absent for the default HDU (older journals match). */
+const hduField = (hdu: number | undefined) => (hdu === undefined ? {} : { hdu })
+
 const Geometry = Schema.Struct({ nx: Schema.Int, ny: Schema.Int, nChannels: Schema.Int, description: Schema.String })
 
 const readHeaderStep = Step.make({
   name: "read-header",
-  input: Schema.Struct({ cubeKey: Schema.String }),
+  input: Schema.Struct({ cubeKey: Schema.String, hdu: Schema.optional(Schema.Int) }),
   output: Geometry,
-  run: ({ cubeKey }) =>
-    readCubeHeader(cubeKey).pipe(
+  run: ({ cubeKey, hdu }) =>
+    readCubeHeader(cubeKey, hdu).pipe(
       Effect.map((h) => ({ nx: h.nx, ny: h.ny, nChannels: h.nchan, description: Fits.describe(h) }))
     )
 })
@@ -100,7 +121,8 @@ const registerStep = Step.make({
         spectraDeferred: 0,
         slowPending: 0,
         status: "SPLITTING",
-        reason: null
+        reason: null,
+        ...hduField(input.hdu)
       }
       const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
       const stored = yield* table.createRun(run, chunks)
@@ -110,13 +132,13 @@ const registerStep = Step.make({
 
 const writePayloadsStep = Step.make({
   name: "write-payloads",
-  input: Schema.Struct({ runId: Schema.String, cubeKey: Schema.String, start: Schema.Int, count: Schema.Int, chunkSize: Schema.Int }),
+  input: Schema.Struct({ runId: Schema.String, cubeKey: Schema.String, hdu: Schema.optional(Schema.Int), start: Schema.Int, count: Schema.Int, chunkSize: Schema.Int }),
   output: Schema.Struct({ blank: Schema.Int }),
-  run: ({ runId, cubeKey, start, count, chunkSize }) =>
+  run: ({ runId, cubeKey, hdu, start, count, chunkSize }) =>
     Effect.gen(function* () {
       const store = yield* BlobStore
       const src = yield* blobSource(cubeKey)
-      const header = yield* Fits.readHeader(src)
+      const header = yield* Fits.readHeader(src, Fits.hduOptions(hdu))
       const spectra = yield* Fits.readSpectra(src, header, start, count)
       const n = header.nchan
       let blank = 0
@@ -154,7 +176,7 @@ export const rewritePayload = (task: Pick<FitTask, "runId" | "start" | "count" |
     const run = yield* table.getRun(task.runId)
     if (Option.isNone(run)) return yield* Effect.fail(new BlobNotFound({ key: task.payloadKey }))
     const src = yield* blobSource(run.value.cubeKey)
-    const header = yield* Fits.readHeader(src)
+    const header = yield* Fits.readHeader(src, Fits.hduOptions(run.value.hdu))
     const spectra = yield* Fits.readSpectra(src, header, task.start, task.count)
     const bytes = new Uint8Array(spectra.buffer, spectra.byteOffset, task.count * header.nchan * 4)
     yield* store.put(task.payloadKey, bytes)
@@ -247,7 +269,7 @@ export const split = Stage.make({
   output: SplitOutput,
   run: (input) =>
     Effect.gen(function* () {
-      const geo = yield* Step.run(readHeaderStep, { cubeKey: input.cubeKey })
+      const geo = yield* Step.run(readHeaderStep, { cubeKey: input.cubeKey, ...hduField(input.hdu) })
       const nSpectra = geo.nx * geo.ny
       const chunkSize = CubeLimits.chunkSpectra(input.chunkSize, geo.nChannels)
       yield* Step.run(registerStep, { ...input, chunkSize, nx: geo.nx, ny: geo.ny, nChannels: geo.nChannels })
@@ -260,6 +282,7 @@ export const split = Stage.make({
         const written = yield* Step.run(writePayloadsStep, {
           runId: input.runId,
           cubeKey: input.cubeKey,
+          ...hduField(input.hdu),
           start: first,
           count: last - first,
           chunkSize

@@ -35,7 +35,9 @@ export const SplitInput = Schema.Struct({
   cubeKey: Schema.String,
   params: RunParams,
   chunkSize: Schema.Int,
-  codeVersion: Schema.String
+  codeVersion: Schema.String,
+  /** The HDU to read, when the manifest named one other than the first 3-D image. */
+  hdu: Schema.optional(Schema.Int)
 })
 export type SplitInput = typeof SplitInput.Type
 

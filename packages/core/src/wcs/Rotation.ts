@@ -74,22 +74,31 @@ export const pole = (
 }
 
 /**
+ * The spherical rotation both directions share (eqs. 2 and 5 are one formula): a point at
+ * angle `d` from the rotation's reference meridian and elevation `e`, seen from the other
+ * system's pole at latitude δp. Returns the angle to add to the other meridian, and the
+ * elevation there.
+ */
+const rotate = (deltaP: number, d: number, e: number): { angle: number; elevation: number } => {
+  const se = sind(e)
+  const ce = cosd(e)
+  const sdp = sind(deltaP)
+  const cdp = cosd(deltaP)
+  const y = -ce * sind(d)
+  const x = se * cdp - ce * sdp * cosd(d)
+  // atan2 rather than asin: asin loses half the digits of a latitude near ±90°.
+  return { angle: atan2d(y, x), elevation: atan2d(se * sdp + ce * cdp * cosd(d), Math.hypot(x, y)) }
+}
+
+/**
  * Native (φ, θ) → celestial (α, δ) (eq. 2), α in [0°, 360°).
  *
  * @since 0.2.0
  * @category transforms
  */
 export const toCelestial = (p: Pole, phi: number, theta: number): { lon: number; lat: number } => {
-  const dphi = phi - p.phiP
-  const st = sind(theta)
-  const ct = cosd(theta)
-  const sdp = sind(p.deltaP)
-  const cdp = cosd(p.deltaP)
-  const y = -ct * sind(dphi)
-  const x = st * cdp - ct * sdp * cosd(dphi)
-  // atan2 rather than asin: asin loses half the digits of a latitude near ±90°.
-  const lat = atan2d(st * sdp + ct * cdp * cosd(dphi), Math.hypot(x, y))
-  return { lon: normalizeLongitude(p.alphaP + atan2d(y, x)), lat }
+  const r = rotate(p.deltaP, phi - p.phiP, theta)
+  return { lon: normalizeLongitude(p.alphaP + r.angle), lat: r.elevation }
 }
 
 /**
@@ -99,13 +108,6 @@ export const toCelestial = (p: Pole, phi: number, theta: number): { lon: number;
  * @category transforms
  */
 export const toNative = (p: Pole, lon: number, lat: number): { phi: number; theta: number } => {
-  const da = lon - p.alphaP
-  const sd = sind(lat)
-  const cd = cosd(lat)
-  const sdp = sind(p.deltaP)
-  const cdp = cosd(p.deltaP)
-  const y = -cd * sind(da)
-  const x = sd * cdp - cd * sdp * cosd(da)
-  const phi = ((((p.phiP + atan2d(y, x) + 180) % 360) + 360) % 360) - 180
-  return { phi, theta: atan2d(sd * sdp + cd * cdp * cosd(da), Math.hypot(x, y)) }
+  const r = rotate(p.deltaP, lon - p.alphaP, lat)
+  return { phi: ((((p.phiP + r.angle + 180) % 360) + 360) % 360) - 180, theta: r.elevation }
 }

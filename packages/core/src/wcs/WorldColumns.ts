@@ -38,7 +38,7 @@ export const cubeWorld = (runId: string) =>
     const table = yield* RunTable
     const run = yield* table.getRun(runId)
     if (Option.isNone(run)) return yield* Effect.fail(new RunNotFound({ runId }))
-    const header = yield* readCubeHeader(run.value.cubeKey)
+    const header = yield* readCubeHeader(run.value.cubeKey, run.value.hdu)
     return { cube: run.value.cubeKey, wcs: fromCards(header.cards) } satisfies CubeWorld
   }).pipe(Effect.withSpan("cube-world")) satisfies Effect.Effect<CubeWorld, unknown, BlobStore | RunTable>
 
@@ -49,8 +49,8 @@ export const cubeWorld = (runId: string) =>
  * @since 0.2.0
  * @category constructors
  */
-export const cubeWcsSummary = (cubeKey: string) =>
-  Effect.map(readCubeHeader(cubeKey), (header): WcsSummary => summary(fromCards(header.cards)))
+export const cubeWcsSummary = (cubeKey: string, hdu?: number) =>
+  Effect.map(readCubeHeader(cubeKey, hdu), (header): WcsSummary => summary(fromCards(header.cards)))
 
 /**
  * @since 0.2.0

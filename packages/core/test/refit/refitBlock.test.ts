@@ -1,6 +1,6 @@
 import { DEFAULT_PARAMS } from "@phs/fit-native"
 import { describe, expect, it } from "@effect/vitest"
-import { refitBlock, type RefitRow } from "../../src/refit/index.js"
+import { DEFAULT_REFIT_OPTIONS, refitBlock, type RefitRow } from "../../src/refit/index.js"
 import { makeField, type Field } from "./field.js"
 
 const refitAsBlocks = (f: Field, block: number): Array<RefitRow> => {
@@ -38,13 +38,45 @@ describe("refitBlock", () => {
     }
   })
 
-  it("keeps a new solution only with a lower AICc", () => {
-    const rows = refitAsBlocks(field, 20)
-    for (const r of rows) {
-      const before = field.rows[r.y * 20 + r.x]
-      if (r.refit === null) expect(r).toStrictEqual({ ...before, refit: null })
-      else expect(r.aicc as number).toBeLessThan(before.aicc as number)
+  it("keeps a new solution only where AICc + coherence × neighbour count disagreement falls", () => {
+    const coherence = DEFAULT_REFIT_OPTIONS.coherence
+    const r = refitBlock({ map: field, block: { x0: 0, y0: 0, nx: 20, ny: 20 }, rows: field.rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: (x, y) => field.spectra[y * 20 + x] })
+    // one pass reads only the fit's rows: the disagreement is with those
+    const disagreement = (x: number, y: number, k: number) => {
+      let w = 0
+      let total = 0
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const n = field.rows[(y + dy) * 20 + x + dx]
+          if ((dx === 0 && dy === 0) || x + dx < 0 || y + dy < 0 || x + dx >= 20 || y + dy >= 20 || n.rms === null) continue
+          total += 1 / Math.hypot(dx, dy)
+          if (n.n_components !== k) w += 1 / Math.hypot(dx, dy)
+        }
+      return w / total
     }
+    let raisedAicc = 0
+    for (const row of r.rows) {
+      const before = field.rows[row.y * 20 + row.x]
+      if (row.refit === null) {
+        expect(row).toStrictEqual({ ...before, refit: null })
+        continue
+      }
+      const after = (row.aicc as number) + coherence * disagreement(row.x, row.y, row.n_components)
+      expect(after).toBeLessThan((before.aicc as number) + coherence * disagreement(row.x, row.y, before.n_components))
+      if ((row.aicc as number) > (before.aicc as number)) raisedAicc++
+    }
+    expect(r.refitted).toBeGreaterThan(0)
+    // the neighbour term is what lets a refit trade some fit for coherence
+    expect(raisedAicc).toBeGreaterThan(0)
+  })
+
+  it("gives the same rows in one call of n passes as in n chained calls of one pass (the fan-out stages)", () => {
+    const spectrum = (x: number, y: number) => field.spectra[y * 20 + x]
+    const block = { x0: 0, y0: 0, nx: 20, ny: 20 }
+    const once = refitBlock({ map: field, block, rows: field.rows, params: DEFAULT_PARAMS, options: { passes: 3 }, spectrum }).rows
+    let rows: ReadonlyArray<RefitRow> = field.rows.map((row) => ({ ...row, refit: null }))
+    for (let pass = 0; pass < 3; pass++) rows = refitBlock({ map: field, block, rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum }).rows
+    expect(rows).toStrictEqual(once)
   })
 
   it("reports that nothing could be refitted on a 1×N map", () => {

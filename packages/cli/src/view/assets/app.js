@@ -12,6 +12,8 @@
     runs: [],
     quantities: [],
     run: null,
+    mosaic: null, // survey of the mosaic `phs view --survey` serves
+    inMosaic: false, // the map is that mosaic (pixels are the grid's; spectra are the owning tile's)
     other: null,
     value: "n_components",
     diff: false,
@@ -222,16 +224,16 @@
   }
 
   const loadMap = async () => {
-    if (!state.run) return
-    const q = new URLSearchParams({ run: state.run, value: state.value })
-    if (state.diff && state.other) q.set("minus", state.other)
+    if (!state.run && !state.inMosaic) return
+    const q = state.inMosaic ? new URLSearchParams({ survey: state.mosaic, value: state.value }) : new URLSearchParams({ run: state.run, value: state.value })
+    if (!state.inMosaic && state.diff && state.other) q.set("minus", state.other)
     status("loading map…")
     try {
       const t0 = performance.now()
       state.map = await api(`/api/map?${q}`)
       drawMap(state.map)
       timings.mapTotalMs = performance.now() - t0
-      status(`${state.map.nx}×${state.map.ny} pixels`)
+      status(`${state.map.nx}×${state.map.ny} pixels${state.map.tiles ? ` (${state.map.tiles.length} tiles)` : ""}`)
     } catch (e) {
       status(e.message, true)
     }
@@ -362,6 +364,13 @@
   const renderSpectra = () => {
     const p = state.main
     if (!p) return
+    if (p.mosaic) {
+      // a tile's spectrum, read-only: labels and hand fits belong to one run (open the tile's run to label)
+      drawSpectrum($("panel-main"), p, state.comps, `mosaic (${p.mosaic.x}, ${p.mosaic.y}) → tile ${p.run}`, false)
+      $("panel-other").hidden = true
+      $("label-panel").hidden = true
+      return
+    }
     drawSpectrum($("panel-main"), p, state.comps, state.run, true)
     const other = $("panel-other")
     if (state.second) {
@@ -415,8 +424,8 @@
     const t0 = performance.now()
     try {
       const [main, second] = await Promise.all([
-        api(`/api/pixel/${x}/${y}?run=${encodeURIComponent(state.run)}`),
-        state.other ? api(`/api/pixel/${x}/${y}?run=${encodeURIComponent(state.other)}`) : Promise.resolve(null)
+        api(`/api/pixel/${x}/${y}?${state.inMosaic ? `survey=${encodeURIComponent(state.mosaic)}` : `run=${encodeURIComponent(state.run)}`}`),
+        state.other && !state.inMosaic ? api(`/api/pixel/${x}/${y}?run=${encodeURIComponent(state.other)}`) : Promise.resolve(null)
       ])
       if (state.pixel.x !== x || state.pixel.y !== y) return // a newer selection won
       state.main = main
@@ -488,11 +497,12 @@
   const fillRuns = () => {
     const label = (r) => `${r.runId} (β ${r.beta ?? "?"}, ${r.status})`
     $("run").innerHTML = ""
-    for (const r of state.runs) $("run").add(new Option(label(r), r.runId, false, r.runId === state.run))
+    if (state.mosaic) $("run").add(new Option(`mosaic of survey ${state.mosaic}`, "", false, state.inMosaic))
+    for (const r of state.runs) $("run").add(new Option(label(r), r.runId, false, !state.inMosaic && r.runId === state.run))
     const run = state.runs.find((r) => r.runId === state.run)
     $("other").innerHTML = ""
     $("other").add(new Option("—", ""))
-    for (const r of state.runs) if (r.runId !== state.run && run && r.cubeKey === run.cubeKey) $("other").add(new Option(label(r), r.runId, false, r.runId === state.other))
+    if (!state.inMosaic) for (const r of state.runs) if (r.runId !== state.run && run && r.cubeKey === run.cubeKey) $("other").add(new Option(label(r), r.runId, false, r.runId === state.other))
     $("diff").disabled = !state.other
   }
 
@@ -502,10 +512,12 @@
       state.runs = r.runs
       state.quantities = r.quantities
       state.run = r.initial
+      state.mosaic = r.mosaic ? r.mosaic.survey : null
+      state.inMosaic = Boolean(r.mosaic && r.mosaic.open)
       for (const q of r.quantities) $("value").add(new Option(q.name, q.name, false, q.name === state.value))
       $("value").title = r.quantities.map((q) => `${q.name}: ${q.doc}`).join("\n")
       fillRuns()
-      if (!state.run) return status("no runs in this workdir: run phs pipeline first", true)
+      if (!state.run && !state.inMosaic) return status("no runs in this workdir: run phs pipeline first", true)
       await loadMap()
     } catch (e) {
       status(e.message, true)
@@ -513,7 +525,10 @@
   }
 
   $("run").addEventListener("change", async () => {
-    state.run = $("run").value
+    const wasMosaic = state.inMosaic
+    state.inMosaic = $("run").value === ""
+    if (!state.inMosaic) state.run = $("run").value
+    if (wasMosaic !== state.inMosaic) state.pixel = null // mosaic and tile pixels differ
     state.other = null
     state.diff = false
     $("diff").checked = false
