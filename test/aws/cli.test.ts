@@ -23,7 +23,7 @@ import * as Format from "../../packages/cli/src/query/Format.js"
 import { fakeAthena } from "../../packages/runtime-lambda/test/fakes.js"
 import { cubeData, cubeFits } from "../support/cubes.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
-import { type Deployment as Deployed, deploy, flow, getRun, type Handlers, handlers, over, upload, type Upload } from "./deployment.js"
+import { type Deployment as Deployed, deploy, flow, getRun, type Handlers, handlers, over, upload, type Upload, withDeployment, withHandlers, eventually, bucketKeys, drainAll } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { context, drain, invokeAsync, objectCreated } from "./lambda.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
@@ -40,44 +40,6 @@ afterAll(async () => {
   await sqs.stop()
 })
 
-const withDeployment = async <A>(f: (d: Deployed) => Promise<A>): Promise<A> => {
-  const d = await deploy({ ...endpoints(), sqs: sqs.endpoint }, sqs.server)
-  try {
-    return await f(d)
-  } finally {
-    await d.dispose()
-  }
-}
-
-const withHandlers = async <A>(d: Deployed, options: Parameters<typeof handlers>[1], f: (h: Handlers) => Promise<A>): Promise<A> => {
-  const h = handlers(d.config, options)
-  try {
-    return await f(h)
-  } finally {
-    await h.dispose()
-  }
-}
-
-/** Waits for `f` to give something, polling. */
-const eventually = async <A>(what: string, f: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  for (const until = Date.now() + timeoutMs; ; ) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
-const keys = async (d: Deployed, prefix: string): Promise<string[]> =>
-  ((await d.s3.send(new ListObjectsV2Command({ Bucket: d.config.bucket, Prefix: prefix }))).Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]))
-
-/** The fit, slow and catalog queues drained through healthy handlers. */
-const drainAll = async (d: Deployed, h: Handlers) => {
-  await drain(d.sqs, d.queues.fit.url, (e) => h.worker(e, context(900_000)))
-  await drain(d.sqs, d.queues.slow.url, (e) => h.slowWorker(e))
-  await drain(d.sqs, d.queues.catalog, (e) => h.catalog(e))
-}
-
 /** 7 × 5 spectra (two blank) in chunks of 8: five chunks, the last of 3. */
 const small: Upload = { survey: "grs", cube: { nx: 7, ny: 5, seed: 11, blankPixels: [4, 20] } }
 
@@ -85,14 +47,14 @@ const exactCounters = { status: "COMPLETED", nSpectra: 35, spectraDone: 35, jobs
 
 describeEmulated("phs --target aws on the emulators", () => {
   it("pipeline: uploads the cube, puts the manifest under the run id the splitter derives, and follows the run to COMPLETED; runs and status read it", async () => {
-    await withDeployment(async (d) => {
+    await withDeployment(sqs, async (d) => {
       const dir = tempDir()
       const cube = path.join(dir, "field.fits")
       fs.writeFileSync(cube, cubeFits(small.cube))
       const args = ["pipeline", cube, "--target", "aws", "--survey", "grs", "--chunk-size", "8", "--param", "beta=3.5"]
       const cli = phsAsync(args, { env: d.env })
-      const manifestKey = await eventually("the manifest", async () => (await keys(d, "manifests/"))[0])
-      const cubes = await keys(d, "cubes/")
+      const manifestKey = await eventually("the manifest", async () => (await bucketKeys(d, "manifests/"))[0])
+      const cubes = await bucketKeys(d, "cubes/")
       expect(cubes).toEqual([expect.stringMatching(/^cubes\/grs-[0-9a-f]{16}\.fits$/)])
       const stored = await d.s3.send(new GetObjectCommand({ Bucket: d.config.bucket, Key: cubes[0] }))
       expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(fs.readFileSync(cube))).toBe(true)
@@ -142,12 +104,12 @@ describeEmulated("phs --target aws on the emulators", () => {
       expect(again.code).toBe(0)
       expect(again.stdout).toContain(`run ${runId}: already completed`)
       expect(again.stdout).toContain("35 of 35 spectra")
-      expect(await keys(d, "manifests/")).toEqual([manifestKey])
+      expect(await bucketKeys(d, "manifests/")).toEqual([manifestKey])
     })
   })
 
   it("resume: the run's dead letters go back on the fit queue, its failed chunk is reopened, and the run completes", async () => {
-    await withDeployment(async (d) => {
+    await withDeployment(sqs, async (d) => {
       const first = cubeData(small.cube)[0]
       const brokenChunk0 = over(Fitter.Fitter, (fitter) => ({
         ...fitter,
@@ -181,7 +143,7 @@ describeEmulated("phs --target aws on the emulators", () => {
   })
 
   it("resume: a run stuck in SPLITTING gets its manifest put again, which the splitter resumes under the same run id", async () => {
-    await withDeployment(async (d) => {
+    await withDeployment(sqs, async (d) => {
       // The splitter dies after registering the run, before queueing its chunks.
       const dies = over(RunTable.RunTable, (t) => ({ ...t, transition: () => Effect.die(new Error("container lost (injected)")) }))
       const key = await upload(d, small)
@@ -193,7 +155,7 @@ describeEmulated("phs --target aws on the emulators", () => {
       })
       await withHandlers(d, {}, async (h) => {
         const cli = phsAsync(["resume", runId, "--target", "aws"], { env: d.env })
-        const again = await eventually("the manifest put again", async () => (await keys(d, "manifests/")).find((k) => k === `manifests/${runId}.json`))
+        const again = await eventually("the manifest put again", async () => (await bucketKeys(d, "manifests/")).find((k) => k === `manifests/${runId}.json`))
         const started = await h.splitter(objectCreated(d.config.bucket, again))
         expect(started).toMatchObject({ _tag: "Started", runId })
         await drainAll(d, h)

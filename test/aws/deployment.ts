@@ -3,7 +3,7 @@
  * their dead-letter queues, catalog queue) and the four handlers over it, with optional
  * fault-injecting wrappers around the services.
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { SQSClient } from "@aws-sdk/client-sqs"
 import { BlobStore, Fitter, Pipeline, ResultParquet, RunTable, type ResultSchema } from "@phs/core"
 import {
@@ -20,6 +20,7 @@ import {
 import { Context, Effect, Layer, ManagedRuntime, Option, type Schedule } from "effect"
 import { cubeFits, type CubeOptions } from "../support/cubes.js"
 import { CREDENTIALS, createQueues, createTable, deleteBucket, deleteTable, REGION, uniqueName, type WorkQueueUrls } from "./emulators.js"
+import { endpoints as suiteEndpoints } from "./suite.js"
 import { context, drain, type DrainOptions, type DrainStats, invokeAsync, objectCreated } from "./lambda.js"
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
 import type { FauxqsServer } from "fauxqs"
@@ -235,3 +236,44 @@ export const runLocally = (u: Upload) =>
   })
 
 export const fitterThreads = Fitter.layerNative({ threads: 2 })
+
+/** A fresh deployment on the emulators for `f`, disposed after. */
+export const withDeployment = async <A>(sqs: { readonly endpoint: string; readonly server: FauxqsServer }, f: (d: Deployment) => Promise<A>): Promise<A> => {
+  const d = await deploy({ ...suiteEndpoints(), sqs: sqs.endpoint }, sqs.server)
+  try {
+    return await f(d)
+  } finally {
+    await d.dispose()
+  }
+}
+
+/** Handlers over a deployment for `f`, disposed after. */
+export const withHandlers = async <A>(d: Deployment, options: Parameters<typeof handlers>[1], f: (h: Handlers) => Promise<A>): Promise<A> => {
+  const h = handlers(d.config, options)
+  try {
+    return await f(h)
+  } finally {
+    await h.dispose()
+  }
+}
+
+/** The fit, slow and catalog queues drained through the handlers, as the event source mappings do. */
+export const drainAll = async (d: Deployment, h: Handlers) => {
+  await drain(d.sqs, d.queues.fit.url, (e) => h.worker(e, context(900_000)))
+  await drain(d.sqs, d.queues.slow.url, (e) => h.slowWorker(e))
+  await drain(d.sqs, d.queues.catalog, (e) => h.catalog(e))
+}
+
+/** The bucket's keys under a prefix. */
+export const bucketKeys = async (d: Deployment, prefix: string): Promise<string[]> =>
+  ((await d.s3.send(new ListObjectsV2Command({ Bucket: d.config.bucket, Prefix: prefix }))).Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]))
+
+/** Waits for `f` to give something, polling. */
+export const eventually = async <A>(what: string, f: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
+  for (const until = Date.now() + timeoutMs; ; ) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}

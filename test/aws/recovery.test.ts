@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { formatCard, rawHeader, writeCube } from "../../packages/core/src/FitsWriter.js"
 import { cubeData } from "../support/cubes.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
-import { type Deployment, deploy, flow, getRun, type Handlers, handlers, over, putObject, runIdOf, tableRows, upload, type Upload } from "./deployment.js"
+import { type Deployment, deploy, flow, getRun, type Handlers, handlers, over, putObject, runIdOf, tableRows, upload, type Upload, withDeployment, withHandlers, drainAll, eventually } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { context, drain } from "./lambda.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
@@ -29,41 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (emulated) await sqs.stop()
 })
-
-/** A fresh deployment and healthy handlers over it (plus `wraps`, fault-injecting). */
-const withDeployment = async <A>(f: (d: Deployment) => Promise<A>): Promise<A> => {
-  const d = await deploy({ ...endpoints(), sqs: sqs.endpoint }, sqs.server)
-  try {
-    return await f(d)
-  } finally {
-    await d.dispose()
-  }
-}
-
-const withHandlers = async <A>(d: Deployment, options: Parameters<typeof handlers>[1], f: (h: Handlers) => Promise<A>): Promise<A> => {
-  const h = handlers(d.config, options)
-  try {
-    return await f(h)
-  } finally {
-    await h.dispose()
-  }
-}
-
-/** The fit, slow and catalog queues drained through the handlers, as the event source mappings do. */
-const drainAll = async (d: Deployment, h: Handlers) => {
-  await drain(d.sqs, d.queues.fit.url, (e) => h.worker(e, context(900_000)))
-  await drain(d.sqs, d.queues.slow.url, (e) => h.slowWorker(e))
-  await drain(d.sqs, d.queues.catalog, (e) => h.catalog(e))
-}
-
-const eventually = async <A>(what: string, f: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  for (const until = Date.now() + timeoutMs; ; ) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 const manifestKeys = async (d: Deployment): Promise<string[]> =>
   ((await d.s3.send(new ListObjectsV2Command({ Bucket: d.config.bucket, Prefix: "manifests/" }))).Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]))
@@ -85,7 +50,7 @@ const oneLine = (stderr: string) => stderr.trim().split("\n")
 
 describeEmulated("recovery through phs --target aws", () => {
   it("a chunk failed for good is FAILED; phs resume (or phs redrive, then the Lambdas) reopens it and the run completes: one row per spectrum", async () => {
-    await withDeployment(async (d) => {
+    await withDeployment(sqs, async (d) => {
       const first = cubeData(small.cube)[0]
       const fatalChunk0 = over(Fitter.Fitter, (fitter) => ({
         ...fitter,
@@ -140,7 +105,7 @@ describeEmulated("recovery through phs --target aws", () => {
   })
 
   it("a deleted, a corrupted and a stray part: phs verify exits 1 naming it, phs resume rebuilds (or removes) it from the chunk results, verify passes", async () => {
-    await withDeployment(async (d) => {
+    await withDeployment(sqs, async (d) => {
       await withHandlers(d, {}, async (h) => {
         const runId = runIdOf(await flow(d, h, await upload(d, small)))
         const verify = () => phs(["verify", runId, "--target", "aws"], { env: d.env })
@@ -199,7 +164,7 @@ describeEmulated("recovery through phs --target aws", () => {
   })
 
   it("--hdu 2: the manifest carries it, the splitter reads that HDU, the run table records it; a bad --hdu uploads nothing", async () => {
-    await withDeployment(async (d) => {
+    await withDeployment(sqs, async (d) => {
       const dir = tempDir()
       const nchan = 64
       const extension = (nx: number, seed: number, name: string) => {

@@ -21,7 +21,7 @@ import * as RunData from "../../packages/cli/src/plot/RunData.js"
 import * as Target from "../../packages/cli/src/target/Target.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
 import { cutTile, quadrants } from "../support/tiles.js"
-import { deploy, flow, handlers } from "./deployment.js"
+import { deploy, flow, handlers, eventually } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
 
@@ -37,15 +37,6 @@ let set = { code: 0 as number | null, stdout: "", stderr: "" }
 
 const keys = async (prefix: string): Promise<string[]> =>
   ((await d.s3.send(new ListObjectsV2Command({ Bucket: d.config.bucket, Prefix: prefix }))).Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]))
-
-const eventually = async <A>(what: string, f: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  for (const until = Date.now() + timeoutMs; ; ) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 const aws = (args: ReadonlyArray<string>) => phs([...args, "--target", "aws"], { env: d.env })
 const onLocal = (args: ReadonlyArray<string>) => phs([...args, "--workdir", local])
