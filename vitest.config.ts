@@ -13,6 +13,7 @@ export default defineConfig({
       "@phs/core/delivery": src("core", "Delivery"),
       "@phs/core/schema": src("core", "ResultSchema"),
       "@phs/core/queries": src("core", "NamedQueries"),
+      "@phs/core/refit": src("core", "refit/index"),
       "@phs/core": src("core"),
       "@phs/runtime-local": src("runtime-local"),
       "@phs/runtime-lambda": src("runtime-lambda"),
