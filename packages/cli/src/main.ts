@@ -43,11 +43,11 @@ const preflight = (args: ReadonlyArray<string>): number | undefined => {
     process.stdout.write(Help.render(tree, path, width))
     return 0
   }
-  for (const hidden of ["--wizard", "--completions"])
-    if (args.includes(hidden)) {
-      process.stderr.write(`phs: unknown option ${hidden} (phs ${path.join(" ")} --help lists the options)\n`)
-      return 2
-    }
+  const unknown = Help.unknownOption(node, path, args)
+  if (unknown !== undefined) {
+    process.stderr.write(`phs: ${printable(unknown)}\n`)
+    return 2
+  }
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2)
     if (flag !== "--param") continue
