@@ -5,13 +5,14 @@
  * naming the nearest option, wherever it stands; the framework's usage errors (a missing
  * option, a value that is not a number, a path that does not exist) are said in phs's words.
  */
+import { Error as PlatformError } from "@effect/platform"
 import { NamedQueries } from "@phs/core"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { tree } from "../packages/cli/src/Commands.js"
-import { usageMessage } from "../packages/cli/src/Failure.js"
+import { pathDefect, usageMessage } from "../packages/cli/src/Failure.js"
 import * as Help from "../packages/cli/src/Help.js"
 import { phs, tempDir } from "./support/cli.js"
 
@@ -138,4 +139,39 @@ describe("the framework's usage errors in phs's words", () => {
       expect(r.stderr, args.join(" ")).toBe(stderr)
     }
   })
+})
+
+describe("an output path phs cannot create", () => {
+  it("a file-system defect of a path option is its path and why; other defects are not", () => {
+    const enotdir = new PlatformError.SystemError({
+      reason: "BadResource",
+      module: "FileSystem",
+      method: "access",
+      pathOrDescriptor: "/tmp/f/x.svg",
+      description: "ENOTDIR: not a directory, access '/tmp/f/x.svg'"
+    })
+    expect(pathDefect(enotdir)).toBe("/tmp/f/x.svg: not a directory")
+    expect(pathDefect(new Error("boom"))).toBeUndefined()
+  })
+
+  it("is refused in one line, exit 2: under /proc (no endless mkdir), below a file", async () => {
+    const dir = tempDir()
+    const work = path.join(dir, "w")
+    const run = await phs(["pipeline", SAMPLE, "--workdir", work, "--json"])
+    expect(run.code, run.stderr).toBe(0)
+    const runId = (JSON.parse(run.stdout) as { runId: string }).runId
+    const file = path.join(dir, "f")
+    fs.writeFileSync(file, "")
+    const cases: Array<[ReadonlyArray<string>, RegExp]> = [
+      [["export", runId, "--fits", "/proc/phs-no-such/maps"], /^phs: cannot create \/proc\/phs-no-such\/maps: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)\n$/],
+      [["plot", "map", runId, "--out", "/proc/phs-no-such/m.svg"], /^phs: cannot create \/proc\/phs-no-such: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)\n$/],
+      [["plot", "map", runId, "--out", path.join(file, "m.svg")], /^phs: .*\/f\/m\.svg: not a directory\n$/],
+      [["export", runId, "--fits", path.join(file, "maps")], /^phs: .*\/f\/maps: not a directory\n$/]
+    ]
+    for (const [args, stderr] of cases) {
+      const r = await phs([...args, "--workdir", work])
+      expect(r.code, args.join(" ")).toBe(2)
+      expect(r.stderr, args.join(" ")).toMatch(stderr)
+    }
+  }, 60_000)
 })

@@ -3,6 +3,7 @@
  * error) and one line, usage errors in phs's words with the option they are about named.
  */
 import { type HelpDoc, ValidationError } from "@effect/cli"
+import { Error as PlatformError } from "@effect/platform"
 
 /** One line from the framework's description of a usage error. */
 const docText = (doc: HelpDoc.HelpDoc): string => {
@@ -86,3 +87,13 @@ export const classify = (error: unknown, args: ReadonlyArray<string> = []): { co
   }
 }
 
+/**
+ * A path option the framework could not check: it dies when `access` fails other than with
+ * ENOENT (a file where a directory should be, no permission). The path and why, as a usage
+ * error; undefined for any other defect.
+ */
+export const pathDefect = (defect: unknown): string | undefined => {
+  if (!(defect instanceof PlatformError.SystemError) || defect.module !== "FileSystem" || typeof defect.pathOrDescriptor !== "string") return undefined
+  const why = /^[A-Z]+: ([^,]+)/.exec(defect.description ?? "")?.[1] ?? defect.reason
+  return `${defect.pathOrDescriptor}: ${why}`
+}

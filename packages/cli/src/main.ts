@@ -8,7 +8,7 @@ import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Console, Effect, Exit, Fiber, Option } from "effect"
 import { phs, tree, VERSION } from "./Commands.js"
-import { classify } from "./Failure.js"
+import { classify, pathDefect } from "./Failure.js"
 import * as Help from "./Help.js"
 import { exitCodeWith, guardStreams, printable, streamFault } from "./Output.js"
 
@@ -104,6 +104,11 @@ const main = async () => {
   const failure = Cause.failureOption(exit.cause)
   if (Option.isNone(failure)) {
     if (Cause.isInterruptedOnly(exit.cause)) return 130
+    const path = pathDefect(Cause.squash(exit.cause))
+    if (path !== undefined) {
+      process.stderr.write(`phs: ${printable(path)}\n`)
+      return 2
+    }
     process.stderr.write(`phs: internal error: ${printable(Cause.pretty(exit.cause).split("\n")[0])}\n`)
     if (verbose) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
     return 1
