@@ -80,6 +80,15 @@ describe("documented commands", () => {
   })
 })
 
+describe("a repeated argument", () => {
+  it("reads <cube>… in the usage line and the arguments, without the framework's note", () => {
+    const text = Help.render(tree, ["pipeline"], 100)
+    expect(text).toMatch(/^Usage: phs pipeline \[options\] <cube>…$/m)
+    expect(text).toMatch(/^ {2}<cube>… +FITS cube/m)
+    expect(text).not.toMatch(/must be repeated|1\+/)
+  })
+})
+
 describe("a mistyped option", () => {
   it("is named with the nearest option in the command's help, whatever its place", () => {
     const pipeline = tree.children.find((c) => c.name === "pipeline")!
@@ -93,6 +102,17 @@ describe("a mistyped option", () => {
     expect(Help.unknownOption(pipeline, ["pipeline"], ["--", "--not-an-option.fits"])).toBeUndefined()
     const query = tree.children.find((c) => c.name === "query")!
     expect(Help.unknownOption(query, ["query"], ["-- a comment\nSELECT 1", "--format", "csv"])).toBeUndefined()
+  })
+
+  it("of phs itself or of a group is refused too (not answered with the help); --help still shows it", async () => {
+    for (const [args, where] of [[["--bogus"], "phs"], [["plot", "--bogus"], "phs plot"]] as const) {
+      const r = await phs(args)
+      expect(r.code, args.join(" ")).toBe(2)
+      expect(r.stderr).toBe(`phs: unknown option --bogus (${where} --help lists the options)\n`)
+    }
+    const help = await phs(["pipeline", "--sruvey", "--help"])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^Usage: phs pipeline /)
   })
 
   it("after a cube is refused in one line (exit 2), not read as a cube; nothing is created", async () => {

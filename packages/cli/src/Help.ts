@@ -121,6 +121,7 @@ const FILLER = [
   /^This setting is a property argument which:/,
   /^May be specified /,
   /^This option may be repeated/,
+  /^This argument must be repeated/,
   /^This option can be set from environment variables\.$/
 ]
 
@@ -144,8 +145,9 @@ const paragraphs = (doc: HelpDoc.HelpDoc): string[] => {
   }
 }
 
-/** "--chunk-size integer" → "--chunk-size N"; a long choice list → its name in capitals. */
+/** "--chunk-size integer" → "--chunk-size N"; a long choice list → its name in capitals; "<cube> 1+" → "<cube>…". */
 const placeholder = (spec: string): string => {
+  if (/^<[\w-]+> \d+\+$/.test(spec)) return spec.replace(/ \d+\+$/, "…")
   const m = /^((?:-\w, )?--?[\w-]+)(?: (.*))?$/.exec(spec.replace(/^\((.*)\)$/, "$1"))
   if (m === null || m[2] === undefined) return spec.replace(/^\((.*)\)$/, "$1")
   const [, flag, value] = m

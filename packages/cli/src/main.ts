@@ -39,14 +39,15 @@ const preflight = (args: ReadonlyArray<string>): number | undefined => {
     process.stdout.write(`${VERSION}\n`)
     return 0
   }
-  if (args.includes("--help") || args.includes("-h") || node.children.length > 0) {
-    process.stdout.write(Help.render(tree, path, width))
-    return 0
-  }
-  const unknown = Help.unknownOption(node, path, args)
+  const help = args.includes("--help") || args.includes("-h")
+  const unknown = help ? undefined : Help.unknownOption(node, path, args)
   if (unknown !== undefined) {
     process.stderr.write(`phs: ${printable(unknown)}\n`)
     return 2
+  }
+  if (help || node.children.length > 0) {
+    process.stdout.write(Help.render(tree, path, width))
+    return 0
   }
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2)
