@@ -19,10 +19,12 @@ import { LocalRun } from "@phs/runtime-local"
 import { BlobStoreS3, CatalogQueue, RunTableDynamo, SplitterHandler, WorkQueueSqs } from "@phs/runtime-lambda"
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
+import * as AthenaSql from "../aws/AthenaSql.js"
 import * as Deployment from "../aws/Deployment.js"
 import { predict } from "../aws/Submit.js"
 import * as Watch from "../aws/Watch.js"
-import { manifestBytes, manifestKey, manifestOf, type Options, type Services, Target } from "./Target.js"
+import { rowStreamOf } from "../query/SqlEngine.js"
+import { manifestBytes, manifestKey, manifestOf, type Options, ResultQuery, type Services, Target } from "./Target.js"
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
@@ -150,4 +152,18 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
       ).pipe(Layer.provide(services))
       return Layer.merge(target, services)
     }).pipe(Deployment.explainSetup)
+  )
+
+/** `phs query` on the aws target: Athena in the deployment's workgroup (aws/AthenaSql.ts); its result pages come whole. */
+export const resultQuery = (o: Options): Layer.Layer<ResultQuery, Errors.InvalidInput> =>
+  Layer.scoped(
+    ResultQuery,
+    Effect.gen(function* () {
+      const engine = yield* AthenaSql.scoped(yield* Deployment.resolve(o))
+      return ResultQuery.of({
+        name: "aws",
+        notes: [],
+        stream: (sql) => engine.run(sql).pipe(Effect.map(rowStreamOf), Deployment.explainSetup)
+      })
+    })
   )
