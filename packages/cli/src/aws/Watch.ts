@@ -1,7 +1,7 @@
 /**
  * Watching a run on the aws target: the run table is read every 5 s (the Lambdas do the
  * work; this process only looks) and the progress bar of the local target is drawn from
- * it, until the run is COMPLETED or FAILED.
+ * it, fan-out stages' chunks (`refit 3/5`) included, until the run is COMPLETED or FAILED.
  *
  * - A run that shows no progress (its status and counters unchanged) for 30 minutes ends
  *   the watch with `RunStalled`, which says what the run was doing. The run itself carries
@@ -14,7 +14,7 @@
  *
  * Time is Effect's `Clock`, so tests drive it with `TestClock`.
  */
-import { Errors, type Params, RunTable } from "@phs/core"
+import { Errors, type Params, Pipeline, RunTable } from "@phs/core"
 import { SplitterHandler } from "@phs/runtime-lambda"
 import { Clock, Duration, Effect, Option, Schema } from "effect"
 import * as Progress from "../Progress.js"
@@ -67,9 +67,9 @@ export interface WatchOptions {
   readonly display?: Progress.Display
 }
 
-/** What counts as progress: the status and every counter. */
-export const signature = (r: RunTable.RunRecord): string =>
-  [r.status, r.spectraDone, r.jobsCompleted, r.jobsFailed, r.spectraDeferred, r.slowPending].join("/")
+/** What counts as progress: the status, every counter, and the fan-out stages' chunks done (a refit's passes). */
+export const signature = (r: RunTable.RunRecord, stages: Readonly<Record<string, number>> = {}): string =>
+  [r.status, r.spectraDone, r.jobsCompleted, r.jobsFailed, r.spectraDeferred, r.slowPending, Pipeline.stageProgressText(stages, r.jobsTotal)].join("/")
 
 const sameParams = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean => {
   const ka = Object.keys(a).sort()
@@ -116,6 +116,7 @@ export const watch = (runId: string, options: WatchOptions) =>
     const draw = display.draw
     const note = display.note
     let lastSeen: Option.Option<RunTable.RunRecord> = Option.none()
+    let lastStages: Readonly<Record<string, number>> = {}
 
     const loop = Effect.gen(function* () {
       for (;;) {
@@ -123,10 +124,13 @@ export const watch = (runId: string, options: WatchOptions) =>
         const got = yield* observe(table.getRun(id))
         if (Option.isSome(got) && Option.isSome(got.value)) {
           const run = got.value.value
+          // a transient failure keeps the stages last seen
+          const stages = Option.getOrElse(yield* observe(table.stageProgress(id)), () => lastStages)
+          lastStages = stages
           lastSeen = Option.some(run)
-          draw(run, now)
+          draw(run, now, stages)
           if (run.status === "COMPLETED" || run.status === "FAILED") return run
-          const s = signature(run)
+          const s = signature(run, stages)
           if (s !== sig) {
             sig = s
             last = run
