@@ -25,7 +25,7 @@ import { describeEmulated, emulated } from "./suite.js"
 
 const SAMPLE = path.resolve("examples/grs-5x5.fits")
 /** 25 spectra in chunks of 10: three chunks, every refit neighbourhood across a chunk boundary somewhere. */
-const ARGS = [SAMPLE, "--survey", "grs", "--chunk-size", "10"]
+const args = (survey = "grs") => [SAMPLE, "--survey", survey, "--chunk-size", "10"]
 const REFIT_STAGES = ["refit", "refit-2", "refit-3"]
 const PUBLISHED = "decompositions/survey=grs/"
 
@@ -66,7 +66,7 @@ beforeAll(async () => {
   dir = tempDir("phs-aws-refit-")
   // The local reference: the same cube, parameters and chunks in a workdir.
   const workdir = path.join(dir, "local")
-  const ref = await phs(["pipeline", ...ARGS, "--refit", "spatial", "--json", "--workdir", workdir])
+  const ref = await phs(["pipeline", ...args(), "--refit", "spatial", "--json", "--workdir", workdir])
   expect(ref.code, ref.stderr).toBe(0)
   localRunId = (JSON.parse(ref.stdout) as { runId: string }).runId
   local = filesUnder(path.join(workdir, "blobs"), PUBLISHED)
@@ -101,10 +101,16 @@ const driveRun = async (d: Deployment, h: Handlers, manifestKey: string, stageWo
 }
 
 /** `phs pipeline ARGS… --target aws` with this process playing AWS around it. */
-const pipelineOnAws = async (d: Deployment, h: Handlers, extra: ReadonlyArray<string>, stageWorker?: Handlers["stageWorker"]) => {
+const pipelineOnAws = async (d: Deployment, h: Handlers, cliArgs: ReadonlyArray<string>, stageWorker?: Handlers["stageWorker"]) => {
   const before = new Set(await bucketKeys(d, "manifests/"))
-  const cli = phsAsync(["pipeline", ...ARGS, ...extra, "--target", "aws"], { env: d.env })
-  const key = await eventually("the manifest", async () => (await bucketKeys(d, "manifests/")).find((k) => !before.has(k)))
+  const cli = phsAsync(["pipeline", ...cliArgs, "--target", "aws"], { env: d.env })
+  let exited: string | undefined
+  void cli.done.then((r) => (exited = `phs exited ${r.code} before putting its manifest: ${r.stderr}`))
+  const key = await eventually("the manifest", async () => {
+    const found = (await bucketKeys(d, "manifests/")).find((k) => !before.has(k))
+    if (found === undefined && exited !== undefined) throw new Error(exited)
+    return found
+  })
   const driven = await driveRun(d, h, key, stageWorker)
   const result = await cli.done
   expect(result.code, result.stderr).toBe(0)
@@ -118,7 +124,7 @@ describeEmulated("phs pipeline --refit spatial --target aws", () => {
   it("runs the refit's passes through the stage queue, publishes the local target's table byte for byte, replays identical; a plain run in the same deployment does not refit", async () => {
     await withDeployment(sqs, async (d) => {
       await withHandlers(d, {}, async (h) => {
-        const refit = await pipelineOnAws(d, h, ["--refit", "spatial"])
+        const refit = await pipelineOnAws(d, h, [...args(), "--refit", "spatial"])
         expect(refit.runId).toBe(localRunId)
         const run = await h.run(getRun(refit.runId))
         expect(run).toMatchObject({ status: "COMPLETED", refit: "spatial", jobsTotal: 3, nSpectra: 25 })
@@ -150,7 +156,7 @@ describeEmulated("phs pipeline --refit spatial --target aws", () => {
         for (const s of REFIT_STAGES) expect(status.stdout).toContain(`  ${s.padEnd(7)} 3/3 chunks done`)
 
         // the same deployment, a plain run of the same cube: no stage message, no refit column set
-        const plain = await pipelineOnAws(d, h, ["--survey", "plain"])
+        const plain = await pipelineOnAws(d, h, args("plain"))
         expect(plain.runId).not.toBe(refit.runId)
         expect((await h.run(getRun(plain.runId))).refit).toBeUndefined()
         expect(plain.stage).toEqual([])
@@ -193,7 +199,7 @@ describeEmulated("phs pipeline --refit spatial --target aws", () => {
           }
           return out
         }
-        const r = await pipelineOnAws(d, h, ["--refit", "spatial"], dying)
+        const r = await pipelineOnAws(d, h, [...args(), "--refit", "spatial"], dying)
         expect(died).toEqual({ write: 1, count: 1, ack: 1 })
         // each pass: one delivery more than its chunks, all three ending deleted
         expect(r.stage.map((s) => [s.bodies.length, s.deleted])).toEqual(REFIT_STAGES.map(() => [4, 3]))
