@@ -20,7 +20,7 @@ import * as Progress from "../../packages/cli/src/Progress.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
 import { bucketKeys, type Deployment, drainAll, eventually, getRun, type Handlers, listChunks, over, tableRows, type Wrap, withDeployment, withHandlers } from "./deployment.js"
 import { startSqs } from "./emulators.js"
-import { context, drain, type DrainStats, invokeAsync, objectCreated } from "./lambda.js"
+import { drain, type DrainStats, invokeAsync, objectCreated } from "./lambda.js"
 import { describeEmulated, emulated } from "./suite.js"
 
 const SAMPLE = path.resolve("examples/grs-5x5.fits")
@@ -95,7 +95,7 @@ const driveRun = async (d: Deployment, h: Handlers, manifestKey: string, stageWo
     await drainAll(d, h)
     const status = (await h.run(getRun(started.runId))).status
     if (status === "COMPLETED" || status === "FAILED") return { runId: started.runId, stage }
-    stage.push(await drain(d.sqs, d.queues.stage.url, (e) => stageWorker(e, context(900_000))))
+    stage.push(await drain(d.sqs, d.queues.stage.url, (e) => stageWorker(e)))
   }
   throw new Error(`run ${started.runId} did not end`)
 }
@@ -190,8 +190,8 @@ describeEmulated("phs pipeline --refit spatial --target aws", () => {
         }))
       ]
       await withHandlers(d, { wraps: crashes }, async (h) => {
-        const dying: Handlers["stageWorker"] = async (event, ctx) => {
-          const out = await h.stageWorker(event, ctx)
+        const dying: Handlers["stageWorker"] = async (event) => {
+          const out = await h.stageWorker(event)
           const task = JSON.parse(event.Records[0].body) as { stage: string; start: number }
           if (task.stage === "refit-3" && task.start === 0 && died.ack === 0) {
             died = { ...died, ack: 1 }
@@ -216,7 +216,7 @@ describeEmulated("phs pipeline --refit spatial --target aws", () => {
         const stage = Pipeline.pipelineFor("spatial").fanOut[1]
         const entries = await journalEntries(h, r.runId)
         await d.sqs.send(new SendMessageCommand({ QueueUrl: d.queues.stage.url, MessageBody: JSON.stringify(Pipeline.stageTaskOf(stage, run, chunk)) }))
-        const again = await drain(d.sqs, d.queues.stage.url, (e) => h.stageWorker(e, context(900_000)))
+        const again = await drain(d.sqs, d.queues.stage.url, (e) => h.stageWorker(e))
         expect(again).toMatchObject({ deleted: 1, itemFailures: 0, crashed: 0 })
         await drainAll(d, h)
         expect(await journalEntries(h, r.runId)).toBe(entries)
