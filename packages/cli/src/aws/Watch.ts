@@ -10,7 +10,7 @@
  *   recorded as a FAILED run named after the manifest's key (`invalid-…`): the watch fails
  *   with its reason. If the deployment runs another code version than this CLI, the run id
  *   differs from the one predicted: after a minute, the newest run of the survey with the
- *   same cube, parameters and chunk size is followed instead.
+ *   same cube, parameters, chunk size and refit mode is followed instead.
  *
  * Time is Effect's `Clock`, so tests drive it with `TestClock`.
  */
@@ -47,6 +47,8 @@ export interface Expecting {
   readonly chunkSize: number
   /** Resolved parameters (as the run records them). */
   readonly params: Params.RunParams
+  /** The `--refit` mode (absent: none): a plain run of the same cube is another run. */
+  readonly refit?: Params.RefitMode
   /** The splitter's record of this manifest refused, as it stood before the manifest was put. */
   readonly refusedBefore: Option.Option<RunTable.RunRecord>
 }
@@ -150,7 +152,12 @@ export const watch = (runId: string, options: WatchOptions) =>
           if (now - t0 >= fallbackAfterMs) {
             const runs = yield* observe(table.listRuns({ survey: expecting.survey }))
             const match = Option.getOrElse(runs, () => [] as ReadonlyArray<RunTable.RunRecord>).find(
-              (r) => r.runId !== id && r.cubeKey === expecting.cubeKey && r.chunkSize === expecting.chunkSize && sameParams(r.params, expecting.params as unknown as Readonly<Record<string, number>>)
+              (r) =>
+                r.runId !== id &&
+                r.cubeKey === expecting.cubeKey &&
+                r.chunkSize === expecting.chunkSize &&
+                (r.refit ?? "none") === (expecting.refit ?? "none") &&
+                sameParams(r.params, expecting.params as unknown as Readonly<Record<string, number>>)
             )
             if (match !== undefined) {
               note(`the deployment named the run ${match.runId}, not ${id}: it runs code ${match.codeVersion}, this CLI another version; following ${match.runId}`)

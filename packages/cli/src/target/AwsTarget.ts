@@ -109,7 +109,7 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                   const refusedBefore = yield* table.getRun(SplitterHandler.invalidRunId(key))
                   yield* store.put(key, manifestBytes(manifest))
                   note(`manifest s3://${bucket}/${key} put: run ${input.runId}`)
-                  expecting.set(input.runId, { manifestKey: key, survey: s.survey, cubeKey, chunkSize: input.chunkSize, params: input.params, refusedBefore })
+                  expecting.set(input.runId, { manifestKey: key, survey: s.survey, cubeKey, chunkSize: input.chunkSize, params: input.params, refit: s.refit, refusedBefore })
                   return { runId: input.runId, before }
                 })
               ),
