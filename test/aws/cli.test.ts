@@ -423,4 +423,16 @@ describe("the aws watch", () => {
       expect(lines.join("")).toContain("the deployment named the run grs-deployed, not grs-predicted: it runs code phs-0.0.9+fit-0.0.9")
     }).pipe(Effect.provide(runLayer))
   )
+
+  effectIt.effect("a refit run on another code version: the refit run of the cube is followed, not a newer plain one", () =>
+    Effect.gen(function* () {
+      const table = yield* RunTable.RunTable
+      const fiber = yield* Effect.fork(Watch.watch("grs-predicted", { ...quiet, expecting: { ...expecting("manifests/grs-predicted.json"), refit: "spatial" } }))
+      const code = { codeVersion: "phs-0.0.9+fit-0.0.9", status: "COMPLETED" as const, spectraDone: 100, jobsCompleted: 4 }
+      yield* table.createRun(makeRun({ runId: "grs-refit", refit: "spatial", createdAt: 1_000, ...code }), [])
+      yield* table.createRun(makeRun({ runId: "grs-plain", createdAt: 2_000, ...code }), [])
+      yield* TestClock.adjust("65 seconds")
+      expect(yield* Fiber.join(fiber)).toMatchObject({ runId: "grs-refit", refit: "spatial" })
+    }).pipe(Effect.provide(runLayer))
+  )
 })
