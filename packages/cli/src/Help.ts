@@ -275,8 +275,8 @@ export const nearest = (word: string, names: ReadonlyArray<string>): string | un
   return best !== undefined && best.d <= Math.max(1, Math.floor(best.n.length / 3)) ? best.n : undefined
 }
 
-/** Options every command takes (see GLOBAL), as typed. */
-const GLOBAL_FLAGS = ["--verbose", "--help", "-h", "--version"]
+/** Options every command takes, as typed ("-h", "--help", …). */
+const GLOBAL_FLAGS = GLOBAL.flatMap((g) => g.spec.split(", "))
 
 /**
  * The first option of `args` that the command `entry` (at `path`) does not have, as one
