@@ -311,7 +311,7 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
       )
     })
   )
-).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues"))
+).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues and reopen its failed chunks (phs resume then drives them)"))
 
 /** Asks a yes/no question on the terminal; anything but y/yes is no. */
 const confirm = (question: string) =>
