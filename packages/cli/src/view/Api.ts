@@ -78,7 +78,7 @@ export const pixel = (run: LoadedRun, x: number, y: number) =>
     const row = yield* rowAt(run, x, y)
     const values = yield* data.spectrum(run, x, y)
     const labels = yield* Labels.Labels
-    const label = (yield* labels.all).spectra.find((s) => s.x === x && s.y === y) ?? null
+    const label = (yield* labels.ofCube(run.info.cubeKey)).find((s) => s.x === x && s.y === y) ?? null
     const v = run.velocity
     const where = run.galactic?.(x, y)
     // the table's world columns (core's WCS), else a plate carrée header read linearly
@@ -335,15 +335,29 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
         })
       )
     ),
-    HttpRouter.get("/api/labels", handle(Effect.flatMap(Labels.Labels, (l) => l.all))),
+    HttpRouter.get(
+      "/api/labels",
+      handle(
+        Effect.gen(function* () {
+          const q = yield* HttpServerRequest.schemaSearchParams(Schema.Struct({ run: Schema.optional(RunId) }))
+          const labels = yield* Labels.Labels
+          if (q.run === undefined) return yield* labels.all
+          const run = yield* loadRun(q.run)
+          return { cube: run.info.cubeKey, spectra: yield* labels.ofCube(run.info.cubeKey) }
+        })
+      )
+    ),
     HttpRouter.put(
       "/api/labels/:x/:y",
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
+          const q = yield* HttpServerRequest.schemaSearchParams(RunQuery)
           const b = yield* jsonBody(LabelBody)
+          const run = yield* loadRun(q.run)
+          yield* checkPixel(run, p.x, p.y)
           const labels = yield* Labels.Labels
-          yield* labels.put({ x: p.x, y: p.y, ...(b.category === undefined ? {} : { category: b.category }), components: b.components })
+          yield* labels.put(run.info.cubeKey, { x: p.x, y: p.y, ...(b.category === undefined ? {} : { category: b.category }), components: b.components })
           return { saved: labels.file, spectra: (yield* labels.all).spectra.length }
         })
       )
@@ -353,8 +367,10 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
+          const q = yield* HttpServerRequest.schemaSearchParams(RunQuery)
+          const run = yield* loadRun(q.run)
           const labels = yield* Labels.Labels
-          const removed = yield* labels.remove(p.x, p.y)
+          const removed = yield* labels.remove(run.info.cubeKey, p.x, p.y)
           return { removed, spectra: (yield* labels.all).spectra.length }
         })
       )
