@@ -12,6 +12,7 @@ import * as http from "node:http"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { truthOf } from "../packages/cli/src/view/Labels.js"
+import { QUANTITY_NAMES } from "../packages/cli/src/view/Quantities.js"
 import { decodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
 import { decode as decodeTruth } from "../packages/core/src/score/Labels.js"
@@ -283,6 +284,19 @@ describe("phs view API", () => {
       expect(r.type).toContain("application/json")
       expect(JSON.parse(r.body)).toHaveProperty("error")
       expect(r.body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/)
+    }
+    // a bad value is named with what is allowed
+    const messages: Array<[string, string]> = [
+      [`/api/map?run=${run}&value=bogus`, `bad request: value bogus: expected one of ${QUANTITY_NAMES.join(", ")}`],
+      [`/api/map?run=${run}&vlaue=n_components`, 'bad request: vlaue: is unexpected, expected: "run" | "survey" | "value" | "minus"'],
+      [`/api/map?run=a.b`, "bad request: run a.b: a run id is letters, digits, - and _"],
+      [`/api/map?survey=a%20b`, 'bad request: survey "a b": a survey is letters, digits, - and _'],
+      [`/api/pixel/1.5/0?run=${run}`, "bad request: x 1.5: an index is a non-negative integer"],
+      [`/api/fit/0/0`, "bad request: run: is missing"]
+    ]
+    for (const [p, message] of messages) {
+      const r = await get(p, p.startsWith("/api/fit") ? { method: "POST", body: "{}" } : {})
+      expect([p, JSON.parse(r.body).error]).toEqual([p, message])
     }
     const fit = await get(`/api/fit/0/0?run=${run}`, { method: "POST", body: JSON.stringify({ lo: 400, hi: 500 }) })
     expect(fit.status).toBe(400)
