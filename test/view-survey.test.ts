@@ -147,6 +147,15 @@ describe("phs view --survey", () => {
     expect(await del.json()).toEqual({ removed: false, spectra: 1 })
   })
 
+  it("answers a run of another survey by saying whose it is", async () => {
+    const other = await phs(["pipeline", SAMPLE, "--survey", "other", "--workdir", work, "--json"])
+    expect(other.code, other.stderr).toBe(0)
+    const id = (JSON.parse(other.stdout) as { runId: string }).runId
+    const r = await getJson(`/api/map?run=${id}`)
+    expect(r).toEqual({ status: 404, body: { error: `run ${id} is of survey other, not grs (phs view --survey grs shows that survey's runs only)` } })
+    expect((await getJson("/api/map?run=nosuchrun")).body).toEqual({ error: "no run nosuchrun" })
+  }, 120_000)
+
   it("fails at start with one line for a survey without runs", async () => {
     const r = await phs(["view", "--survey", "nope", "--port", "0", "--workdir", work])
     expect(r.code).toBe(2)
