@@ -185,6 +185,7 @@ export const migrate = (db: Database.Database): void =>
       const version = db.pragma("user_version", { simple: true }) as number
       if (version > migrations.length)
         throw new Error(`the database has schema version ${version}; this phs knows versions up to ${migrations.length}`)
+      if (version === migrations.length) return // up to date: write nothing, so a reader leaves the file's bytes as they were
       for (let v = version; v < migrations.length; v++) db.exec(migrations[v])
       db.pragma(`user_version = ${migrations.length}`)
     })
