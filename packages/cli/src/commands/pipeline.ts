@@ -77,6 +77,18 @@ export const parseParams = (raw: Option.Option<HashMap.HashMap<string, string>>)
 const count = (n: number) => n.toLocaleString("en-US")
 
 /**
+ * The one line an interrupted drive leaves (pipeline, a set's cube, a sweep's point): what
+ * was interrupted, where its run stands, and `how` to go on. `before` stands in when the
+ * run table cannot be read any more.
+ */
+export const sayInterrupted = (o: { readonly what?: string; readonly runId: string; readonly before: Option.Option<RunTable.RunRecord>; readonly how: string }) =>
+  Effect.gen(function* () {
+    const now = yield* Effect.orElseSucceed(Effect.flatMap(RunTable.RunTable, (t) => t.getRun(o.runId)), () => o.before)
+    const at = Option.match(now, { onNone: () => "", onSome: (r) => ` at ${count(r.spectraDone)}/${count(r.nSpectra)}` })
+    process.stderr.write(`interrupted: ${o.what === undefined ? "" : `${o.what}, `}run ${o.runId}${at}; ${o.how}\n`)
+  })
+
+/**
  * Drives (or follows) a run to its end and prints its summary; shared by `pipeline` and
  * `resume`. Interrupted (Ctrl-C, SIGTERM), it says in one line where the run is and how
  * to go on; the target has put the in-flight work back by then.
@@ -89,13 +101,7 @@ export const driveAndReport = (runId: string, options: { readonly concurrency: n
     const doneBefore = Option.match(before, { onNone: () => 0, onSome: (r) => r.spectraDone })
     const started = Date.now()
     const run = yield* target.drive(runId, { concurrency: options.concurrency, quiet: options.asJson }).pipe(
-      Effect.onInterrupt(() =>
-        Effect.gen(function* () {
-          const now = yield* Effect.orElseSucceed(table.getRun(runId), () => before)
-          const at = Option.match(now, { onNone: () => "", onSome: (r) => ` at ${count(r.spectraDone)}/${count(r.nSpectra)}` })
-          process.stderr.write(`interrupted: run ${runId}${at}; continue with phs resume ${runId}${target.flags}\n`)
-        })
-      )
+      Effect.onInterrupt(() => sayInterrupted({ runId, before, how: `continue with phs resume ${runId}${target.flags}` }))
     )
     yield* report(run, { seconds: (Date.now() - started) / 1000, spectra: run.spectraDone - doneBefore, asJson: options.asJson })
     return yield* Pipeline.ensureCompleted(run)
@@ -239,7 +245,6 @@ const pipelineSet = (
 ) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const table = yield* RunTable.RunTable
     const set = Progress.makeSetDisplay({ tty: process.stderr.isTTY === true, quiet: o.json }, cubes.map((c, k) => ({ name: path.basename(c), spectra: sizes[k] })))
     const outcomes: CubeOutcome[] = []
     const drive = Effect.gen(function* () {
@@ -260,12 +265,15 @@ const pipelineSet = (
         const started = Date.now()
         const run = yield* target.drive(submitted.runId, { concurrency: o.concurrency, quiet: o.json, display: set.cube(k) }).pipe(
           Effect.onInterrupt(() =>
-            Effect.gen(function* () {
-              set.end()
-              const now = Option.getOrUndefined(yield* Effect.orElseSucceed(table.getRun(submitted.runId), () => submitted.before))
-              const at = now === undefined ? "" : ` at ${count(now.spectraDone)}/${count(now.nSpectra)}`
-              process.stderr.write(`interrupted: ${name}, run ${submitted.runId}${at}; the same phs pipeline again carries on the set (phs resume ${submitted.runId}${target.flags} this cube)\n`)
-            })
+            Effect.zipRight(
+              Effect.sync(() => set.end()),
+              sayInterrupted({
+                what: name,
+                runId: submitted.runId,
+                before: submitted.before,
+                how: `the same phs pipeline again carries on the set (phs resume ${submitted.runId}${target.flags} this cube)`
+              })
+            )
           )
         )
         const seconds = (Date.now() - started) / 1000
