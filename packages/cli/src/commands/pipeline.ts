@@ -140,14 +140,34 @@ export const report = (
     } else if (run.status === "FAILED") line(`  see phs status ${run.runId}${target.flags}; phs resume ${run.runId}${target.flags} tries again`)
   })
 
-/** Runs of the target other than `runId` (and, for a set, its survey's: the set comes to them) that are not finished, in one line each. */
+/** Whether two runs were made with the same settings: what a set gives each of its cubes. */
+const sameSettings = (a: RunTable.RunRecord, b: RunTable.RunRecord): boolean => {
+  const keys = Object.keys(a.params)
+  return (
+    a.chunkSize === b.chunkSize &&
+    a.hdu === b.hdu &&
+    (a.refit ?? "none") === (b.refit ?? "none") &&
+    a.codeVersion === b.codeVersion &&
+    keys.length === Object.keys(b.params).length &&
+    keys.every((k) => b.params[k] === a.params[k])
+  )
+}
+
+/**
+ * Runs of the target other than `runId` that are not finished, in one line each. For a set
+ * (`set`: its survey), its survey's runs made with `runId`'s settings are left out: the set
+ * comes to them; its runs with other settings (another `--chunk-size`, `--param`) are named.
+ */
 const otherUnfinished = (runId: string, setSurvey?: string) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const runs = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns({ limit: 1000 }))
+    const table = yield* RunTable.RunTable
+    const runs = yield* table.listRuns({ limit: 1000 })
+    const current = runs.find((r) => r.runId === runId) ?? Option.getOrUndefined(yield* table.getRun(runId))
+    const theSetComesTo = (r: RunTable.RunRecord) => r.survey === setSurvey && (current === undefined || sameSettings(r, current))
     return runs
-      .filter((r) => r.runId !== runId && r.survey !== setSurvey && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
-      .map((r) => `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}`)
+      .filter((r) => r.runId !== runId && !theSetComesTo(r) && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
+      .map((r) => ({ runId: r.runId, text: `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}` }))
   })
 
 /** One cube of the set: submitted (or found), then driven and reported. */
@@ -170,7 +190,7 @@ const pipelineOne = (
     }
     if (!o.json) {
       if (Option.isSome(submitted.before)) note(`run ${submitted.runId} exists already (${submitted.before.value.status.toLowerCase()}): continuing it`)
-      for (const text of yield* otherUnfinished(submitted.runId)) note(text)
+      for (const { text } of yield* otherUnfinished(submitted.runId)) note(text)
     }
     return yield* driveAndReport(submitted.runId, { concurrency: o.concurrency, asJson: o.json })
   })
@@ -247,6 +267,8 @@ const pipelineSet = (
     const target = yield* Target
     const set = Progress.makeSetDisplay({ tty: process.stderr.isTTY === true, quiet: o.json }, cubes.map((c, k) => ({ name: path.basename(c), spectra: sizes[k] })))
     const outcomes: CubeOutcome[] = []
+    // Each unfinished run the set does not come to is named once, not at every cube.
+    const named = new Set<string>()
     const drive = Effect.gen(function* () {
       for (const [k, file] of cubes.entries()) {
         const name = `cube ${k + 1}/${cubes.length} ${printable(path.basename(file))}`
@@ -261,7 +283,11 @@ const pipelineSet = (
           continue
         }
         if (before !== undefined) set.note(`${name}: run ${submitted.runId} exists already (${before.status.toLowerCase()}): continuing it`)
-        for (const text of yield* otherUnfinished(submitted.runId, surveyName)) set.note(text)
+        for (const { runId, text } of yield* otherUnfinished(submitted.runId, surveyName)) {
+          if (named.has(runId)) continue
+          named.add(runId)
+          set.note(text)
+        }
         const started = Date.now()
         const run = yield* target.drive(submitted.runId, { concurrency: o.concurrency, quiet: o.json, display: set.cube(k) }).pipe(
           Effect.onInterrupt(() =>
