@@ -174,7 +174,7 @@ describe("an output path phs cannot create", () => {
     expect(pathDefect(new Error("boom"))).toBeUndefined()
   })
 
-  it("is refused in one line, exit 2: under /proc (no endless mkdir), below a file", async () => {
+  it("is refused in one line, exit 2: under /proc (no endless mkdir, also sweep and tune plots), below a file", async () => {
     const dir = tempDir()
     const work = path.join(dir, "w")
     const run = await phs(["pipeline", SAMPLE, "--workdir", work, "--json"])
@@ -185,6 +185,8 @@ describe("an output path phs cannot create", () => {
     const cases: Array<[ReadonlyArray<string>, RegExp]> = [
       [["export", runId, "--fits", "/proc/phs-no-such/maps"], /^phs: cannot create \/proc\/phs-no-such\/maps: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)\n$/],
       [["plot", "map", runId, "--out", "/proc/phs-no-such/m.svg"], /^phs: cannot create \/proc\/phs-no-such: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)\n$/],
+      [["sweep", SAMPLE, "--param", "beta=3,4", "--json", "--plot", "/proc/phs-no-such/s.svg"], /^phs: cannot create \/proc\/phs-no-such: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)\n$/],
+      [["tune", SAMPLE, "--synthetic", "--param", "beta=3,4", "--json", "--plot", "/proc/phs-no-such/t.svg"], /^phs: cannot create \/proc\/phs-no-such: mkdir \/proc\/phs-no-such: no such file or directory \(ENOENT\)\n$/],
       [["plot", "map", runId, "--out", path.join(file, "m.svg")], /^phs: .*\/f\/m\.svg: not a directory\n$/],
       [["export", runId, "--fits", path.join(file, "maps")], /^phs: .*\/f\/maps: not a directory\n$/]
     ]

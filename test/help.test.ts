@@ -7,7 +7,8 @@
 import { describe, expect, it } from "vitest"
 import { tree } from "../packages/cli/src/Commands.js"
 import * as Help from "../packages/cli/src/Help.js"
-import { phs } from "./support/cli.js"
+import * as path from "node:path"
+import { phs, tempDir } from "./support/cli.js"
 
 /** Every command's path in the tree, groups included. */
 const paths = (e: Help.Entry, prefix: ReadonlyArray<string> = []): ReadonlyArray<ReadonlyArray<string>> => [
@@ -97,4 +98,18 @@ describe("usage errors", () => {
     expect(Help.nearest("qeury", names)).toBe("query")
     expect(Help.nearest("xyzzy", names)).toBeUndefined()
   })
+})
+
+describe("phs --version", () => {
+  it("is the version every run records: one source of truth", async () => {
+    const v = await phs(["--version"])
+    expect(v.code).toBe(0)
+    const version = v.stdout.trim()
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/)
+    const work = path.join(tempDir(), "w")
+    const run = await phs(["pipeline", path.resolve("examples/grs-3x3.fits"), "--workdir", work, "--json"])
+    expect(run.code, run.stderr).toBe(0)
+    const { codeVersion } = JSON.parse(run.stdout) as { codeVersion: string }
+    expect(codeVersion.startsWith(`phs-${version}+fit-`), codeVersion).toBe(true)
+  }, 60_000)
 })

@@ -6,6 +6,7 @@
  * and `phs status` tells a driven run from one nothing drives.
  */
 import Database from "better-sqlite3"
+import { execFileSync } from "node:child_process"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -132,4 +133,39 @@ describe("interrupting phs pipeline", () => {
     expect(after.hidden).toBe(0)
     expect(after.inProgress).toBe(0)
   })
+})
+
+describe("interrupting phs sweep and phs tune", () => {
+  const sweepArgs = (workdir: string, plot: string) => ["sweep", cube, "--survey", "sig", "--param", "beta=3,4", "--chunk-size", "20", "--concurrency", "2", "--workdir", workdir, "--plot", plot]
+  const tuneArgs = (workdir: string, plot: string) => {
+    const dir = path.dirname(workdir)
+    const synth = path.join(dir, "s.fits")
+    const truth = path.join(dir, "s.truth.json")
+    if (!fs.existsSync(synth)) execFileSync(process.execPath, [path.resolve("bench/synth.mjs"), "--seed", "5", "--n", "4", "--out", synth, "--truth", truth], { stdio: "ignore" })
+    return ["tune", synth, "--truth", truth, "--survey", "sig", "--param", "beta=3,4", "--chunk-size", "2", "--concurrency", "1", "--workdir", workdir, "--plot", plot]
+  }
+  for (const [command, argsOf, signal, code] of [["sweep", sweepArgs, "SIGINT", 130], ["tune", tuneArgs, "SIGTERM", 143]] as const) {
+    it(`${command}, ${signal} mid-point: pipeline's one line, naming the point and how to go on, exit ${code}; the same ${command} again finishes`, async () => {
+      const dir = tempDir()
+      const workdir = path.join(dir, "w")
+      const plot = path.join(dir, "p.svg")
+      const cli = phsAsync(argsOf(workdir, plot), { env: { PHS_FAULTS: SLOW } })
+      await until("some spectra done", () => state(workdir).runs.some((r) => r.done > 0))
+      const runId = state(workdir).runs[0].runId
+      cli.child.kill(signal)
+      const r = await cli.done
+      expect(r.code).toBe(code)
+      const lines = r.stderr.split("\n").filter((l) => l.startsWith("interrupted:"))
+      expect(lines).toEqual([
+        expect.stringMatching(
+          new RegExp(`^interrupted: point 1/2 beta=3, run ${runId} at [0-9,]+/[0-9,]+; the same phs ${command} again carries on \\(phs resume ${runId} --workdir ${workdir} this point\\)$`)
+        )
+      ])
+      expect(r.stderr).not.toMatch(/Error|at .*\.js:\d+/)
+      expect(state(workdir).inProgress).toBe(0)
+      const again = await phs(argsOf(workdir, plot))
+      expect(again.code, again.stderr).toBe(0)
+      expect(fs.existsSync(plot)).toBe(true)
+    }, 180_000)
+  }
 })

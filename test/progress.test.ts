@@ -269,6 +269,25 @@ describe("the progress of a set of cubes", () => {
       expect(again.stdout).toMatch(/^ {2}tile-1\.fits +set-\S+ +COMPLETED +60 +already done$/m)
       expect(again.stdout).toMatch(/^ {2}tile-2\.fits +set-\S+ +COMPLETED +60 +([1-5]?\d) in [\d.]+ s$/m)
       expect(again.stdout).toMatch(/^ {2}tile-3\.fits +set-\S+ +COMPLETED +60 +60 in [\d.]+ s$/m)
+      // the run it continued is the set's own: not named as one left over
+      expect(again.stderr).not.toContain("is unfinished too")
+    })
+
+    it("Ctrl-C in cube 2, then the set with another chunk size: the interrupted run is named once, with how to resume it", async () => {
+      const workdir = path.join(tempDir(), "w")
+      const args = ["pipeline", dir, "--survey", "set", "--workdir", workdir]
+      const r = await inTerminal(80, [process.execPath, PHS, ...args, "--chunk-size", "20"].map(quote).join(" "), { PHS_FAULTS: SLOW }, { after: /cube 2\/3 .*tile-2\.fits [1-5]\d\/60/, keys: "\u0003" })
+      expect(r.code, r.output).toBe(130)
+      const runId = screen(r.output).join("\n").match(/^interrupted: cube 2\/3 tile-2\.fits, run (set-\S+) at/m)?.[1]
+      expect(runId, r.output).toBeDefined()
+      const again = await phs(args)
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.stderr.split("\n").filter((l) => l.includes("is unfinished too"))).toEqual([
+        expect.stringMatching(new RegExp(`^phs: run ${runId} is unfinished too \\(\\w+, [1-5]\\d/60 spectra\\); continue it with phs resume ${runId} --workdir ${workdir}$`))
+      ])
+      // the set made its own runs, of every cube
+      expect(again.stdout.match(/^ {2}tile-\d\.fits +set-\S+ +COMPLETED +60 +60 in [\d.]+ s$/gm)?.length, again.stdout).toBe(3)
+      expect(again.stdout).not.toContain(runId)
     })
 
     it("a cube whose run fails does not stop the set: every cube runs, the set exits 1 naming the failed runs", async () => {

@@ -3,6 +3,7 @@
  * the dead letters after its deliveries, the run ends FAILED with the reason, `phs status`
  * shows the dead letter, and `phs redrive` + `phs resume` finish the run.
  */
+import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { expect, it } from "vitest"
@@ -59,4 +60,27 @@ it("phs resume alone reopens a FAILED run's chunks and dead letters and complete
   const after = JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout)
   expect(after.deadLetters).toEqual([])
   expect(after.chunks.every((c: { status: string }) => c.status === "COMPLETED")).toBe(true)
+})
+
+it("phs redrive says what it did: failed chunks reopened without a dead letter, and nothing when there is nothing", async () => {
+  const dir = tempDir()
+  const cube = path.join(dir, "c.fits")
+  fs.writeFileSync(cube, cubeFits({ nx: 10, ny: 10, nchan: 64, seed: 7 }))
+  const workdir = path.join(dir, "w")
+  const plan = { seed: 5, rules: [{ service: "BlobStore", op: "get", match: "chunk-0000025.f32", kind: "transient" }] }
+  const failed = await phs(["pipeline", cube, "--survey", "said", "--chunk-size", "25", "--workdir", workdir], { env: { PHS_FAULTS: JSON.stringify(plan) } })
+  expect(failed.code).toBe(1)
+  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  // The failed chunk's dead letter is gone (purged by hand): the chunk is still to reopen.
+  const db = new Database(path.join(workdir, "phs.sqlite"))
+  expect(db.prepare("DELETE FROM dead_letters").run().changes).toBe(1)
+  db.close()
+  const reopened = await phs(["redrive", runId, "--workdir", workdir])
+  expect(reopened.code, reopened.stderr).toBe(0)
+  expect(reopened.stdout).toBe(`run ${runId}: no dead letters, 1 chunk(s) reopened; continue with phs resume ${runId} --workdir ${workdir}\n`)
+  const again = await phs(["redrive", runId, "--workdir", workdir])
+  expect(again.stdout).toBe(`run ${runId}: no dead letters and no failed chunks: nothing to redrive\n`)
+  const resumed = await phs(["resume", runId, "--json", "--workdir", workdir])
+  expect(resumed.code).toBe(0)
+  expect(JSON.parse(resumed.stdout)).toMatchObject({ status: "COMPLETED", jobsFailed: 0, spectraDone: 100 })
 })

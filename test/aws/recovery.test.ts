@@ -102,7 +102,7 @@ describeEmulated("recovery through phs --target aws", () => {
         await expectOneRowPerSpectrum(h, "grs2", 35)
       })
       for (const runId of [viaResume, viaRedrive])
-        expect((await phs(["redrive", runId, "--target", "aws"], { env: d.env })).stdout.trim()).toBe(`run ${runId}: no dead letters`)
+        expect((await phs(["redrive", runId, "--target", "aws"], { env: d.env })).stdout.trim()).toBe(`run ${runId}: no dead letters and no failed chunks: nothing to redrive`)
     })
   })
 

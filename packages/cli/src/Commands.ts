@@ -2,6 +2,7 @@
  * The `phs` command tree: every command, and the examples its help ends with.
  */
 import { Command } from "@effect/cli"
+import { Pipeline } from "@phs/core"
 import { cost } from "./commands/cost.js"
 import { exportCommand } from "./commands/export.js"
 import { pipeline } from "./commands/pipeline.js"
@@ -14,7 +15,8 @@ import { verify } from "./commands/verify.js"
 import { view } from "./commands/view.js"
 import * as Help from "./Help.js"
 
-export const VERSION = "0.1.0"
+/** The version `phs --version` prints: core's, the one every run records (`phs-<version>+fit-…`). */
+export const VERSION = Pipeline.CORE_VERSION
 
 export const phs = Command.make("phs").pipe(
   Command.withDescription("Gaussian decomposition of radio survey cubes, with durable, replayable runs"),

@@ -257,7 +257,24 @@ const addonPath = (): string => {
   return override ? resolvePath(override) : "../build/Release/phs_fit.node"
 }
 
-const addon = createRequire(import.meta.url)(addonPath()) as NativeAddon
+/** Every function the wrapper calls: an addon built before one of them was added lacks it. */
+const ADDON_FUNCTIONS = ["decompose", "decomposeBatch", "decomposeBatchMulti", "noise", "peaks", "fit", "poolThreads"] as const satisfies ReadonlyArray<keyof NativeAddon>
+
+/**
+ * The loaded module as the addon, checked once at load: a binary older than this wrapper
+ * is refused in one line naming what it lacks (rather than every call failing later with
+ * "… is not a function").
+ *
+ * @since 0.2.0
+ */
+export const checkAddon = (module: unknown): NativeAddon => {
+  const exported = typeof module === "object" && module !== null ? (module as Record<string, unknown>) : {}
+  const missing = ADDON_FUNCTIONS.filter((name) => typeof exported[name] !== "function")
+  if (missing.length > 0) throw new Error(`the native addon is out of date (missing ${missing.join(", ")}): run npm run build`)
+  return module as NativeAddon
+}
+
+const addon = checkAddon(createRequire(import.meta.url)(addonPath()))
 
 const STATUS: ReadonlyArray<DecompositionStatus> = ["ok", "blank", "timeout"]
 

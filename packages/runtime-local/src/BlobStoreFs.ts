@@ -102,7 +102,7 @@ const writeStreamAtomically = <E>(key: string, file: string, body: Stream.Stream
   return Effect.acquireUseRelease(
     Effect.tryPromise({
       try: async () => {
-        await fs.promises.mkdir(dir, { recursive: true })
+        await makeDirs(dir)
         return fs.promises.open(temp, "wx")
       },
       catch: fail

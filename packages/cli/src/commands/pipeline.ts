@@ -77,6 +77,18 @@ export const parseParams = (raw: Option.Option<HashMap.HashMap<string, string>>)
 const count = (n: number) => n.toLocaleString("en-US")
 
 /**
+ * The one line an interrupted drive leaves (pipeline, a set's cube, a sweep's point): what
+ * was interrupted, where its run stands, and `how` to go on. `before` stands in when the
+ * run table cannot be read any more.
+ */
+export const sayInterrupted = (o: { readonly what?: string; readonly runId: string; readonly before: Option.Option<RunTable.RunRecord>; readonly how: string }) =>
+  Effect.gen(function* () {
+    const now = yield* Effect.orElseSucceed(Effect.flatMap(RunTable.RunTable, (t) => t.getRun(o.runId)), () => o.before)
+    const at = Option.match(now, { onNone: () => "", onSome: (r) => ` at ${count(r.spectraDone)}/${count(r.nSpectra)}` })
+    process.stderr.write(`interrupted: ${o.what === undefined ? "" : `${o.what}, `}run ${o.runId}${at}; ${o.how}\n`)
+  })
+
+/**
  * Drives (or follows) a run to its end and prints its summary; shared by `pipeline` and
  * `resume`. Interrupted (Ctrl-C, SIGTERM), it says in one line where the run is and how
  * to go on; the target has put the in-flight work back by then.
@@ -89,13 +101,7 @@ export const driveAndReport = (runId: string, options: { readonly concurrency: n
     const doneBefore = Option.match(before, { onNone: () => 0, onSome: (r) => r.spectraDone })
     const started = Date.now()
     const run = yield* target.drive(runId, { concurrency: options.concurrency, quiet: options.asJson }).pipe(
-      Effect.onInterrupt(() =>
-        Effect.gen(function* () {
-          const now = yield* Effect.orElseSucceed(table.getRun(runId), () => before)
-          const at = Option.match(now, { onNone: () => "", onSome: (r) => ` at ${count(r.spectraDone)}/${count(r.nSpectra)}` })
-          process.stderr.write(`interrupted: run ${runId}${at}; continue with phs resume ${runId}${target.flags}\n`)
-        })
-      )
+      Effect.onInterrupt(() => sayInterrupted({ runId, before, how: `continue with phs resume ${runId}${target.flags}` }))
     )
     yield* report(run, { seconds: (Date.now() - started) / 1000, spectra: run.spectraDone - doneBefore, asJson: options.asJson })
     return yield* Pipeline.ensureCompleted(run)
@@ -134,14 +140,34 @@ export const report = (
     } else if (run.status === "FAILED") line(`  see phs status ${run.runId}${target.flags}; phs resume ${run.runId}${target.flags} tries again`)
   })
 
-/** Runs of the target other than `runId` (and, for a set, its survey's: the set comes to them) that are not finished, in one line each. */
+/** Whether two runs were made with the same settings: what a set gives each of its cubes. */
+const sameSettings = (a: RunTable.RunRecord, b: RunTable.RunRecord): boolean => {
+  const keys = Object.keys(a.params)
+  return (
+    a.chunkSize === b.chunkSize &&
+    a.hdu === b.hdu &&
+    (a.refit ?? "none") === (b.refit ?? "none") &&
+    a.codeVersion === b.codeVersion &&
+    keys.length === Object.keys(b.params).length &&
+    keys.every((k) => b.params[k] === a.params[k])
+  )
+}
+
+/**
+ * Runs of the target other than `runId` that are not finished, in one line each. For a set
+ * (`set`: its survey), its survey's runs made with `runId`'s settings are left out: the set
+ * comes to them; its runs with other settings (another `--chunk-size`, `--param`) are named.
+ */
 const otherUnfinished = (runId: string, setSurvey?: string) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const runs = yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns({ limit: 1000 }))
+    const table = yield* RunTable.RunTable
+    const runs = yield* table.listRuns({ limit: 1000 })
+    const current = runs.find((r) => r.runId === runId) ?? Option.getOrUndefined(yield* table.getRun(runId))
+    const theSetComesTo = (r: RunTable.RunRecord) => r.survey === setSurvey && (current === undefined || sameSettings(r, current))
     return runs
-      .filter((r) => r.runId !== runId && r.survey !== setSurvey && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
-      .map((r) => `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}`)
+      .filter((r) => r.runId !== runId && !theSetComesTo(r) && r.status !== "COMPLETED" && r.status !== "FAILED" && !r.runId.startsWith("invalid-"))
+      .map((r) => ({ runId: r.runId, text: `run ${r.runId} is unfinished too (${r.status.toLowerCase()}, ${count(r.spectraDone)}/${count(r.nSpectra)} spectra); continue it with phs resume ${r.runId}${target.flags}` }))
   })
 
 /** One cube of the set: submitted (or found), then driven and reported. */
@@ -164,7 +190,7 @@ const pipelineOne = (
     }
     if (!o.json) {
       if (Option.isSome(submitted.before)) note(`run ${submitted.runId} exists already (${submitted.before.value.status.toLowerCase()}): continuing it`)
-      for (const text of yield* otherUnfinished(submitted.runId)) note(text)
+      for (const { text } of yield* otherUnfinished(submitted.runId)) note(text)
     }
     return yield* driveAndReport(submitted.runId, { concurrency: o.concurrency, asJson: o.json })
   })
@@ -239,9 +265,10 @@ const pipelineSet = (
 ) =>
   Effect.gen(function* () {
     const target = yield* Target
-    const table = yield* RunTable.RunTable
     const set = Progress.makeSetDisplay({ tty: process.stderr.isTTY === true, quiet: o.json }, cubes.map((c, k) => ({ name: path.basename(c), spectra: sizes[k] })))
     const outcomes: CubeOutcome[] = []
+    // Each unfinished run the set does not come to is named once, not at every cube.
+    const named = new Set<string>()
     const drive = Effect.gen(function* () {
       for (const [k, file] of cubes.entries()) {
         const name = `cube ${k + 1}/${cubes.length} ${printable(path.basename(file))}`
@@ -256,16 +283,23 @@ const pipelineSet = (
           continue
         }
         if (before !== undefined) set.note(`${name}: run ${submitted.runId} exists already (${before.status.toLowerCase()}): continuing it`)
-        for (const text of yield* otherUnfinished(submitted.runId, surveyName)) set.note(text)
+        for (const { runId, text } of yield* otherUnfinished(submitted.runId, surveyName)) {
+          if (named.has(runId)) continue
+          named.add(runId)
+          set.note(text)
+        }
         const started = Date.now()
         const run = yield* target.drive(submitted.runId, { concurrency: o.concurrency, quiet: o.json, display: set.cube(k) }).pipe(
           Effect.onInterrupt(() =>
-            Effect.gen(function* () {
-              set.end()
-              const now = Option.getOrUndefined(yield* Effect.orElseSucceed(table.getRun(submitted.runId), () => submitted.before))
-              const at = now === undefined ? "" : ` at ${count(now.spectraDone)}/${count(now.nSpectra)}`
-              process.stderr.write(`interrupted: ${name}, run ${submitted.runId}${at}; the same phs pipeline again carries on the set (phs resume ${submitted.runId}${target.flags} this cube)\n`)
-            })
+            Effect.zipRight(
+              Effect.sync(() => set.end()),
+              sayInterrupted({
+                what: name,
+                runId: submitted.runId,
+                before: submitted.before,
+                how: `the same phs pipeline again carries on the set (phs resume ${submitted.runId}${target.flags} this cube)`
+              })
+            )
           )
         )
         const seconds = (Date.now() - started) / 1000

@@ -296,6 +296,13 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
   }).pipe(Effect.provide(LocalTarget.layer(o.workdir, "read")))
 ).pipe(Command.withDescription("re-execute a finished run against its journal and report identical or divergent"))
 
+/** What `phs redrive` did: the messages it put back and the chunks it reopened, or that there was nothing to do. */
+export const redriveText = (runId: string, r: { readonly redriven: number; readonly reopened: number }, flags: string): string => {
+  if (r.redriven === 0 && r.reopened === 0) return `run ${runId}: no dead letters and no failed chunks: nothing to redrive`
+  const messages = r.redriven === 0 ? "no dead letters" : `${r.redriven} message(s) back on their queues`
+  return `run ${runId}: ${messages}, ${r.reopened} chunk(s) reopened; continue with phs resume ${runId}${flags}`
+}
+
 export const redrive = Command.make("redrive", { runId, json, ...targetOptions }, (o) =>
   onTarget(o, "read")(
     Effect.gen(function* () {
@@ -307,11 +314,7 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
       const r = yield* Target.redrive(run)
       if (o.json) return line(JSON.stringify({ runId: run.runId, redriven: r.redriven, reopenedChunks: r.reopened }))
       if (Option.isSome(r.note)) return yield* Effect.fail(new Errors.InvalidInput({ reason: r.note.value }))
-      line(
-        r.redriven === 0
-          ? `run ${run.runId}: no dead letters`
-          : `run ${run.runId}: ${r.redriven} message(s) back on their queues, ${r.reopened} chunk(s) reopened; continue with phs resume ${run.runId}${target.flags}`
-      )
+      line(redriveText(run.runId, r, target.flags))
     })
   )
 ).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues and reopen its failed chunks (phs resume then drives them)"))

@@ -18,7 +18,7 @@ import * as RunData from "../plot/RunData.js"
 import * as Progress from "../Progress.js"
 import { resolveOutput } from "./plot.js"
 import { checkCube, hdu, hduNote } from "./hdu.js"
-import { surveyFromFile } from "./pipeline.js"
+import { sayInterrupted, surveyFromFile } from "./pipeline.js"
 import { json, workdir } from "./shared.js"
 
 export const cube = Args.file({ name: "cube", exists: "yes" }).pipe(Args.withDescription("FITS cube (x, y, velocity)"))
@@ -144,7 +144,10 @@ export interface PointRun {
  * first point to fit a chunk fits it for every point not yet finished, and the later
  * points' fits of that chunk are answered from it (docs/tuning.md, "What a sweep costs").
  */
-export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunkSize: number; readonly concurrency: number; readonly quiet: boolean }) =>
+export const runPoints = (
+  p: Plan,
+  o: { readonly command: "sweep" | "tune"; readonly workdir: string; readonly chunkSize: number; readonly concurrency: number; readonly quiet: boolean }
+) =>
   // A bad setting is refused before the workdir is opened.
   Effect.flatMap(Effect.suspend(() => Settings.fromEnv(Scoring.SweepFitter.cacheBudgetMiB, process.env)), (budgetMiB) =>
     Effect.gen(function* () {
@@ -178,7 +181,16 @@ export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunk
         yield* Ref.update(state, (s) => ({ ...s, label }))
         const runId = yield* LocalRun.submitImported(Pipeline.standard, submission(params))
         yield* Ref.update(state, (s) => ({ ...s, runs: [...s.runs, runId] }))
-        const run = yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: o.concurrency }).pipe(Effect.provideService(Fitter.Fitter, fitter))
+        const run = yield* Pipeline.drive(Pipeline.standard, runId, { concurrency: o.concurrency }).pipe(
+          Effect.provideService(Fitter.Fitter, fitter),
+          // The progress line ends first; the points' finished chunks stay, so the same command carries on.
+          Effect.onInterrupt(() =>
+            Effect.zipRight(
+              Option.match(progress, { onNone: () => Effect.void, onSome: Fiber.interrupt }),
+              sayInterrupted({ what: label, runId, before: Option.none(), how: `the same phs ${o.command} again carries on (phs resume ${runId}${LocalTarget.workdirFlag(o.workdir)} this point)` })
+            )
+          )
+        )
         yield* fitter.retire(sets[i])
         out.push({ params, run })
       }
@@ -259,7 +271,7 @@ export const sweep = Command.make(
       yield* resolveOutput(o.plot, Option.none(), `${p.survey}-sweep`)
       noteHdu(p, o.json)
       const started = Date.now()
-      const { points: ran, fits } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
+      const { points: ran, fits } = yield* runPoints(p, { command: "sweep", workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
       const seconds = (Date.now() - started) / 1000
       const summaries: PointSummary[] = []
       for (const point of ran) {

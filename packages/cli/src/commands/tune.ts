@@ -151,7 +151,7 @@ export const tune = Command.make(
         const labels = yield* readLabels(o.truth.value, Keys.cube(p.survey, yield* LocalRun.sha256File(p.cube)))
         yield* Scoring.Labels.checkAgainstCube(labels, { nx: p.header.nx, ny: p.header.ny, nChannels: p.header.nchan }, o.truth.value)
         noteHdu(p, o.json)
-        const { points: ran } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
+        const { points: ran } = yield* runPoints(p, { command: "tune", workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
         yield* ensureAllCompleted(ran)
         points = []
         for (const point of ran) {

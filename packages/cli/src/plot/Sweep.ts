@@ -4,6 +4,7 @@
  * value of the other swept parameters. Drawn by Render like every `phs plot`.
  */
 import { Errors } from "@phs/core"
+import { Dirs } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -86,10 +87,10 @@ export const write = (p: GridPlot, out: Option.Option<string>, defaultBase: stri
     const bytes = yield* Render.render(spec(p), target.format)
     yield* Effect.try({
       try: () => {
-        fs.mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true })
+        Dirs.makeDirsSync(path.dirname(path.resolve(target.file)))
         fs.writeFileSync(target.file, bytes)
       },
-      catch: (e) => new Errors.InvalidInput({ reason: `cannot write ${target.file}: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => new Errors.InvalidInput({ reason: e instanceof Dirs.DirError ? e.message : `cannot write ${target.file}: ${e instanceof Error ? e.message : String(e)}` })
     })
     return target.file
   })

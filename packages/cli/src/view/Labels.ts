@@ -9,6 +9,7 @@
  * nothing but the change in flight.
  */
 import { Scoring } from "@phs/core"
+import { Dirs } from "@phs/runtime-local"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -65,12 +66,12 @@ export const read = (file: string): Effect.Effect<LabelFile, LabelFileError> =>
 const write = (file: string, content: LabelFile) =>
   Effect.try({
     try: () => {
-      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
+      Dirs.makeDirsSync(path.dirname(path.resolve(file)))
       const tmp = `${file}.${process.pid}.tmp`
       fs.writeFileSync(tmp, `${JSON.stringify(content, null, 1)}\n`)
       fs.renameSync(tmp, file)
     },
-    catch: (e) => new BadRequest({ message: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}` })
+    catch: (e) => new BadRequest({ message: e instanceof Dirs.DirError ? e.message : `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}` })
   })
 
 const byPixel = (a: CubeLabel, b: CubeLabel) => (a.cube ?? "").localeCompare(b.cube ?? "") || a.y - b.y || a.x - b.x
