@@ -1,6 +1,6 @@
 import { decompose, DEFAULT_PARAMS, type Component } from "@phs/fit-native"
 import { describe, expect, it } from "@effect/vitest"
-import { DEFAULT_REFIT_OPTIONS, flagsOf, majorityCount, type Neighbour, refitBlock } from "../../src/refit/index.js"
+import { DEFAULT_REFIT_OPTIONS, flagsOf, majorityCount, type Neighbour, refitBlock, supportOf } from "../../src/refit/index.js"
 import type { DecompositionRow } from "../../src/ResultSchema.js"
 import { prng } from "../../src/internal/prng.js"
 import { fromCards } from "../../src/wcs/Wcs.js"
@@ -28,8 +28,19 @@ describe("refit flags", () => {
     expect(flags(row(0, 0, one), ring(one))).toEqual([])
   })
   it("count: the neighbours' weighted majority has another count", () => {
-    expect(flags(row(0, 0, one), ring(two))).toEqual(["count"])
+    // and the component at 150 all of them have is missing
+    expect(flags(row(0, 0, one), ring(two))).toEqual(["count", "missing"])
     expect(majorityCount(ring(two))).toEqual({ count: 2, share: 1 })
+    // a spectrum with a component more than its neighbours lacks none of theirs
+    expect(flags(row(0, 0, two), ring(one))).toEqual(["count"])
+  })
+  it("missing: the right count, but a component the neighbours share stands elsewhere", () => {
+    const elsewhere = [{ amplitude: 2, mean: 100, stddev: 4 }, { amplitude: 1, mean: 200, stddev: 4 }]
+    expect(flags(row(0, 0, elsewhere), ring(two))).toEqual(["missing"])
+    // held by less than missingShare of the neighbours' weight: not flagged
+    const few = ring(one).map((n, i) => (i === 0 ? { ...n, row: row(0, 0, two) } : n))
+    expect(supportOf(150, 4, few)).toBeLessThan(DEFAULT_REFIT_OPTIONS.missingShare)
+    expect(flags(row(0, 0, one), few)).toEqual([])
   })
   it("residual: χ²_red beyond the noise", () => {
     expect(flags(row(0, 0, one, 1.5), ring(one))).toEqual(["residual"])
