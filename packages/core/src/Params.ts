@@ -116,6 +116,14 @@ export const REFIT_MODES = ["none", "spatial"] as const
 export type RefitMode = (typeof REFIT_MODES)[number]
 
 /**
+ * A `--refit` mode as manifests, split inputs and run records carry it.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const Refit = Schema.Literal(...REFIT_MODES)
+
+/**
  * The manifest that starts a run (the aws trigger; also what `phs pipeline` builds locally).
  *
  * @since 0.1.0
@@ -133,7 +141,7 @@ export const Manifest = Schema.Struct({
     { default: () => ({}) }
   ),
   chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => DEFAULT_CHUNK_SIZE }),
-  refit: Schema.optionalWith(Schema.Literal(...REFIT_MODES), { default: () => "none" as const }),
+  refit: Schema.optionalWith(Refit, { default: () => "none" as const }),
   /** The HDU holding the cube (0 = primary); absent: the first HDU holding a 3-D image. */
   hdu: Schema.optional(Schema.Int.pipe(Schema.nonNegative({ message: () => "hdu is an HDU number, 0 for the primary" })))
 })

@@ -6,6 +6,7 @@
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { RunNotFound, StorageError } from "./Errors.js"
+import { Refit } from "./Params.js"
 
 /**
  * @since 0.1.0
@@ -52,7 +53,9 @@ export const RunRecord = Schema.Struct({
   status: RunStatus,
   reason: Schema.NullOr(Schema.String),
   /** The HDU the cube is read from, when `--hdu` named one other than the first 3-D image (absent: that one). */
-  hdu: Schema.optional(Schema.Int)
+  hdu: Schema.optional(Schema.Int),
+  /** The `--refit` mode the run composes its pipeline with, when it is not `none` (absent: none). */
+  refit: Schema.optional(Refit)
 })
 export type RunRecord = typeof RunRecord.Type
 
@@ -105,7 +108,8 @@ const runStorageFields = {
   slowPending: stored(Schema.Number, "slow_pending"),
   status: RunStatus,
   reason: storedOrNull(Schema.String, "reason"),
-  hdu: Schema.optionalWith(Schema.Int, { nullable: true })
+  hdu: Schema.optionalWith(Schema.Int, { nullable: true }),
+  refit: Schema.optionalWith(Refit, { nullable: true })
 }
 
 /**

@@ -12,7 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { shellWord } from "../Output.js"
 import * as Progress from "../Progress.js"
-import { type Error as TargetError, type Mode, ofRun, type Services, Target } from "./Target.js"
+import { type Error as TargetError, type Mode, ofRun, ResultQuery, type Services, Target } from "./Target.js"
 
 /** The CLI's settings from the environment. */
 const settings = Config.all({
@@ -162,3 +162,25 @@ export const ensureWorkdir = (workdir: string): Effect.Effect<void, Errors.Inval
     try: () => Dirs.makeDirsSync(workdir),
     catch: (e) => new Errors.InvalidInput({ reason: `cannot use the workdir ${workdir}: ${e instanceof Dirs.DirError ? e.detail : String(e)}` })
   })
+
+/**
+ * `phs query` on the local target: a read-only DuckDB over the workdir's published parts
+ * (query/LocalSql.ts, query/QuerySandbox.ts), rows streamed. Only the directory must exist:
+ * nothing else of the workdir is opened.
+ */
+export const resultQuery = (workdir: string): Layer.Layer<ResultQuery, Errors.InvalidInput> =>
+  Layer.scoped(
+    ResultQuery,
+    Effect.gen(function* () {
+      if (!fs.existsSync(workdir))
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: `no workdir ${workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` }))
+      // DuckDB loads on use, not at every command's start-up.
+      const LocalSql = yield* Effect.promise(() => import("../query/LocalSql.js"))
+      const local = yield* LocalSql.make(workdir)
+      return ResultQuery.of({
+        name: "local",
+        notes: local.files === 0 ? [`note: no results in ${workdir} yet, the table is empty (phs pipeline CUBE.fits makes some)`] : [],
+        stream: local.engine.stream
+      })
+    })
+  )

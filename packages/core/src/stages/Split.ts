@@ -122,7 +122,8 @@ const registerStep = Step.make({
         slowPending: 0,
         status: "SPLITTING",
         reason: null,
-        ...hduField(input.hdu)
+        ...hduField(input.hdu),
+        ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit })
       }
       const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
       const stored = yield* table.createRun(run, chunks)

@@ -70,6 +70,19 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         expect((yield* table.listChunks(run.runId)).map((c) => c.start)).toEqual([0, 25, 50, 75])
       })))
 
+    it.effect("createRun keeps the refit mode and the HDU a run was started with; a plain run has neither", () =>
+      Effect.gen(function* () {
+        const table = yield* RunTable.RunTable
+        const refit = makeRun({ runId: "run-refit", refit: "spatial", hdu: 1 })
+        yield* table.createRun(refit, makeChunks(refit))
+        const plain = makeRun({ runId: "run-plain" })
+        yield* table.createRun(plain, makeChunks(plain))
+        expect(yield* runOf(table, refit.runId)).toEqual(refit)
+        const stored = yield* runOf(table, plain.runId)
+        expect(stored).toEqual(plain)
+        expect("refit" in stored).toBe(false)
+      }).pipe(Effect.provide(layer())))
+
     it.effect("getRun of an unknown run is none", withRun((table) =>
       Effect.gen(function* () {
         expect(yield* table.getRun("run-nope")).toEqual(Option.none())
