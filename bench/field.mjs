@@ -183,7 +183,7 @@ const runField = async (label, field, truthFile) => {
 
 const pct = (x) => `${(100 * x).toFixed(1)} %`
 const print = (r) => {
-  console.log(`${r.label}: ${r.spectra} spectra, CPU decompose ${r.decomposeS.toFixed(1)} s, refit ${r.refitS.toFixed(1)} s (${(r.refitS / r.decomposeS).toFixed(2)}× the decomposition, ${r.fits} LM solves), ${r.refitted} refitted${r.skipped ? ` (${r.skipped})` : ""}; flagged ${JSON.stringify(r.flagged)}`)
+  console.log(`${r.label}: ${r.spectra} spectra, CPU decompose ${r.decomposeS.toFixed(1)} s, refit ${r.refitS.toFixed(1)} s (${(r.refitS / r.decomposeS).toFixed(2)}× the decomposition, ${r.fits} guesses fitted), ${r.refitted} refitted${r.skipped ? ` (${r.skipped})` : ""}; flagged ${JSON.stringify(r.flagged)}`)
   console.log(`  jump rate ${pct(r.jumpRate[0])} → ${pct(r.jumpRate[1])}, median χ²red ${r.medianChi2[0]?.toFixed(3)} → ${r.medianChi2[1]?.toFixed(3)}`)
   if (r.without) {
     for (const [name, s] of [["without", r.without], ["with   ", r.with]]) {
