@@ -31,7 +31,7 @@ export const tree: Help.Entry = Help.entry("phs", phs, ["phs pipeline examples/g
   Help.entry("redrive", redrive, ["phs redrive grs-3f2a && phs resume grs-3f2a"]),
   Help.entry("verify", verify, ["phs verify grs-3f2a", "phs verify --survey grs"]),
   Help.entry("rm", rm, ["phs rm grs-3f2a", "phs rm grs-3f2a --yes"]),
-  Help.entry("query", query, ['phs query "SELECT survey, count(*) FROM decompositions GROUP BY 1"', "phs query --named components_histogram --format csv"]),
+  Help.entry("query", query, ['phs query "SELECT survey, count(*) FROM decompositions GROUP BY 1"', "phs query --named beta-comparison --format csv"]),
   Help.entry("plot", plot, ["phs plot map grs-3f2a --value rms --out rms.png"], [
     Help.entry("spectrum", spectrum, ["phs plot spectrum grs-3f2a 2 3", "phs plot spectrum grs-3f2a 2 3 --out s.png"]),
     Help.entry("map", map, ["phs plot map grs-3f2a", "phs plot map grs-3f2a --value integrated --out integrated.png"]),

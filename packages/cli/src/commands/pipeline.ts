@@ -15,7 +15,7 @@ import * as CubeSet from "../CubeSet.js"
 import * as Progress from "../Progress.js"
 import { Target } from "../target/Target.js"
 import { checkCube, hdu, hduNote } from "./hdu.js"
-import { checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
+import { checkChunkSize, checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
 
 const cube = Args.text({ name: "cube" }).pipe(
   Args.withDescription("FITS cube (x, y, velocity); several, a directory or a glob run each cube as its own run of one --survey"),
@@ -294,6 +294,7 @@ export const pipeline = Command.make(
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)
+      yield* checkChunkSize(o.chunkSize)
       const cubes = yield* CubeSet.expand(o.cube)
       if (cubes.length > 1 && Option.isNone(o.survey)) {
         return yield* Effect.fail(new Errors.InvalidInput({ reason: `${cubes.length} cubes make one survey: name it with --survey NAME` }))

@@ -252,8 +252,8 @@ export const resume = Command.make(
         Effect.gen(function* () {
           const target = yield* Target.Target
           const found = yield* findRun(o.runId)
-          // The imported cube is checked whatever the run's state: a damaged copy is said at once.
-          if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
+          // The run's cube is checked whatever the run's state: a damaged or replaced one is said at once.
+          yield* target.checkCube(found)
           if (found.status === "COMPLETED") {
             // A finished run: its published parts are checked and, where damaged, rebuilt.
             yield* resumeParts(found.runId, o.json)
@@ -282,7 +282,7 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
   Effect.gen(function* () {
     const run = yield* findRun(o.runId)
     // the pipeline the run was submitted with (its recorded refit mode)
-    const outcome = yield* Effect.either(Effect.flatMap(LocalRun.pipelineOf(run.runId), (p) => Pipeline.replay(p, run.runId)))
+    const outcome = yield* Effect.either(Effect.flatMap(LocalRun.pipelineOf(run), (p) => Pipeline.replay(p, run.runId)))
     if (outcome._tag === "Right") {
       yield* replayParts(run.runId)
       if (o.json) return line(JSON.stringify({ runId: run.runId, identical: true, steps: outcome.right.steps }))
@@ -301,6 +301,9 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
     Effect.gen(function* () {
       const target = yield* Target.Target
       const run = yield* findRun(o.runId)
+      // On aws the Lambdas take the messages at once, so the cube is checked first; locally
+      // nothing reads it until phs resume, which checks it.
+      if (target.name === "aws") yield* target.checkCube(run)
       const r = yield* Target.redrive(run)
       if (o.json) return line(JSON.stringify({ runId: run.runId, redriven: r.redriven, reopenedChunks: r.reopened }))
       if (Option.isSome(r.note)) return yield* Effect.fail(new Errors.InvalidInput({ reason: r.note.value }))
@@ -311,7 +314,7 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
       )
     })
   )
-).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues"))
+).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues and reopen its failed chunks (phs resume then drives them)"))
 
 /** Asks a yes/no question on the terminal; anything but y/yes is no. */
 const confirm = (question: string) =>

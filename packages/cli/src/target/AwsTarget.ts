@@ -7,15 +7,19 @@
  *   `BlobStore.putFile` (skipped when an object of the same size is there), the run id is
  *   computed as the splitter will compute it (`Submit.predict`), and the manifest (with its
  *   `--refit` mode) goes to `manifests/{runId}.json`: its upload is what starts the run
- *   (EventBridge → splitter). A run that exists past its split is not started again.
+ *   (EventBridge → splitter). A run that exists past its split is not started again; when
+ *   the bucket's object at its cube key is no longer the one it was split from (its ETag),
+ *   the file is put back there.
  * - drive: the run table is watched until the run ends (`Watch`).
  * - unstick: a run stuck in SPLITTING gets its manifest put again (rebuilt from the run
  *   record when it is gone): the upload re-triggers the splitter, which resumes from its
  *   journal; a settled run never cataloged (its catalog message died) is sent to the
  *   catalog queue again.
+ * - checkCube: the cube's `HeadObject` against the ETag and size the split recorded
+ *   (`CubeCheck.verify`), before a resume or a redrive.
  */
 import { BlobStore, Errors, Keys, RunTable, WorkQueue } from "@phs/core"
-import { LocalRun } from "@phs/runtime-local"
+import { CubeCheck, LocalRun } from "@phs/runtime-local"
 import { BlobStoreS3, CatalogQueue, RunTableDynamo, SplitterHandler, WorkQueueSqs } from "@phs/runtime-lambda"
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
@@ -33,7 +37,7 @@ const unnamed = (reason: string) => (operation: string) => Effect.fail(new Error
 
 const missingBucket: (reason: string) => BlobStore.BlobStore = (reason) => {
   const fail = unnamed(reason)
-  return { get: () => fail("s3 get"), getRange: () => fail("s3 get"), size: () => fail("s3 head"), put: () => fail("s3 put"), putFile: () => fail("s3 put"), putStream: () => fail("s3 put"), list: () => fail("s3 list"), remove: () => fail("s3 delete") }
+  return { get: () => fail("s3 get"), getRange: () => fail("s3 get"), size: () => fail("s3 head"), stat: () => fail("s3 head"), put: () => fail("s3 put"), putFile: () => fail("s3 put"), putStream: () => fail("s3 put"), list: () => fail("s3 list"), remove: () => fail("s3 delete") }
 }
 
 const missingQueues: (reason: string) => WorkQueue.WorkQueue = (reason) => {
@@ -100,7 +104,17 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                   const input = yield* predict(manifest, s.cube)
                   const key = manifestKey(input.runId)
                   const before = yield* table.getRun(input.runId)
-                  if (Option.isSome(before) && before.value.status !== "SPLITTING") return { runId: input.runId, before }
+                  if (Option.isSome(before) && before.value.status !== "SPLITTING") {
+                    // The run's cube replaced in the bucket since its split: this file is its cube
+                    // (the key names its SHA-256), so putting it back lets phs resume carry on.
+                    const recorded = before.value.cubeEtag
+                    const now = yield* store.stat(cubeKey)
+                    if (recorded !== undefined && Option.getOrUndefined(now)?.etag !== recorded) {
+                      yield* store.putFile(cubeKey, s.cube)
+                      note(`cube put back at s3://${bucket}/${cubeKey}: the bucket held another object there`)
+                    }
+                    return { runId: input.runId, before }
+                  }
                   const size = fs.statSync(s.cube).size
                   if (Option.getOrUndefined(yield* store.size(cubeKey)) === size) note(`cube already at s3://${bucket}/${cubeKey}`)
                   else {
@@ -115,6 +129,7 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                   return { runId: input.runId, before }
                 })
               ),
+            checkCube: (run) => inDeployment(CubeCheck.verify(run, "identity")),
             drive: (runId, options) =>
               inDeployment(Watch.watch(runId, { tty: process.stderr.isTTY === true, quiet: options.quiet, flags, expecting: expecting.get(runId), ...(options.display === undefined ? {} : { display: options.display }) })),
             unstick: (run) =>

@@ -5,7 +5,7 @@
  * workdir: a directory without one is a one-line error.
  */
 import { Errors, Faults, Fitter, Keys, Pipeline, RunTable, WorkQueue } from "@phs/core"
-import { BlobStoreFs, Dirs, DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
+import { BlobStoreFs, CubeCheck, Dirs, DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
 import { Config, Effect, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -93,10 +93,11 @@ const makeTarget = (workdir: string, drive: Option.Option<Target["drive"]>) =>
             return { runId, before: Option.fromNullable(known.find((r) => r.runId === runId)) }
           })
         ),
+      checkCube: (run) => inWorkdir(CubeCheck.verify(run, "content")),
       drive: Option.getOrElse(drive, () => () => Effect.dieMessage("the local target was opened read-only")),
       unstick: (run) =>
         run.status === "SPLITTING"
-          ? inWorkdir(Effect.flatMap(LocalRun.pipelineOf(run.runId), (p) => Pipeline.start(p, Pipeline.splitInputOf(run)))).pipe(Effect.as([]))
+          ? inWorkdir(Effect.flatMap(LocalRun.pipelineOf(run), (p) => Pipeline.start(p, Pipeline.splitInputOf(run)))).pipe(Effect.as([]))
           : Effect.succeed([]),
       drivenBy: (run) =>
         DriverLock.holder({ workdir }).pipe(
@@ -122,8 +123,8 @@ const driver = (lock: DriverLock.DriverLock) =>
       // Scoped: however driving ends (interrupted too), the display ends first, on its own line.
       const progress = yield* Effect.forkScoped(Progress.follow(runId, display, { tty }))
       const q = yield* WorkQueue.WorkQueue
-      // the pipeline the run was submitted with (its recorded refit mode)
-      const pipeline = yield* LocalRun.pipelineOf(runId)
+      // the pipeline the run was submitted with (the refit mode its record carries)
+      const pipeline = yield* LocalRun.pipelineOf(yield* Pipeline.getRun(runId))
       const run = yield* lock
         .guard(Pipeline.drive(pipeline, runId, { concurrency: options.concurrency }))
         .pipe(Effect.provideService(WorkQueue.WorkQueue, focused(q, runId)))

@@ -68,6 +68,11 @@ export interface Target {
   readonly submit: (s: Submission) => Effect.Effect<Submitted, Error>
   /** Drives a run to its end on this machine (local), or follows it while the deployment does (aws); draws progress. */
   readonly drive: (runId: string, options: DriveOptions) => Effect.Effect<RunTable.RunRecord, Error>
+  /**
+   * Fails in one line when the run's cube is gone or is no longer the one it was split from
+   * (`CubeCheck.verify`: re-hashed locally, its ETag on aws); before a resume or redrive.
+   */
+  readonly checkCube: (run: RunTable.RunRecord) => Effect.Effect<void, Error>
   /** Puts back what a run is stuck on besides its dead letters (a split to restart, a catalog to send again); notes what was done. */
   readonly unstick: (run: RunTable.RunRecord) => Effect.Effect<ReadonlyArray<string>, Error>
   /** Who drives a run now, in words; none when nothing does. */
