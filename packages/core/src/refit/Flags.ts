@@ -53,7 +53,8 @@ export interface RefitOptions {
   readonly coherence: number
   /**
    * reward, in AICc units, of each component of a solution at least half of the neighbours'
-   * weight shares, times that share: the component-level neighbour term of the acceptance
+   * weight shares, times that share, each neighbour component supporting one component at
+   * most ({@link matchedSupportOf}): the component-level neighbour term of the acceptance
    */
   readonly supportReward: number
   /**
@@ -92,7 +93,7 @@ export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   negSigma: 5,
   aiccMargin: 1e-6,
   coherence: 6,
-  supportReward: 4,
+  supportReward: 6,
   supportedMfSnr: 2,
   supportedSnr: 1,
   emptySupport: 1,
@@ -171,6 +172,43 @@ export const supportOf = (mean: number, stddev: number, neighbours: ReadonlyArra
     }
   }
   return total > 0 ? w / total : 0
+}
+
+/**
+ * The share of the neighbours' weight supporting each of `comps` when each neighbour
+ * component supports one of them at most: the overlapping (component, neighbour component)
+ * pairs are taken nearest in velocity first (ties by order), so two components splitting one
+ * neighbour line are not both supported by it.
+ *
+ * @since 0.3.0
+ * @category flags
+ */
+export const matchedSupportOf = (
+  comps: ReadonlyArray<{ readonly mean: number; readonly stddev: number }>,
+  neighbours: ReadonlyArray<Neighbour>
+): Array<number> => {
+  const shares = comps.map(() => 0)
+  let total = 0
+  for (const n of neighbours) {
+    total += n.weight
+    const pairs: Array<{ i: number; j: number; d: number }> = []
+    comps.forEach((c, i) => {
+      for (let j = 0; j < n.row.n_components; j++) {
+        const m = n.row.component_means[j]
+        if (overlaps(c.mean, c.stddev, m, n.row.component_stddevs[j])) pairs.push({ i, j, d: Math.abs(c.mean - m) })
+      }
+    })
+    pairs.sort((a, b) => a.d - b.d || a.i - b.i || a.j - b.j)
+    const usedOwn = new Set<number>()
+    const usedTheirs = new Set<number>()
+    for (const { i, j } of pairs) {
+      if (usedOwn.has(i) || usedTheirs.has(j)) continue
+      usedOwn.add(i)
+      usedTheirs.add(j)
+      shares[i] += n.weight
+    }
+  }
+  return total > 0 ? shares.map((w) => w / total) : shares
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   DEFAULT_REFIT_OPTIONS,
   flagsOf,
   isFitted,
+  matchedSupportOf,
   type Neighbour,
   REFIT_FLAGS,
   type RefitFlag,
@@ -471,10 +472,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         let best: Solution | null = null
         const criterion = (aicc: number, comps: ReadonlyArray<Component>) => {
           let c = aicc + o.coherence * disagreementOf(comps.length, neighbours)
-          for (const q of comps) {
-            const share = supportOf(q.mean, q.stddev, neighbours)
-            if (share >= 0.5) c -= o.supportReward * share
-          }
+          for (const share of matchedSupportOf(comps, neighbours)) if (share >= 0.5) c -= o.supportReward * share
           return c
         }
         let bestScore = criterion(aiccOf(cur.rss, cur.n, own.length), own) - o.aiccMargin

@@ -1,6 +1,6 @@
 import { DEFAULT_PARAMS } from "@phs/fit-native"
 import { describe, expect, it } from "@effect/vitest"
-import { CHANGED_MARK, DEFAULT_REFIT_OPTIONS, type Neighbour, refitBlock, type RefitRow, supportOf } from "../../src/refit/index.js"
+import { CHANGED_MARK, DEFAULT_REFIT_OPTIONS, matchedSupportOf, type Neighbour, refitBlock, type RefitRow, supportOf } from "../../src/refit/index.js"
 import type { DecompositionRow } from "../../src/ResultSchema.js"
 import { makeField, type Field } from "./field.js"
 
@@ -58,10 +58,9 @@ describe("refitBlock", () => {
       const total = ns.reduce((t, n) => t + n.weight, 0)
       const disagreement = ns.reduce((t, n) => (n.row.n_components !== row.n_components ? t + n.weight : t), 0) / total
       let reward = 0
-      row.component_means.forEach((mean, i) => {
-        const share = supportOf(mean, row.component_stddevs[i], ns)
-        if (share >= 0.5) reward += supportReward * share
-      })
+      // each neighbour component supports one of the row's components at most
+      const comps = row.component_means.map((mean, i) => ({ mean, stddev: row.component_stddevs[i] }))
+      for (const share of matchedSupportOf(comps, ns)) if (share >= 0.5) reward += supportReward * share
       return (row.aicc as number) + coherence * disagreement - reward
     }
     let raisedAicc = 0
