@@ -95,8 +95,16 @@ it("5 KB overwritten inside a part is detected, and resume repairs it", async ()
   const replay = await phs(["replay", runId, "--workdir", workdir])
   expect(replay.code).toBe(1)
   expect(replay.stderr).toMatch(/journal replays, but its published parts are damaged: .*-0000\.parquet content changed/)
+  // a query still answers (exit 0), with one line naming the damaged part
+  const q = await phs(["query", "SELECT count(*) AS n FROM decompositions", "--format", "csv", "--workdir", workdir])
+  expect(q.code).toBe(0)
+  expect(q.stdout).toMatch(/^n\r?\n\d+/)
+  expect(q.stderr.trim().split("\n")).toEqual([
+    `phs: warning: decompositions/survey=integ/${runId}-0000.parquet: content changed (SHA-256 differs from the record); rows from it may be wrong (phs verify ${runId} checks, phs resume ${runId} rebuilds it)`
+  ])
   expect((await phs(["resume", runId, "--workdir", workdir])).code).toBe(0)
   expect((await phs(["verify", runId, "--workdir", workdir])).code).toBe(0)
+  expect((await phs(["query", "SELECT 1 AS one FROM decompositions LIMIT 1", "--workdir", workdir])).stderr).toBe("")
   expect(await amplitudeSum(part)).toBe(sum)
 }, 180_000)
 

@@ -6,6 +6,7 @@
  */
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -153,6 +154,28 @@ describe("phs tune", () => {
     const top = Math.max(...out.points.map((p: { f1: number }) => p.f1))
     expect(out.best.f1).toBe(top)
     expect(out.points).toContainEqual(out.best)
+  })
+
+  it("--truth: a label file of several cubes scores only this cube's labels (docs/viewer.md)", async () => {
+    const d = tempDir()
+    const w = path.join(d, "w")
+    const own = `cubes/s-${createHash("sha256").update(fs.readFileSync(cube)).digest("hex").slice(0, 16)}.fits`
+    const spectra = (JSON.parse(fs.readFileSync(truth, "utf8")) as { spectra: Array<{ x: number; y: number }> }).spectra
+    // another cube's labels of the same pixels: nothing there, which would change every figure
+    const others = spectra.map((s) => ({ cube: "cubes/other-0123456789abcdef.fits", x: s.x, y: s.y, components: [] }))
+    const mixed = path.join(d, "mixed.json")
+    fs.writeFileSync(mixed, JSON.stringify({ ...JSON.parse(fs.readFileSync(truth, "utf8")), spectra: [...others, ...spectra.map((s) => ({ cube: own, ...s }))] }))
+    const args = ["--param", "beta=3", "--workdir", w, "--json", "--plot", path.join(d, "t.svg")]
+    const plain = await phs(["tune", cube, "--truth", truth, ...args])
+    const fromMixed = await phs(["tune", cube, "--truth", mixed, ...args])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(fromMixed.code, fromMixed.stderr).toBe(0)
+    expect(JSON.parse(fromMixed.stdout).points).toEqual(JSON.parse(plain.stdout).points)
+    const onlyOthers = path.join(d, "others.json")
+    fs.writeFileSync(onlyOthers, JSON.stringify({ spectra: others }))
+    const none = await phs(["tune", cube, "--truth", onlyOthers, ...args])
+    expect(none.code).toBe(2)
+    expect(none.stderr.trim().split("\n")).toEqual([expect.stringContaining(`labels of other cubes left out; this cube is ${own}`)])
   })
 
   it("--synthetic --json: no runs written; scores and a recommendation for the cube's noise", async () => {

@@ -132,6 +132,30 @@ describe("phs view --survey", () => {
     expect(browser.outside).toEqual([])
   })
 
+  it("keeps each tile's labels to its cube: a label saved on one tile's pixel shows on no other", async () => {
+    const [a, b] = tiles
+    const components = [{ amplitude: 1, mean: 200, stddev: 4 }]
+    const put = await fetch(new URL(`/api/labels/1/1?run=${a.run.runId}`, url), { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ components }) })
+    expect(put.status).toBe(200)
+    expect((await getJson(`/api/pixel/1/1?run=${a.run.runId}`)).body.label).toEqual({ x: 1, y: 1, components })
+    expect((await getJson(`/api/pixel/1/1?run=${b.run.runId}`)).body.label).toBeNull()
+    expect((await getJson(`/api/labels?run=${b.run.runId}`)).body).toEqual({ cube: b.run.cubeKey, spectra: [] })
+    expect((await getJson(`/api/labels?run=${a.run.runId}`)).body.spectra).toEqual([{ x: 1, y: 1, components }])
+    const onDisk = JSON.parse(fs.readFileSync(path.join(work, "labels.json"), "utf8"))
+    expect(onDisk.spectra).toEqual([{ cube: a.run.cubeKey, x: 1, y: 1, components }])
+    const del = await fetch(new URL(`/api/labels/1/1?run=${b.run.runId}`, url), { method: "DELETE", headers: { "content-type": "application/json" } })
+    expect(await del.json()).toEqual({ removed: false, spectra: 1 })
+  })
+
+  it("answers a run of another survey by saying whose it is", async () => {
+    const other = await phs(["pipeline", SAMPLE, "--survey", "other", "--workdir", work, "--json"])
+    expect(other.code, other.stderr).toBe(0)
+    const id = (JSON.parse(other.stdout) as { runId: string }).runId
+    const r = await getJson(`/api/map?run=${id}`)
+    expect(r).toEqual({ status: 404, body: { error: `run ${id} is of survey other, not grs (phs view --survey grs shows that survey's runs only)` } })
+    expect((await getJson("/api/map?run=nosuchrun")).body).toEqual({ error: "no run nosuchrun" })
+  }, 120_000)
+
   it("fails at start with one line for a survey without runs", async () => {
     const r = await phs(["view", "--survey", "nope", "--port", "0", "--workdir", work])
     expect(r.code).toBe(2)

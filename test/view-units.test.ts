@@ -17,21 +17,68 @@ import { decodeRows, encodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
 import { tempDir } from "./support/cli.js"
 
+const A = "cubes/a-0000000000000000.fits"
+const B = "cubes/b-1111111111111111.fits"
+
 describe("view labels", () => {
   it.effect("continues an existing file and rewrites it on every change", () => {
     const file = path.join(tempDir("phs-labels-"), "labels.json")
     fs.writeFileSync(file, JSON.stringify({ spectra: [{ x: 3, y: 1, components: [] }] }))
     return Effect.gen(function* () {
       const labels = yield* Labels.Labels
-      yield* labels.put({ x: 0, y: 2, category: "blend", components: [{ amplitude: 2, mean: 10.5, stddev: 3 }] })
-      yield* labels.put({ x: 0, y: 2, components: [{ amplitude: 1, mean: 11, stddev: 2 }] })
+      yield* labels.put(A, { x: 0, y: 2, category: "blend", components: [{ amplitude: 2, mean: 10.5, stddev: 3 }] })
+      yield* labels.put(A, { x: 0, y: 2, components: [{ amplitude: 1, mean: 11, stddev: 2 }] })
       const onDisk = JSON.parse(fs.readFileSync(file, "utf8"))
-      expect(onDisk).toEqual({ spectra: [{ x: 3, y: 1, components: [] }, { x: 0, y: 2, components: [{ amplitude: 1, mean: 11, stddev: 2 }] }] })
-      expect(yield* labels.remove(3, 1)).toBe(true)
-      expect(yield* labels.remove(3, 1)).toBe(false)
+      expect(onDisk).toEqual({ spectra: [{ x: 3, y: 1, components: [] }, { cube: A, x: 0, y: 2, components: [{ amplitude: 1, mean: 11, stddev: 2 }] }] })
+      expect(yield* labels.remove(A, 3, 1)).toBe(true)
+      expect(yield* labels.remove(A, 3, 1)).toBe(false)
       expect(JSON.parse(fs.readFileSync(file, "utf8")).spectra).toHaveLength(1)
       expect(fs.readdirSync(path.dirname(file))).toEqual(["labels.json"])
+    }).pipe(Effect.provide(Labels.layer(file, A)))
+  })
+
+  it.effect("keeps each cube's labels apart; labels without a cube belong to the legacy cube only", () => {
+    const file = path.join(tempDir("phs-labels-"), "labels.json")
+    fs.writeFileSync(file, JSON.stringify({ spectra: [{ x: 3, y: 1, components: [] }] }))
+    const one = [{ amplitude: 1, mean: 11, stddev: 2 }]
+    return Effect.gen(function* () {
+      const labels = yield* Labels.Labels
+      yield* labels.put(A, { x: 1, y: 1, components: one })
+      expect(yield* labels.ofCube(A)).toEqual([{ x: 1, y: 1, components: one }])
+      expect(yield* labels.ofCube(B)).toEqual([{ x: 3, y: 1, components: [] }])
+      expect(yield* labels.remove(A, 3, 1)).toBe(false)
+      yield* labels.put(B, { x: 3, y: 1, components: one })
+      expect(yield* labels.ofCube(B)).toEqual([{ x: 3, y: 1, components: one }])
+      expect(yield* labels.ofCube(A)).toEqual([{ x: 1, y: 1, components: one }])
+      const back = yield* Labels.read(file)
+      expect(back.spectra.map((s) => [s.cube, s.x, s.y])).toEqual([[A, 1, 1], [B, 3, 1]])
+    }).pipe(Effect.provide(Labels.layer(file, B)))
+  })
+
+  it.effect("without a legacy cube, labels that name no cube show for no cube", () => {
+    const file = path.join(tempDir("phs-labels-"), "labels.json")
+    fs.writeFileSync(file, JSON.stringify({ spectra: [{ x: 3, y: 1, components: [] }] }))
+    return Effect.gen(function* () {
+      const labels = yield* Labels.Labels
+      expect(yield* labels.ofCube(A)).toEqual([])
+      expect(yield* labels.ofCube(B)).toEqual([])
+      expect((yield* labels.all).spectra).toHaveLength(1)
     }).pipe(Effect.provide(Labels.layer(file)))
+  })
+
+  it("truthOf: a cube's labels for phs tune, its own before unlabelled ones of the same pixel", () => {
+    const spectra = [
+      { x: 0, y: 0, components: [] },
+      { x: 1, y: 0, components: [] },
+      { cube: A, x: 1, y: 0, category: "own", components: [] },
+      { cube: B, x: 2, y: 0, components: [] }
+    ]
+    expect(Labels.truthOf({ spectra, categories: ["own"] }, A)).toEqual({
+      json: { categories: ["own"], spectra: [{ x: 0, y: 0, components: [] }, { x: 1, y: 0, category: "own", components: [] }] },
+      others: 1
+    })
+    expect(Labels.truthOf({ spectra }, B).json).toEqual({ spectra: [{ x: 0, y: 0, components: [] }, { x: 1, y: 0, components: [] }, { x: 2, y: 0, components: [] }] })
+    expect(Labels.truthOf("not a file", A)).toEqual({ json: "not a file", others: 0 })
   })
 
   it.effect("refuses a file that is not a label file", () =>

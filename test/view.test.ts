@@ -11,6 +11,8 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { truthOf } from "../packages/cli/src/view/Labels.js"
+import { QUANTITY_NAMES } from "../packages/cli/src/view/Quantities.js"
 import { decodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
 import { decode as decodeTruth } from "../packages/core/src/score/Labels.js"
@@ -160,16 +162,19 @@ describe("phs view in a browser", () => {
 
     await page.locator("#save").click()
     await page.waitForSelector(`body[data-saved="${row.x},${row.y}"]`)
-    const saved = JSON.parse(fs.readFileSync(labelFile, "utf8")) as { spectra: Array<{ x: number; y: number; category?: string; components: Array<{ amplitude: number; mean: number; stddev: number }> }> }
+    const saved = JSON.parse(fs.readFileSync(labelFile, "utf8")) as { spectra: Array<{ cube?: string; x: number; y: number; category?: string; components: Array<{ amplitude: number; mean: number; stddev: number }> }> }
     expect(saved.spectra.find((s) => s.x === 0 && s.y === 0)?.category).toBe("earlier")
     const mine = saved.spectra.find((s) => s.x === row.x && s.y === row.y)!
     expect(mine.components).toHaveLength(row.n_components)
+    expect(mine.cube).toMatch(/^cubes\/grs-5x5-[0-9a-f]{16}\.fits$/)
     expect(mine.components.slice(0, -1)).toEqual(
       row.component_amplitudes.slice(1).map((a, i) => ({ amplitude: a, mean: row.component_means[i + 1], stddev: row.component_stddevs[i + 1] }))
     )
     expect(Math.abs(mine.components.at(-1)!.mean - row.component_means[k])).toBeLessThan(2 * row.component_stddevs[k])
-    // what phs tune --truth reads
-    const truth = await Effect.runPromise(decodeTruth(fs.readFileSync(labelFile, "utf8"), labelFile))
+    // what phs tune --truth reads for this cube
+    const ofCube = truthOf(JSON.parse(fs.readFileSync(labelFile, "utf8")), mine.cube!).json
+    const truth = await Effect.runPromise(decodeTruth(JSON.stringify(ofCube), labelFile))
+    expect(truth.spectra.find((s) => s.x === 0 && s.y === 0)?.category).toBe("earlier")
     expect(truth.spectra.find((s) => s.x === row.x && s.y === row.y)?.components).toEqual(mine.components)
 
     // reopening the pixel shows the label: the rejected component unchecked, the hand one kept
@@ -280,20 +285,33 @@ describe("phs view API", () => {
       expect(JSON.parse(r.body)).toHaveProperty("error")
       expect(r.body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/)
     }
+    // a bad value is named with what is allowed
+    const messages: Array<[string, string]> = [
+      [`/api/map?run=${run}&value=bogus`, `bad request: value bogus: expected one of ${QUANTITY_NAMES.join(", ")}`],
+      [`/api/map?run=${run}&vlaue=n_components`, 'bad request: vlaue: is unexpected, expected: "run" | "survey" | "value" | "minus"'],
+      [`/api/map?run=a.b`, "bad request: run a.b: a run id is letters, digits, - and _"],
+      [`/api/map?survey=a%20b`, 'bad request: survey "a b": a survey is letters, digits, - and _'],
+      [`/api/pixel/1.5/0?run=${run}`, "bad request: x 1.5: an index is a non-negative integer"],
+      [`/api/fit/0/0`, "bad request: run: is missing"]
+    ]
+    for (const [p, message] of messages) {
+      const r = await get(p, p.startsWith("/api/fit") ? { method: "POST", body: "{}" } : {})
+      expect([p, JSON.parse(r.body).error]).toEqual([p, message])
+    }
     const fit = await get(`/api/fit/0/0?run=${run}`, { method: "POST", body: JSON.stringify({ lo: 400, hi: 500 }) })
     expect(fit.status).toBe(400)
-    const notJson = await get(`/api/labels/0/0`, { method: "PUT", body: "{" })
+    const notJson = await get(`/api/labels/0/0?run=${run}`, { method: "PUT", body: "{" })
     expect(notJson.status).toBe(400)
-    const badLabel = await get(`/api/labels/0/0`, { method: "PUT", body: JSON.stringify({ components: [{ amplitude: 1, mean: 2, stddev: -1 }] }) })
+    const badLabel = await get(`/api/labels/0/0?run=${run}`, { method: "PUT", body: JSON.stringify({ components: [{ amplitude: 1, mean: 2, stddev: -1 }] }) })
     expect(badLabel.status).toBe(400)
     const foreign = await get("/api/runs", { headers: { host: "attacker.example" } })
     expect(foreign.status).toBe(403)
     // another site's page cannot change the labels: a foreign Origin, or a body that is not JSON
     const before = fs.readFileSync(labelFile, "utf8")
     const body = JSON.stringify({ components: [] })
-    const crossSite = await get(`/api/labels/1/1`, { method: "PUT", body, headers: { origin: "http://attacker.example" } })
+    const crossSite = await get(`/api/labels/1/1?run=${run}`, { method: "PUT", body, headers: { origin: "http://attacker.example" } })
     expect(crossSite.status).toBe(403)
-    const plain = await get(`/api/labels/1/1`, { method: "PUT", body, headers: { "content-type": "text/plain" } })
+    const plain = await get(`/api/labels/1/1?run=${run}`, { method: "PUT", body, headers: { "content-type": "text/plain" } })
     expect(plain.status).toBe(415)
     expect(fs.readFileSync(labelFile, "utf8")).toBe(before)
   })

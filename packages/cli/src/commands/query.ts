@@ -12,10 +12,11 @@ import { Effect, Option } from "effect"
 import { explainSetup } from "../aws/Setup.js"
 import { note } from "../Output.js"
 import * as Format from "../query/Format.js"
+import * as PartCheck from "../query/PartCheck.js"
 import * as ResultWriter from "../query/ResultWriter.js"
 import { type RowStream, rowStreamOf } from "../query/SqlEngine.js"
 import { ResultQuery, resultQueryLayer } from "../target/Target.js"
-import { awsConfig, stack, TARGETS, workdir } from "./shared.js"
+import { awsConfig, onTarget, stack, TARGETS, workdir } from "./shared.js"
 
 export { TARGETS }
 
@@ -87,6 +88,9 @@ export const query = Command.make("query", { sql, named, list, format, target, w
       return yield* write(rowStreamOf({ columns, rows }), o.format)
     }
     const text = yield* chooseSql(o)
+    // the rows still come (exit 0): a damaged part is named on stderr, as phs status does, for phs verify / resume to settle
+    if (o.target === "local")
+      for (const l of yield* onTarget(o, "read")(PartCheck.damageLines).pipe(Effect.orElseSucceed(() => []))) note(l)
     yield* Effect.scoped(
       Effect.gen(function* () {
         const table = yield* ResultQuery

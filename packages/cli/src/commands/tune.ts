@@ -6,13 +6,15 @@
  * at every point and the best β for that noise regime recommended (docs/tuning.md).
  */
 import { Command, Options } from "@effect/cli"
-import { Errors, Fits, Fitter, Params, Scoring } from "@phs/core"
+import { Errors, Fits, Fitter, Keys, Params, Scoring } from "@phs/core"
+import { LocalRun } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { line, table } from "../Output.js"
 import * as RunData from "../plot/RunData.js"
 import * as SweepPlot from "../plot/Sweep.js"
+import * as ViewLabels from "../view/Labels.js"
 import { resolveOutput } from "./plot.js"
 import { hdu } from "./hdu.js"
 import { json, workdir } from "./shared.js"
@@ -58,11 +60,25 @@ const pointOf = (params: Scoring.Grid.Point, report: Scoring.Score.Report, runId
 /** The best point: highest F1, the first of equals. */
 export const best = (points: ReadonlyArray<TunePoint>): TunePoint => points.reduce((b, p) => (p.f1 > b.f1 ? p : b))
 
-const readLabels = (file: string) =>
+/** The labels of the cube (by its cube key) in a label file: those of other cubes are left out (docs/viewer.md). */
+const readLabels = (file: string, cubeKey: string) =>
   Effect.try({
     try: () => fs.readFileSync(file, "utf8"),
     catch: (e) => new Errors.InvalidInput({ reason: `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}` })
-  }).pipe(Effect.flatMap((text) => Scoring.Labels.decode(text, file)))
+  }).pipe(
+    Effect.flatMap((text) => {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        return Scoring.Labels.decode(text, file)
+      }
+      const { json, others } = ViewLabels.truthOf(parsed, cubeKey)
+      return Scoring.Labels.decode(JSON.stringify(json), file).pipe(
+        Effect.mapError((e) => (others > 0 ? new Errors.InvalidInput({ reason: `${e.reason} (${others} labels of other cubes left out; this cube is ${cubeKey})` }) : e))
+      )
+    })
+  )
 
 /**
  * The cube's noise: the median of the decomposer's noise estimate over spectra sampled
@@ -132,7 +148,7 @@ export const tune = Command.make(
       let benchmark: Effect.Effect.Success<ReturnType<typeof scoreSynthetic>>["benchmark"] | undefined
       let source: string
       if (Option.isSome(o.truth)) {
-        const labels = yield* readLabels(o.truth.value)
+        const labels = yield* readLabels(o.truth.value, Keys.cube(p.survey, yield* LocalRun.sha256File(p.cube)))
         yield* Scoring.Labels.checkAgainstCube(labels, { nx: p.header.nx, ny: p.header.ny, nChannels: p.header.nchan }, o.truth.value)
         noteHdu(p, o.json)
         const { points: ran } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })

@@ -89,7 +89,19 @@ export const view = Command.make(
         return yield* Layer.launch(
           Layer.merge(server, preload).pipe(
             Layer.provide(ViewData.layer(survey)),
-            Layer.provide(Labels.layer(labelFile)),
+            Layer.provide(
+              Layer.unwrapEffect(
+                Effect.gen(function* () {
+                  // labels from before labels named their cube belong to the workdir's only cube, else to none
+                  const cubes = new Set((yield* Effect.flatMap(RunTable.RunTable, (t) => t.listRuns())).map((r) => r.cubeKey))
+                  const legacyCube = cubes.size === 1 ? [...cubes][0] : undefined
+                  const legacy = (yield* Labels.read(labelFile)).spectra.filter((s) => s.cube === undefined).length
+                  if (legacy > 0 && legacyCube === undefined)
+                    line(`phs view: ${legacy} labels in ${labelFile} name no cube and there are ${cubes.size} cubes here: not shown (kept in the file; phs tune --truth still reads them)`)
+                  return Labels.layer(labelFile, legacyCube)
+                })
+              )
+            ),
             Layer.mapError((e) =>
               e instanceof HttpServerError.ServeError
                 ? new Errors.InvalidInput({ reason: `cannot listen on ${Server.HOST}:${o.port}: ${String(e.cause instanceof Error ? e.cause.message : e.cause)}` })

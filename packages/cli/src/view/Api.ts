@@ -21,19 +21,36 @@ import type { Asset } from "./Assets.js"
 
 type Row = ResultSchema.DecompositionRow
 
+/**
+ * A bad parameter's message names the value it got (the parameter's name is the issue's
+ * path): `value bogus: expected one of …`. Long values are cut, and shown as JSON when
+ * they hold anything but printable ASCII.
+ */
+const got = (actual: unknown): string => {
+  const text = typeof actual === "string" ? actual : String(actual)
+  const cut = text.length > 40 ? `${text.slice(0, 39)}…` : text
+  return /^[\x21-\x7e…]*$/.test(cut) && cut !== "" ? cut : JSON.stringify(cut)
+}
+const saying = (what: string) => ({ message: (issue: ParseResult.ParseIssue) => `${got(issue.actual)}: ${what}` })
+
 /** A run id as the run table makes them: letters, digits, `-` and `_` (no dots, no slashes). */
-export const RunId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,128}$/, { message: () => "a run id is letters, digits, - and _" }))
+export const RunId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,128}$/, saying("a run id is letters, digits, - and _")))
 
 /** A pixel or channel index in a URL: decimal digits only. */
 const Index = Schema.compose(
-  Schema.String.pipe(Schema.pattern(/^\d{1,7}$/, { message: () => "an index is a non-negative integer" })),
+  Schema.String.pipe(Schema.pattern(/^\d{1,7}$/, saying("an index is a non-negative integer"))),
   Schema.NumberFromString
 )
 
-const Quantity = Schema.Literal(...QUANTITY_NAMES)
+const isQuantity = (s: string): s is QuantityName => (QUANTITY_NAMES as ReadonlyArray<string>).includes(s)
+const Quantity = Schema.String.pipe(Schema.filter(isQuantity, saying(`expected one of ${QUANTITY_NAMES.join(", ")}`)))
 
 /** A survey name as `phs pipeline --survey` takes them. */
-const SurveyName = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "a survey is letters, digits, - and _" }))
+const SurveyName = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, saying("a survey is letters, digits, - and _")))
+
+/** A request's query: an unknown parameter (a typo: `vlaue=`) is refused rather than ignored. */
+const query = <A, I extends Readonly<Record<string, string | ReadonlyArray<string> | undefined>>, R>(schema: Schema.Schema<A, I, R>) =>
+  HttpServerRequest.schemaSearchParams(schema, { onExcessProperty: "error" })
 
 const MapQuery = Schema.Struct({
   run: Schema.optional(RunId),
@@ -78,7 +95,7 @@ export const pixel = (run: LoadedRun, x: number, y: number) =>
     const row = yield* rowAt(run, x, y)
     const values = yield* data.spectrum(run, x, y)
     const labels = yield* Labels.Labels
-    const label = (yield* labels.all).spectra.find((s) => s.x === x && s.y === y) ?? null
+    const label = (yield* labels.ofCube(run.info.cubeKey)).find((s) => s.x === x && s.y === y) ?? null
     const v = run.velocity
     const where = run.galactic?.(x, y)
     // the table's world columns (core's WCS), else a plate carrée header read linearly
@@ -216,9 +233,13 @@ export const mosaicMap = (m: LoadedMosaic, value: QuantityName) =>
     return { run: null, survey: m.survey, minus: null, nx, ny, world: worldOf(m.galactic), tiles, ...answer }
   })
 
+/** `value bogus: expected one of …` (our messages, which start with the value), else `components.0.stddev: Expected …`. */
 const firstLine = (e: ParseResult.ParseError) => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-  return issue === undefined ? e.message : `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`
+  if (issue === undefined) return e.message
+  const where = issue.path.join(".")
+  if (where === "") return issue.message
+  return /^(Expected |is missing|is unexpected)/.test(issue.message) ? `${where}: ${issue.message}` : `${where} ${issue.message}`
 }
 
 const error = (status: number, message: string) => HttpServerResponse.unsafeJson({ error: message }, { status })
@@ -289,7 +310,7 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
       "/api/map",
       handle(
         Effect.gen(function* () {
-          const q = yield* HttpServerRequest.schemaSearchParams(MapQuery)
+          const q = yield* query(MapQuery)
           if (q.survey !== undefined) {
             if (q.run !== undefined || q.minus !== undefined) return yield* Effect.fail(new BadRequest({ message: "survey= takes neither run= nor minus=" }))
             return yield* mosaicMap(yield* loadMosaic(q.survey), q.value)
@@ -307,7 +328,7 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
-          const q = yield* HttpServerRequest.schemaSearchParams(PixelQuery)
+          const q = yield* query(PixelQuery)
           if (q.survey !== undefined) {
             if (q.run !== undefined) return yield* Effect.fail(new BadRequest({ message: "survey= does not take run=" }))
             const m = yield* loadMosaic(q.survey)
@@ -324,7 +345,7 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
-          const q = yield* HttpServerRequest.schemaSearchParams(RunQuery)
+          const q = yield* query(RunQuery)
           const b = yield* jsonBody(FitBody)
           const run = yield* loadRun(q.run)
           const row = yield* rowAt(run, p.x, p.y)
@@ -335,15 +356,29 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
         })
       )
     ),
-    HttpRouter.get("/api/labels", handle(Effect.flatMap(Labels.Labels, (l) => l.all))),
+    HttpRouter.get(
+      "/api/labels",
+      handle(
+        Effect.gen(function* () {
+          const q = yield* query(Schema.Struct({ run: Schema.optional(RunId) }))
+          const labels = yield* Labels.Labels
+          if (q.run === undefined) return yield* labels.all
+          const run = yield* loadRun(q.run)
+          return { cube: run.info.cubeKey, spectra: yield* labels.ofCube(run.info.cubeKey) }
+        })
+      )
+    ),
     HttpRouter.put(
       "/api/labels/:x/:y",
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
+          const q = yield* query(RunQuery)
           const b = yield* jsonBody(LabelBody)
+          const run = yield* loadRun(q.run)
+          yield* checkPixel(run, p.x, p.y)
           const labels = yield* Labels.Labels
-          yield* labels.put({ x: p.x, y: p.y, ...(b.category === undefined ? {} : { category: b.category }), components: b.components })
+          yield* labels.put(run.info.cubeKey, { x: p.x, y: p.y, ...(b.category === undefined ? {} : { category: b.category }), components: b.components })
           return { saved: labels.file, spectra: (yield* labels.all).spectra.length }
         })
       )
@@ -353,8 +388,10 @@ export const router = (assets: ReadonlyArray<Asset>, opening: Opening) => {
       handle(
         Effect.gen(function* () {
           const p = yield* HttpRouter.schemaPathParams(PixelPath)
+          const q = yield* query(RunQuery)
+          const run = yield* loadRun(q.run)
           const labels = yield* Labels.Labels
-          const removed = yield* labels.remove(p.x, p.y)
+          const removed = yield* labels.remove(run.info.cubeKey, p.x, p.y)
           return { removed, spectra: (yield* labels.all).spectra.length }
         })
       )

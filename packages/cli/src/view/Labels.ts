@@ -1,7 +1,10 @@
 /**
- * Hand labels: the components a person accepted (or fitted by hand) per pixel, kept in a
- * JSON file in the format `phs tune --truth` reads (means and widths in channels):
- * `{"spectra":[{"x","y","category"?,"components":[{"amplitude","mean","stddev"}]}]}`.
+ * Hand labels: the components a person accepted (or fitted by hand) per pixel of a cube,
+ * kept in a JSON file in the format `phs tune --truth` reads (means and widths in channels):
+ * `{"spectra":[{"cube"?,"x","y","category"?,"components":[{"amplitude","mean","stddev"}]}]}`.
+ * `cube` is the run table's cube key (survey and content hash), so one file can hold the
+ * labels of several cubes; a label without one (a file from before) belongs to the
+ * `legacyCube` given to the layer, the workdir's only cube, or else to none (docs/viewer.md).
  * Every change is written at once (write a temporary file, then rename), so a crash loses
  * nothing but the change in flight.
  */
@@ -18,7 +21,11 @@ export const LabelledSpectrum = Scoring.Labels.LabelledSpectrum
 export type LabelledSpectrum = typeof LabelledSpectrum.Type
 
 /** The file as the viewer keeps it: possibly still empty (tune needs one spectrum or more). */
-export const LabelFile = Schema.Struct({ spectra: Schema.Array(LabelledSpectrum) })
+/** A label as the viewer stores it: core's, with the cube it was made on. */
+export const CubeLabel = Schema.Struct({ cube: Schema.optional(Schema.String.pipe(Schema.minLength(1))), ...LabelledSpectrum.fields })
+export type CubeLabel = typeof CubeLabel.Type
+
+export const LabelFile = Schema.Struct({ spectra: Schema.Array(CubeLabel) })
 export type LabelFile = typeof LabelFile.Type
 
 /** A label file that cannot be read back. */
@@ -29,10 +36,12 @@ export class Labels extends Context.Tag("@phs/cli/view/Labels")<
   {
     readonly file: string
     readonly all: Effect.Effect<LabelFile>
-    /** Sets (replaces) the label of a pixel. */
-    readonly put: (label: LabelledSpectrum) => Effect.Effect<void, BadRequest>
-    /** Removes the label of a pixel; whether there was one. */
-    readonly remove: (x: number, y: number) => Effect.Effect<boolean, BadRequest>
+    /** The labels of one cube (by its cube key). */
+    readonly ofCube: (cube: string) => Effect.Effect<ReadonlyArray<LabelledSpectrum>>
+    /** Sets (replaces) the label of a pixel of a cube. */
+    readonly put: (cube: string, label: LabelledSpectrum) => Effect.Effect<void, BadRequest>
+    /** Removes the label of a pixel of a cube; whether there was one. */
+    readonly remove: (cube: string, x: number, y: number) => Effect.Effect<boolean, BadRequest>
   }
 >() {}
 
@@ -64,10 +73,38 @@ const write = (file: string, content: LabelFile) =>
     catch: (e) => new BadRequest({ message: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}` })
   })
 
-const byPixel = (a: LabelledSpectrum, b: LabelledSpectrum) => a.y - b.y || a.x - b.x
+const byPixel = (a: CubeLabel, b: CubeLabel) => (a.cube ?? "").localeCompare(b.cube ?? "") || a.y - b.y || a.x - b.x
+
+/** Whether a stored label is one of `cube`'s: its own cube, or none and `cube` is the legacy owner. */
+export const belongsTo = (label: CubeLabel, cube: string, legacyCube: string | undefined): boolean =>
+  label.cube === undefined ? legacyCube === cube : label.cube === cube
+
+const withoutCube = ({ cube: _, ...rest }: CubeLabel): LabelledSpectrum => rest
+
+/**
+ * The labels of one cube out of a label file's parsed JSON, as core's decoder takes them
+ * (`phs tune --truth`): labels of other cubes are dropped; labels without a cube are kept
+ * (the file was given for this cube) unless the cube has its own label of the same pixel.
+ * Anything not shaped like a label file is returned as is, for the decoder to report.
+ */
+export const truthOf = (json: unknown, cube: string): { readonly json: unknown; readonly others: number } => {
+  if (typeof json !== "object" || json === null || !("spectra" in json) || !Array.isArray(json.spectra)) return { json, others: 0 }
+  const spectra: ReadonlyArray<unknown> = json.spectra
+  const cubeOf = (s: unknown) => (typeof s === "object" && s !== null && "cube" in s ? s.cube : undefined)
+  const pixelOf = (s: unknown) => (typeof s === "object" && s !== null && "x" in s && "y" in s ? `${String(s.x)},${String(s.y)}` : "")
+  const own = new Set(spectra.filter((s) => cubeOf(s) === cube).map(pixelOf))
+  const kept = spectra
+    .filter((s) => cubeOf(s) === cube || (cubeOf(s) === undefined && !own.has(pixelOf(s))))
+    .map((s) => {
+      if (typeof s !== "object" || s === null || !("cube" in s)) return s
+      const { cube: _, ...rest } = s
+      return rest
+    })
+  return { json: { ...json, spectra: kept }, others: spectra.filter((s) => cubeOf(s) !== undefined && cubeOf(s) !== cube).length }
+}
 
 /** The label service over a file, continuing from what it holds. */
-export const layer = (file: string) =>
+export const layer = (file: string, legacyCube?: string) =>
   Layer.effect(
     Labels,
     Effect.gen(function* () {
@@ -81,15 +118,23 @@ export const layer = (file: string) =>
             yield* Ref.set(state, next)
           })
         )
+      const at = (cube: string, x: number, y: number) => (s: CubeLabel) => s.x === x && s.y === y && belongsTo(s, cube, legacyCube)
+      const ofCube = (cube: string) =>
+        Effect.map(Ref.get(state), (l) => {
+          const mine = l.spectra.filter((s) => belongsTo(s, cube, legacyCube))
+          // a legacy label the cube has since relabelled is hidden by the cube's own
+          return mine.filter((s) => s.cube !== undefined || !mine.some((t) => t.cube !== undefined && t.x === s.x && t.y === s.y)).map(withoutCube)
+        })
       return {
         file,
         all: Ref.get(state),
-        put: (label) =>
-          change((l) => ({ spectra: [...l.spectra.filter((s) => s.x !== label.x || s.y !== label.y), label].sort(byPixel) })),
-        remove: (x, y) =>
+        ofCube,
+        put: (cube, label) =>
+          change((l) => ({ spectra: [...l.spectra.filter((s) => !at(cube, label.x, label.y)(s)), { cube, ...label }].sort(byPixel) })),
+        remove: (cube, x, y) =>
           Effect.gen(function* () {
-            const had = (yield* Ref.get(state)).spectra.some((s) => s.x === x && s.y === y)
-            if (had) yield* change((l) => ({ spectra: l.spectra.filter((s) => s.x !== x || s.y !== y) }))
+            const had = (yield* Ref.get(state)).spectra.some(at(cube, x, y))
+            if (had) yield* change((l) => ({ spectra: l.spectra.filter((s) => !at(cube, x, y)(s)) }))
             return had
           })
       }

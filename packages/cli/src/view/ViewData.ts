@@ -167,9 +167,10 @@ export const layer = (survey?: string): Layer.Layer<ViewData, never, RunTable.Ru
         provide(
           Effect.gen(function* () {
             const record = yield* table.getRun(runId).pipe(Effect.orDie)
-            if (record._tag === "None" || (survey !== undefined && record.value.survey !== survey)) {
-              return yield* Effect.fail(new NotFound({ message: `no run ${runId}` }))
-            }
+            if (record._tag === "None") return yield* Effect.fail(new NotFound({ message: `no run ${runId}` }))
+            // phs view --survey shows that survey's runs only, as it lists them (and refuses another's RUN at start)
+            if (survey !== undefined && record.value.survey !== survey)
+              return yield* Effect.fail(new NotFound({ message: `run ${runId} is of survey ${record.value.survey}, not ${survey} (phs view --survey ${survey} shows that survey's runs only)` }))
             const r = record.value
             const keys = yield* RunData.resultKeys(r).pipe(Effect.orDie)
             if (keys.length === 0) {

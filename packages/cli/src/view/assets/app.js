@@ -465,7 +465,7 @@
     const components = state.comps.filter((c) => c.accepted).map((c) => ({ amplitude: c.amplitude, mean: c.mean, stddev: c.stddev }))
     const category = $("category").value.trim()
     try {
-      const r = await api(`/api/labels/${p.x}/${p.y}`, {
+      const r = await api(`/api/labels/${p.x}/${p.y}?run=${encodeURIComponent(p.run)}`, {
         method: "PUT",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(category ? { category, components } : { components })
@@ -483,7 +483,7 @@
     const p = state.main
     if (!p) return
     try {
-      await api(`/api/labels/${p.x}/${p.y}`, { method: "DELETE", headers: { "content-type": "application/json" } })
+      await api(`/api/labels/${p.x}/${p.y}?run=${encodeURIComponent(p.run)}`, { method: "DELETE", headers: { "content-type": "application/json" } })
       p.label = null
       state.comps = labelState(p)
       renderSpectra()
