@@ -12,7 +12,7 @@ import type { DecompositionRow } from "../ResultSchema.js"
  * @since 0.2.0
  * @category constants
  */
-export const REFIT_FLAGS = ["count", "residual", "broad", "blended", "negative"] as const
+export const REFIT_FLAGS = ["count", "missing", "residual", "broad", "blended", "negative"] as const
 
 /**
  * @since 0.2.0
@@ -33,6 +33,11 @@ export interface RefitOptions {
   readonly passes: number
   /** "count": the neighbours' weighted majority count holds at least this share of their weight */
   readonly majority: number
+  /**
+   * "missing": a neighbour component that at least this share of the neighbours' weight has
+   * (a component within the wider of the two widths) overlaps none of the spectrum's
+   */
+  readonly missingShare: number
   /** "residual": χ²_red above 1 + z √(2 / dof) */
   readonly chi2Z: number
   /** "broad": a component wider than this × the matched neighbour components' median width */
@@ -46,6 +51,12 @@ export interface RefitOptions {
   readonly aiccMargin: number
   /** weight, in AICc units, of disagreeing with the neighbours' component counts */
   readonly coherence: number
+  /**
+   * reward, in AICc units, of each component of a solution at least half of the neighbours'
+   * weight shares, times that share, each neighbour component supporting one component at
+   * most ({@link matchedSupportOf}): the component-level neighbour term of the acceptance
+   */
+  readonly supportReward: number
   /**
    * the matched-filter S/N a component needs when at least half of the neighbours' weight has
    * a component at its velocity (others need the fit's `mf_snr_min`)
@@ -74,13 +85,15 @@ export interface RefitOptions {
  */
 export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   radius: 1,
-  passes: 3,
+  passes: 4,
   majority: 0.3,
+  missingShare: 0.3,
   chi2Z: 0,
   broadFactor: 2,
   negSigma: 5,
   aiccMargin: 1e-6,
   coherence: 6,
+  supportReward: 6,
   supportedMfSnr: 2,
   supportedSnr: 1,
   emptySupport: 1,
@@ -137,6 +150,87 @@ export const majorityCount = (neighbours: ReadonlyArray<Neighbour>): { count: nu
 
 const FWHM = 2 * Math.sqrt(2 * Math.LN2)
 
+/** Two components overlap in velocity: means closer than the wider width. */
+const overlaps = (m1: number, s1: number, m2: number, s2: number): boolean => Math.abs(m1 - m2) <= Math.max(s1, s2)
+
+/**
+ * The share of the neighbours' weight with a component overlapping (`mean`, `stddev`).
+ *
+ * @since 0.3.0
+ * @category flags
+ */
+export const supportOf = (mean: number, stddev: number, neighbours: ReadonlyArray<Neighbour>): number => {
+  let w = 0
+  let total = 0
+  for (const n of neighbours) {
+    total += n.weight
+    for (let j = 0; j < n.row.n_components; j++) {
+      if (overlaps(mean, stddev, n.row.component_means[j], n.row.component_stddevs[j])) {
+        w += n.weight
+        break
+      }
+    }
+  }
+  return total > 0 ? w / total : 0
+}
+
+/**
+ * The share of the neighbours' weight supporting each of `comps` when each neighbour
+ * component supports one of them at most: the overlapping (component, neighbour component)
+ * pairs are taken nearest in velocity first (ties by order), so two components splitting one
+ * neighbour line are not both supported by it.
+ *
+ * @since 0.3.0
+ * @category flags
+ */
+export const matchedSupportOf = (
+  comps: ReadonlyArray<{ readonly mean: number; readonly stddev: number }>,
+  neighbours: ReadonlyArray<Neighbour>
+): Array<number> => {
+  const shares = comps.map(() => 0)
+  let total = 0
+  for (const n of neighbours) {
+    total += n.weight
+    const pairs: Array<{ i: number; j: number; d: number }> = []
+    comps.forEach((c, i) => {
+      for (let j = 0; j < n.row.n_components; j++) {
+        const m = n.row.component_means[j]
+        if (overlaps(c.mean, c.stddev, m, n.row.component_stddevs[j])) pairs.push({ i, j, d: Math.abs(c.mean - m) })
+      }
+    })
+    pairs.sort((a, b) => a.d - b.d || a.i - b.i || a.j - b.j)
+    const usedOwn = new Set<number>()
+    const usedTheirs = new Set<number>()
+    for (const { i, j } of pairs) {
+      if (usedOwn.has(i) || usedTheirs.has(j)) continue
+      usedOwn.add(i)
+      usedTheirs.add(j)
+      shares[i] += n.weight
+    }
+  }
+  return total > 0 ? shares.map((w) => w / total) : shares
+}
+
+/**
+ * Whether the neighbours have a component, held by at least `share` of their weight, that
+ * overlaps none of `row`'s: what the count flag misses when a wrong component stands in for it.
+ *
+ * @since 0.3.0
+ * @category flags
+ */
+export const lacksShared = (row: DecompositionRow, neighbours: ReadonlyArray<Neighbour>, share: number): boolean => {
+  for (const a of neighbours) {
+    for (let i = 0; i < a.row.n_components; i++) {
+      const m = a.row.component_means[i]
+      const s = a.row.component_stddevs[i]
+      let covered = false
+      for (let j = 0; j < row.n_components && !covered; j++) covered = overlaps(m, s, row.component_means[j], row.component_stddevs[j])
+      if (!covered && supportOf(m, s, neighbours) >= share) return true
+    }
+  }
+  return false
+}
+
 const median = (xs: Array<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
@@ -163,6 +257,7 @@ export const flagsOf = (
     const m = majorityCount(neighbours)
     if (m.count !== k && m.share >= options.majority) out.push("count")
   }
+  if (neighbours.length > 0 && lacksShared(row, neighbours, options.missingShare)) out.push("missing")
   const finite = residual.reduce((n, v) => (Number.isFinite(v) ? n + 1 : n), 0)
   const dof = finite - 3 * k
   if (row.chi2_reduced !== null && dof > 0 && row.chi2_reduced > 1 + options.chi2Z * Math.sqrt(2 / dof)) {

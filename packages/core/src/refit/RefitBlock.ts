@@ -11,7 +11,17 @@ import { __internal, type Component, decompose, type FitParams } from "@phs/fit-
 import { Schema } from "effect"
 import type { DecompositionRow } from "../ResultSchema.js"
 import { type CubeWorld, worldColumns } from "../wcs/WorldColumns.js"
-import { DEFAULT_REFIT_OPTIONS, flagsOf, isFitted, type Neighbour, REFIT_FLAGS, type RefitFlag, type RefitOptions } from "./Flags.js"
+import {
+  DEFAULT_REFIT_OPTIONS,
+  flagsOf,
+  isFitted,
+  matchedSupportOf,
+  type Neighbour,
+  REFIT_FLAGS,
+  type RefitFlag,
+  type RefitOptions,
+  supportOf
+} from "./Flags.js"
 
 /**
  * A pixel box: columns x0 … x0 + nx − 1, rows y0 … y0 + ny − 1.
@@ -49,16 +59,34 @@ export interface RefitInput {
   readonly options?: Partial<RefitOptions>
   /** the cube's world, to recompute a refitted row's km/s columns (without it they are null) */
   readonly world?: CubeWorld
+  /**
+   * `"changed"`: `rows` come from an earlier refit pass that marked the rows it changed
+   * (`markChanged`), and only pixels with a marked row in their neighbourhood are revisited
+   * (the others would give what they gave). Default `"all"`.
+   */
+  readonly revisit?: "all" | "changed"
+  /** mark the rows the last pass changed (their `refit` ends in {@link CHANGED_MARK}), for the next call's `revisit` */
+  readonly markChanged?: boolean
 }
 
 /**
+ * The suffix of the `refit` value of a row that the last pass of a {@link refitBlock} call
+ * changed, with `markChanged`: rows between fan-out passes only, never published.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const CHANGED_MARK = "*"
+
+/**
  * A result row: the decomposition row plus `refit`, null when the refit left the spectrum
- * as it was, else the flag that caused the change.
+ * as it was, else the flag that caused the change (with {@link CHANGED_MARK} appended when
+ * `markChanged` and the call's last pass changed it).
  *
  * @since 0.2.0
  * @category models
  */
-export type RefitRow = DecompositionRow & { readonly refit: RefitFlag | null }
+export type RefitRow = DecompositionRow & { readonly refit: RefitFlag | `${RefitFlag}${typeof CHANGED_MARK}` | null }
 
 /**
  * The output of {@link refitBlock}: the block's rows (row-major over the block, only pixels
@@ -159,22 +187,6 @@ const passes = (c: Component, rms: number, n: number, t: Thresholds): boolean =>
   !(rms > 0 && (c.amplitude / rms) * Math.sqrt(c.stddev) * PI_QUARTER < t.mfSnr)
 
 type Thresholds = { readonly snr: number; readonly mfSnr: number }
-
-/** The share of the neighbours' weight with a component overlapping `c` in velocity. */
-const supportOf = (c: Component, neighbours: ReadonlyArray<Neighbour>): number => {
-  let w = 0
-  let total = 0
-  for (const n of neighbours) {
-    total += n.weight
-    for (let j = 0; j < n.row.n_components; j++) {
-      if (Math.abs(n.row.component_means[j] - c.mean) <= Math.max(c.stddev, n.row.component_stddevs[j])) {
-        w += n.weight
-        break
-      }
-    }
-  }
-  return total > 0 ? w / total : 0
-}
 
 /** The share of the neighbours' weight whose component count is not `k`. */
 const disagreementOf = (k: number, neighbours: ReadonlyArray<Neighbour>): number => {
@@ -277,9 +289,6 @@ const guesses = (own: Array<Component>, neighbours: ReadonlyArray<Neighbour>, o:
     push(`consensus${rank}`, g)
     // own components plus the consensus components none of them covers
     push(`own+consensus${rank}`, withExtra(own, g))
-    // own components less those no consensus component covers
-    const kept = own.filter((q) => g.some((o) => Math.abs(o.mean - q.mean) <= Math.max(o.stddev, q.stddev)))
-    if (kept.length > 0 && kept.length < own.length) push(`own-consensus${rank}`, kept)
   })
   if (o.matched) {
     for (const share of [0.5, 0.3]) {
@@ -388,20 +397,29 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     throw new RefitInputError({ reason: `block ${JSON.stringify(block)} is not inside the ${map.nx}×${map.ny} map` })
   }
   const prev = new Map<number, State>()
+  // pixels an earlier call's last pass changed: only their neighbourhoods are revisited
+  const marked = new Set<number>()
   // a row from an earlier refit pass keeps the flag that changed it
-  for (const row of input.rows) prev.set(key(row.x, row.y), { row, flag: REFIT_FLAGS.find((f) => f === row.refit) ?? null })
-  const blockRows = (states: Map<number, State>): Array<RefitRow> => {
+  for (const row of input.rows) {
+    const k = key(row.x, row.y)
+    const changedLast = typeof row.refit === "string" && row.refit.endsWith(CHANGED_MARK)
+    if (changedLast) marked.add(k)
+    const flag = changedLast ? (row.refit as string).slice(0, -CHANGED_MARK.length) : row.refit
+    prev.set(k, { row, flag: REFIT_FLAGS.find((f) => f === flag) ?? null })
+  }
+  const blockRows = (states: Map<number, State>, mark: ReadonlySet<number>): Array<RefitRow> => {
     const out: Array<RefitRow> = []
     for (let y = block.y0; y < block.y0 + block.ny; y++) {
       for (let x = block.x0; x < block.x0 + block.nx; x++) {
-        const s = states.get(key(x, y))
-        if (s) out.push({ ...s.row, refit: s.flag })
+        const k = key(x, y)
+        const s = states.get(k)
+        if (s) out.push({ ...s.row, refit: s.flag !== null && mark.has(k) ? `${s.flag}${CHANGED_MARK}` : s.flag })
       }
     }
     return out
   }
   const skipped = refitSkipReason(map.nx, map.ny)
-  if (skipped !== null) return { rows: blockRows(prev), flagged: emptyFlags(), refitted: 0, fits: 0, passes: 0, skipped }
+  if (skipped !== null) return { rows: blockRows(prev, new Set()), flagged: emptyFlags(), refitted: 0, fits: 0, passes: 0, skipped }
   const R = o.radius
   const neighboursOf = (states: Map<number, State>, x: number, y: number): Array<Neighbour> => {
     const out: Array<Neighbour> = []
@@ -416,7 +434,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
   }
   const flagged = emptyFlags()
   const stackGuess = new Map<number, Array<Component>>()
-  let changedPrev: Set<number> | null = null
+  let changedPrev: Set<number> | null = input.revisit === "changed" ? marked : null
   let passesRun = 0
   let fits = 0
   for (let pass = 1; pass <= o.passes; pass++) {
@@ -452,14 +470,18 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         const rms = s.row.rms as number
         const cur = rssOf(residual)
         let best: Solution | null = null
-        const criterion = (aicc: number, k: number) => aicc + o.coherence * disagreementOf(k, neighbours)
-        let bestScore = criterion(aiccOf(cur.rss, cur.n, own.length), own.length) - o.aiccMargin
+        const criterion = (aicc: number, comps: ReadonlyArray<Component>) => {
+          let c = aicc + o.coherence * disagreementOf(comps.length, neighbours)
+          for (const share of matchedSupportOf(comps, neighbours)) if (share >= 0.5) c -= o.supportReward * share
+          return c
+        }
+        let bestScore = criterion(aiccOf(cur.rss, cur.n, own.length), own) - o.aiccMargin
         const alone: Thresholds = { snr: input.params.snr_min, mfSnr: input.params.mf_snr_min }
         const shared: Thresholds = { snr: Math.min(o.supportedSnr, alone.snr), mfSnr: Math.min(o.supportedMfSnr, alone.mfSnr) }
         // an empty spectrum needs every neighbour to share the component: at a cloud's edge
         // the neighbours' faint component is often below the noise here
         const needed = own.length > 0 ? 0.5 : o.emptySupport
-        const thresholds = (c: Component) => (supportOf(c, neighbours) >= needed ? shared : alone)
+        const thresholds = (c: Component) => (supportOf(c.mean, c.stddev, neighbours) >= needed ? shared : alone)
         let stacked = o.stack ? stackGuess.get(k) : []
         if (stacked === undefined) {
           stacked = stackOf(input, x, y, R, spec)
@@ -474,7 +496,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         fits += tries.length
         for (const g of tries) {
           const sol = fitGuess(spec, g.comps, rms, o.maxEvaluations, thresholds)
-          const score = sol ? criterion(sol.aicc, sol.comps.length) : Infinity
+          const score = sol ? criterion(sol.aicc, sol.comps) : Infinity
           if (sol && score < bestScore) {
             best = sol
             bestScore = score
@@ -492,7 +514,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
     changedPrev = changed
     if (changed.size === 0) break
   }
-  const rows = blockRows(prev)
+  const rows = blockRows(prev, input.markChanged === true && changedPrev !== null ? changedPrev : new Set())
   return { rows, flagged, refitted: rows.reduce((n, r) => (r.refit !== null ? n + 1 : n), 0), fits, passes: passesRun, skipped: null }
 }
 

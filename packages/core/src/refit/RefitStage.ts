@@ -23,12 +23,15 @@ import { refitBlock } from "./RefitBlock.js"
 export const refitStageName = (pass: number): string => (pass === 1 ? "refit" : `refit-${pass}`)
 
 /**
- * Refit pass `pass` as a fan-out stage, after the fit (pass 1) or the previous pass.
+ * Refit pass `pass` of `of` as a fan-out stage, after the fit (pass 1) or the previous pass.
+ * A pass before the last marks the rows it changed (`markChanged`), and a pass after the
+ * first revisits only the pixels next to a marked row (`revisit: "changed"`), as
+ * {@link refitBlock} does between its own passes; the last pass publishes plain flags.
  *
  * @since 0.3.0
  * @category stages
  */
-export const refitPass = (pass: number) =>
+export const refitPass = (pass: number, of: number = DEFAULT_REFIT_OPTIONS.passes) =>
   Stage.fanOut({
     name: refitStageName(pass),
     after: pass === 1 ? "fit" : refitStageName(pass - 1),
@@ -46,6 +49,8 @@ export const refitPass = (pass: number) =>
           rows: [...ctx.rows, ...around],
           params: ctx.params,
           options: { ...DEFAULT_REFIT_OPTIONS, passes: 1, radius: 1, stack: false },
+          revisit: pass === 1 ? "all" : "changed",
+          markChanged: pass < of,
           spectrum: (x, y) => {
             const i = at.get(y * nx + x)
             return i === undefined ? undefined : spectra.subarray(i * nChannels, (i + 1) * nChannels)

@@ -1,6 +1,6 @@
 import { decompose, DEFAULT_PARAMS, type Component } from "@phs/fit-native"
 import { describe, expect, it } from "@effect/vitest"
-import { DEFAULT_REFIT_OPTIONS, flagsOf, majorityCount, type Neighbour, refitBlock } from "../../src/refit/index.js"
+import { DEFAULT_REFIT_OPTIONS, flagsOf, majorityCount, matchedSupportOf, type Neighbour, refitBlock, supportOf } from "../../src/refit/index.js"
 import type { DecompositionRow } from "../../src/ResultSchema.js"
 import { prng } from "../../src/internal/prng.js"
 import { fromCards } from "../../src/wcs/Wcs.js"
@@ -28,8 +28,32 @@ describe("refit flags", () => {
     expect(flags(row(0, 0, one), ring(one))).toEqual([])
   })
   it("count: the neighbours' weighted majority has another count", () => {
-    expect(flags(row(0, 0, one), ring(two))).toEqual(["count"])
+    // and the component at 150 all of them have is missing
+    expect(flags(row(0, 0, one), ring(two))).toEqual(["count", "missing"])
     expect(majorityCount(ring(two))).toEqual({ count: 2, share: 1 })
+    // a spectrum with a component more than its neighbours lacks none of theirs
+    expect(flags(row(0, 0, two), ring(one))).toEqual(["count"])
+  })
+  it("missing: the right count, but a component the neighbours share stands elsewhere", () => {
+    const elsewhere = [{ amplitude: 2, mean: 100, stddev: 4 }, { amplitude: 1, mean: 200, stddev: 4 }]
+    expect(flags(row(0, 0, elsewhere), ring(two))).toEqual(["missing"])
+    // held by less than missingShare of the neighbours' weight: not flagged
+    const few = ring(one).map((n, i) => (i === 0 ? { ...n, row: row(0, 0, two) } : n))
+    expect(supportOf(150, 4, few)).toBeLessThan(DEFAULT_REFIT_OPTIONS.missingShare)
+    expect(flags(row(0, 0, one), few)).toEqual([])
+  })
+  it("matched support: one neighbour component supports one component at most", () => {
+    // a neighbour line split in two: each half overlaps it, only the nearer one is supported
+    const split = [{ amplitude: 1, mean: 99, stddev: 2 }, { amplitude: 1, mean: 103, stddev: 4 }]
+    expect(supportOf(99, 2, ring(one))).toBe(1)
+    expect(supportOf(103, 4, ring(one))).toBe(1)
+    expect(matchedSupportOf(split, ring(one))).toEqual([1, 0])
+    // two neighbour lines, two components: both supported; a half-supported one gets its share
+    expect(matchedSupportOf(two, ring(two))).toEqual([1, 1])
+    const half = ring(one).map((n, i) => (i < 4 ? { ...n, row: row(i, 0, two) } : n))
+    const [a, b] = matchedSupportOf(two, half)
+    expect(a).toBe(1)
+    expect(b).toBeCloseTo((2 + 2 * Math.SQRT1_2) / (4 + 4 * Math.SQRT1_2), 12)
   })
   it("residual: χ²_red beyond the noise", () => {
     expect(flags(row(0, 0, one, 1.5), ring(one))).toEqual(["residual"])

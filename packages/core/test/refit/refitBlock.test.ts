@@ -1,6 +1,7 @@
 import { DEFAULT_PARAMS } from "@phs/fit-native"
 import { describe, expect, it } from "@effect/vitest"
-import { DEFAULT_REFIT_OPTIONS, refitBlock, type RefitRow } from "../../src/refit/index.js"
+import { CHANGED_MARK, DEFAULT_REFIT_OPTIONS, matchedSupportOf, type Neighbour, refitBlock, type RefitRow, supportOf } from "../../src/refit/index.js"
+import type { DecompositionRow } from "../../src/ResultSchema.js"
 import { makeField, type Field } from "./field.js"
 
 const refitAsBlocks = (f: Field, block: number): Array<RefitRow> => {
@@ -38,21 +39,29 @@ describe("refitBlock", () => {
     }
   })
 
-  it("keeps a new solution only where AICc + coherence × neighbour count disagreement falls", () => {
-    const coherence = DEFAULT_REFIT_OPTIONS.coherence
+  it("keeps a new solution only where AICc + the neighbour terms (count disagreement, shared components) fall", () => {
+    const { coherence, supportReward } = DEFAULT_REFIT_OPTIONS
     const r = refitBlock({ map: field, block: { x0: 0, y0: 0, nx: 20, ny: 20 }, rows: field.rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: (x, y) => field.spectra[y * 20 + x] })
-    // one pass reads only the fit's rows: the disagreement is with those
-    const disagreement = (x: number, y: number, k: number) => {
-      let w = 0
-      let total = 0
+    // one pass reads only the fit's rows: the neighbour terms are with those
+    const neighbours = (x: number, y: number): Array<Neighbour> => {
+      const out: Array<Neighbour> = []
       for (let dy = -1; dy <= 1; dy++)
         for (let dx = -1; dx <= 1; dx++) {
+          if ((dx === 0 && dy === 0) || x + dx < 0 || y + dy < 0 || x + dx >= 20 || y + dy >= 20) continue
           const n = field.rows[(y + dy) * 20 + x + dx]
-          if ((dx === 0 && dy === 0) || x + dx < 0 || y + dy < 0 || x + dx >= 20 || y + dy >= 20 || n.rms === null) continue
-          total += 1 / Math.hypot(dx, dy)
-          if (n.n_components !== k) w += 1 / Math.hypot(dx, dy)
+          if (n.rms !== null) out.push({ row: n, weight: 1 / Math.hypot(dx, dy) })
         }
-      return w / total
+      return out
+    }
+    const criterion = (row: DecompositionRow) => {
+      const ns = neighbours(row.x, row.y)
+      const total = ns.reduce((t, n) => t + n.weight, 0)
+      const disagreement = ns.reduce((t, n) => (n.row.n_components !== row.n_components ? t + n.weight : t), 0) / total
+      let reward = 0
+      // each neighbour component supports one of the row's components at most
+      const comps = row.component_means.map((mean, i) => ({ mean, stddev: row.component_stddevs[i] }))
+      for (const share of matchedSupportOf(comps, ns)) if (share >= 0.5) reward += supportReward * share
+      return (row.aicc as number) + coherence * disagreement - reward
     }
     let raisedAicc = 0
     for (const row of r.rows) {
@@ -61,8 +70,7 @@ describe("refitBlock", () => {
         expect(row).toStrictEqual({ ...before, refit: null })
         continue
       }
-      const after = (row.aicc as number) + coherence * disagreement(row.x, row.y, row.n_components)
-      expect(after).toBeLessThan((before.aicc as number) + coherence * disagreement(row.x, row.y, before.n_components))
+      expect(criterion(row)).toBeLessThan(criterion(before))
       if ((row.aicc as number) > (before.aicc as number)) raisedAicc++
     }
     expect(r.refitted).toBeGreaterThan(0)
@@ -77,6 +85,31 @@ describe("refitBlock", () => {
     let rows: ReadonlyArray<RefitRow> = field.rows.map((row) => ({ ...row, refit: null }))
     for (let pass = 0; pass < 3; pass++) rows = refitBlock({ map: field, block, rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum }).rows
     expect(rows).toStrictEqual(once)
+  })
+
+  it("gives the same rows when chained calls revisit only the neighbourhoods the last pass changed, for fewer fits", () => {
+    const spectrum = (x: number, y: number) => field.spectra[y * 20 + x]
+    const block = { x0: 0, y0: 0, nx: 20, ny: 20 }
+    const chain = (skip: boolean) => {
+      let rows: ReadonlyArray<RefitRow> = field.rows.map((row) => ({ ...row, refit: null }))
+      let fits = 0
+      for (let pass = 1; pass <= 3; pass++) {
+        const r = refitBlock({
+          map: field, block, rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum,
+          ...(skip ? { revisit: pass === 1 ? "all" : "changed", markChanged: pass < 3 } : {})
+        })
+        // only an intermediate pass marks, and only rows it changed
+        if (skip && pass < 3) expect(r.rows.some((row) => row.refit?.endsWith(CHANGED_MARK))).toBe(true)
+        rows = r.rows
+        fits += r.fits
+      }
+      return { rows, fits }
+    }
+    const all = chain(false)
+    const changed = chain(true)
+    expect(changed.rows).toStrictEqual(all.rows)
+    expect(changed.rows.some((row) => row.refit?.endsWith(CHANGED_MARK))).toBe(false)
+    expect(changed.fits).toBeLessThan(all.fits)
   })
 
   it("reports that nothing could be refitted on a 1×N map", () => {
