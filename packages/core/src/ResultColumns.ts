@@ -19,7 +19,7 @@ import { parquetHeader } from "hyparquet/src/column.js"
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js"
 import { getSchemaPath } from "hyparquet/src/schema.js"
 import { type ByteSource, fromBytes } from "./Fits.js"
-import { columnsProblem, decodeRows, ResultDecodeError } from "./ResultParquet.js"
+import { columnsProblem, decodeRows, PHYSICAL, ResultDecodeError } from "./ResultParquet.js"
 import { RESULT_COLUMNS, type ResultColumn } from "./ResultSchema.js"
 import * as RowBatch from "./RowBatch.js"
 import type { Column, ListColumn, NumberColumn, StringColumn } from "./RowBatch.js"
@@ -207,8 +207,6 @@ const concat = (parts: ReadonlyArray<ArrayLike<number>>, n: number): Float64Arra
   }
   return out
 }
-
-const PHYSICAL = { "int32": "INT32", "double": "DOUBLE", "string": "BYTE_ARRAY", "list<double>": "DOUBLE" } as const
 
 const absent = (column: ResultColumn, rows: number): Column => {
   switch (column.parquet) {

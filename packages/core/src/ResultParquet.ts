@@ -89,7 +89,7 @@ export const PARQUET_SCHEMA: ReadonlyArray<SchemaElement> = [
 
 const utf8 = new TextEncoder()
 
-/** Min and max of the values (NaN skipped, signed zeros normalised as the format asks), NaN count. */
+/** Min and max of a column chunk's values (NaN skipped), and its NaN count. */
 interface Extremes {
   min: number | Uint8Array | undefined
   max: number | Uint8Array | undefined
@@ -117,6 +117,7 @@ const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
   return a.length - b.length
 }
 
+/** A column chunk's statistics, signed zeros normalised as the format asks. */
 const statisticsOf = (e: Extremes, nulls: number, isDouble: boolean) => {
   let { max, min } = e
   if (min === 0) min = -0
@@ -124,7 +125,13 @@ const statisticsOf = (e: Extremes, nulls: number, isDouble: boolean) => {
   return { min_value: min, max_value: max, null_count: BigInt(nulls), ...(isDouble ? { nan_count: BigInt(e.nans) } : {}) }
 }
 
-const PHYSICAL = { "int32": "INT32", "double": "DOUBLE", "string": "BYTE_ARRAY", "list<double>": "DOUBLE" } as const
+/**
+ * The Parquet physical type of each column type (a list's is its elements').
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const PHYSICAL = { "int32": "INT32", "double": "DOUBLE", "string": "BYTE_ARRAY", "list<double>": "DOUBLE" } as const
 
 /** Levels as a v1 page carries them: RLE/bit-packed hybrid behind a 4-byte length. */
 const appendLevels = (page: ByteWriter, levels: Uint8Array, max: number) => {
