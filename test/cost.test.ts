@@ -1,11 +1,14 @@
 /**
  * `phs cost`: the estimator's arithmetic on fixed inputs (no measurement), and the command
- * measuring the fitter on the bundled GRS sample.
+ * measuring the fitter on the bundled GRS sample, and on the cube of the HDU `--hdu` names.
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Cost from "../packages/cli/src/aws/Cost.js"
 import { PRICES } from "../packages/cli/src/aws/Prices.js"
-import { phs } from "./support/cli.js"
+import { phs, tempDir } from "./support/cli.js"
+import { twoCubes } from "./support/cubes.js"
 
 /** One GRS tile, with round measured figures. */
 const tile: Cost.Inputs = {
@@ -148,5 +151,44 @@ describe("phs cost", () => {
     expect(r.stdout).toMatch(/the native fitter on 25 spectra of examples\/grs-5x5\.fits/)
     expect(r.stdout).toMatch(/ms CPU per spectrum/)
     expect(r.stdout).toMatch(/\n {2}total +\$\d/)
+  })
+
+  it("--hdu N: the spectra counted and fitted are that HDU's cube's, as in a file of its own", async () => {
+    const d = tempDir("phs-cost-hdu-")
+    const cubes = twoCubes(64)
+    const two = path.join(d, "two.fits")
+    const alone = path.join(d, "second.fits")
+    fs.writeFileSync(two, cubes.file)
+    fs.writeFileSync(alone, cubes.secondAlone)
+    const named = await phs(["cost", two, "--hdu", "2", "--json"])
+    expect(named.code, named.stderr).toBe(0)
+    const ownFile = await phs(["cost", alone, "--json"])
+    const a = JSON.parse(named.stdout)
+    const b = JSON.parse(ownFile.stdout)
+    expect(a.inputs).toMatchObject({ spectra: 6, channels: 64 })
+    const same = (m: Record<string, unknown>) => ({ nx: m.nx, ny: m.ny, channels: m.channels, sampled: m.sampled, meanComponents: m.meanComponents, overBudget: m.overBudget })
+    expect(same(a.measurement)).toEqual(same(b.measurement))
+    expect(same(a.measurement)).toMatchObject({ nx: 3, ny: 2, sampled: 6 })
+    // the default is the first 3-D image, 2 × 2
+    const first = await phs(["cost", two, "--cpu-ms", "1", "--json"])
+    expect(JSON.parse(first.stdout).inputs.spectra).toBe(4)
+    const text = await phs(["cost", two, "--hdu", "2", "--cpu-ms", "1"])
+    expect(text.stderr).toBe('phs: note: the cube is in HDU 2 (image extension "SECOND")\n')
+  }, 60_000)
+
+  it("a bad --hdu is pipeline's one line, exit 2; without a cube --hdu is refused", async () => {
+    const d = tempDir("phs-cost-hdu-")
+    const two = path.join(d, "two.fits")
+    fs.writeFileSync(two, twoCubes(64).file)
+    for (const [args, error] of [
+      [[two, "--hdu", "7"], /^phs: --hdu 7: two\.fits: no HDU 7: the file has HDUs 0 to 2$/],
+      [[two, "--hdu", "0"], /^phs: --hdu 0: two\.fits: NAXIS = 0: a cube needs 3 axes/],
+      [["--spectra", "100", "--hdu", "2"], /^phs: --hdu names the HDU of a cube: give the cube too/]
+    ] as const) {
+      const r = await phs(["cost", ...args])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(error)])
+      expect(r.stdout).toBe("")
+    }
   })
 })

@@ -14,9 +14,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { readCubeHeader } from "../packages/core/src/stages/Split.js"
-import { formatCard, rawHeader, writeCube } from "../packages/core/src/FitsWriter.js"
+import { writeCube } from "../packages/core/src/FitsWriter.js"
 import * as RunData from "../packages/cli/src/plot/RunData.js"
-import { cubeData } from "./support/cubes.js"
+import { twoCubes as twoCubeFile } from "./support/cubes.js"
 import { bintable, cliCases, goodCube, imageExtension, manifestCases } from "./corpus/cases.js"
 import { PHS, phs, phsAsync, type Result, tempDir } from "./support/cli.js"
 
@@ -347,24 +347,11 @@ describe("--hdu N: the run reads that HDU, in the split, the fit, a re-split and
   const work = path.join(dir, "w")
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
   const NCHAN = 64
-  const firstData = cubeData({ nx: 2, ny: 2, nchan: NCHAN, seed: 3 })
-  const secondData = cubeData({ nx: 3, ny: 2, nchan: NCHAN, seed: 4 })
-  /** An IMAGE extension holding a cube: the primary cube writeCube makes, under an extension header. */
-  const extension = (nx: number, data: Float32Array, name: string) => {
-    const alone = writeCube({ nx, ny: 2, nchan: NCHAN, data })
-    const offset = Effect.runSync(Fits.readHeader(Fits.fromBytes(alone))).dataOffset
-    const h = rawHeader([
-      formatCard("XTENSION", "IMAGE"), formatCard("BITPIX", -32), formatCard("NAXIS", 3), formatCard("NAXIS1", nx), formatCard("NAXIS2", 2), formatCard("NAXIS3", NCHAN),
-      formatCard("PCOUNT", 0), formatCard("GCOUNT", 1), formatCard("EXTNAME", name), "END".padEnd(80)
-    ])
-    return Buffer.concat([h, alone.subarray(offset)])
-  }
-  const empty = rawHeader([formatCard("SIMPLE", true), formatCard("BITPIX", 8), formatCard("NAXIS", 0), formatCard("EXTEND", true), "END".padEnd(80)])
-  const twoCubes = Buffer.concat([empty, extension(2, firstData, "FIRST"), extension(3, secondData, "SECOND")])
+  const { second: secondData, file: twoCubes, secondAlone } = twoCubeFile(NCHAN)
   const cube = path.join(dir, "two.fits")
   const alone = path.join(dir, "second.fits")
   fs.writeFileSync(cube, twoCubes)
-  fs.writeFileSync(alone, writeCube({ nx: 3, ny: 2, nchan: NCHAN, data: secondData }))
+  fs.writeFileSync(alone, secondAlone)
   const opts = ["--workdir", work, "--chunk-size", "2", "--param", "beta=3"]
 
   /** A run's published rows, sorted by pixel, without what names the run and its cube. */
@@ -408,6 +395,16 @@ describe("--hdu N: the run reads that HDU, in the split, the fit, a re-split and
     expect(first.runId).not.toBe(runId)
     const named = await phs(["pipeline", cube, "--survey", "two", "--hdu", "1", "--json", ...opts])
     expect(JSON.parse(named.stdout)).toMatchObject({ runId: first.runId, already: true })
+  })
+
+  it("a set of cubes takes --hdu for each of them", async () => {
+    const copy = path.join(dir, "copy", "two.fits")
+    fs.mkdirSync(path.dirname(copy))
+    fs.copyFileSync(cube, copy)
+    fs.appendFileSync(copy, Buffer.alloc(2880))
+    const r = await phs(["pipeline", cube, copy, "--survey", "set", "--hdu", "2", "--json", ...opts])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).cubes.map((c: { nSpectra: number; hdu?: number }) => [c.nSpectra, c.hdu])).toEqual([[6, 2], [6, 2]])
   })
 
   it("plot and view read the spectrum from that HDU", async () => {

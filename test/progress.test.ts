@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { Option } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import type { RunTable } from "../packages/core/src/index.js"
-import { makeSetDisplay, renderLine, renderSetLine } from "../packages/cli/src/Progress.js"
+import { makeDisplay, makeSetDisplay, renderLine, renderSetLine } from "../packages/cli/src/Progress.js"
 import { cubeFits } from "./support/cubes.js"
 import { PHS, phs, tempDir } from "./support/cli.js"
 
@@ -90,6 +90,16 @@ describe("the progress line", () => {
     expect(renderLine(r, 3712.4, { width: 80, bar: true })).toBe("1,234,567/2,300,000 spectra  53.7%  3712/s  ETA 4:47  failed 12  running")
     expect(renderLine(r, 3712.4, { width: 70, bar: true })).toBe("1,234,567/2,300,000 spectra  53.7%  3712/s  ETA 4:47  running")
     expect(renderLine(r, 3712.4, { width: 50, bar: true })).toBe("1,234,567/2,300,000 spectra  53.7%  ETA 4:47")
+  })
+
+  it("the last line keeps the fan-out stages last drawn (a refit's passes)", () => {
+    const lines: string[] = []
+    const display = makeDisplay({ tty: false, quiet: false, width: () => 200, write: (t) => void lines.push(t) })
+    const stages = { refit: 4600, "refit-2": 1200 }
+    display.draw(run({}), 1_000, stages)
+    display.end(Option.some(run({ spectraDone: 2_300_000 })), 2_000)
+    expect(lines).toHaveLength(2)
+    for (const line of lines) expect(line).toMatch(/ {2}refit 4600\/4600 {2}refit-2 1200\/4600/)
   })
 
   for (const cols of [80, 120]) {

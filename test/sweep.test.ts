@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { phs, tempDir } from "./support/cli.js"
+import { twoCubes } from "./support/cubes.js"
 
 let dir: string
 let cube: string
@@ -78,4 +79,42 @@ describe("phs sweep shares fits", () => {
     const mine = results(w)
     for (const [name, bytes] of results(alone)) expect(mine.get(name)?.equals(bytes), name).toBe(true)
   }, 180_000)
+})
+
+describe("phs sweep --hdu N", () => {
+  it("sweeps the cube in that HDU: each point's run records it and is the run phs pipeline --hdu N makes", async () => {
+    const d = tempDir("phs-sweep-hdu-")
+    const two = path.join(d, "two.fits")
+    fs.writeFileSync(two, twoCubes(64).file)
+    const w = path.join(d, "w")
+    const grid = ["--survey", "two", "--param", "beta=2.5,3", "--chunk-size", "2", "--workdir", w, "--plot", path.join(d, "p.svg")]
+    const r = await phs(["sweep", two, "--hdu", "2", ...grid])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/^phs: note: the cube is in HDU 2 \(image extension "SECOND"\)$/m)
+    const out = JSON.parse((await phs(["sweep", two, "--hdu", "2", ...grid, "--json"])).stdout)
+    expect(out.points.map((p: { status: string; spectra: number }) => [p.status, p.spectra])).toEqual([["COMPLETED", 6], ["COMPLETED", 6]])
+    const runs = JSON.parse((await phs(["runs", "--json", "--workdir", w])).stdout) as Array<{ runId: string; hdu?: number; nx: number }>
+    expect(runs.map((x) => [x.hdu, x.nx])).toEqual([[2, 3], [2, 3]])
+    const single = await phs(["pipeline", two, "--survey", "two", "--hdu", "2", "--param", "beta=3", "--chunk-size", "2", "--workdir", w, "--json"])
+    expect(JSON.parse(single.stdout)).toMatchObject({ runId: out.points[1].runId, already: true, hdu: 2 })
+    // without --hdu: the first 3-D image, other runs
+    const first = JSON.parse((await phs(["sweep", two, ...grid, "--json"])).stdout)
+    expect(first.points.map((p: { spectra: number }) => p.spectra)).toEqual([4, 4])
+    expect(first.points[1].runId).not.toBe(out.points[1].runId)
+  }, 120_000)
+
+  it("a bad N is pipeline's one line, exit 2, and nothing is written", async () => {
+    const d = tempDir("phs-sweep-hdu-")
+    const two = path.join(d, "two.fits")
+    fs.writeFileSync(two, twoCubes(64).file)
+    for (const [n, error] of [
+      ["7", /^phs: --hdu 7: two\.fits: no HDU 7: the file has HDUs 0 to 2$/],
+      ["0", /^phs: --hdu 0: two\.fits: NAXIS = 0: a cube needs 3 axes/]
+    ] as const) {
+      const r = await phs(["sweep", two, "--hdu", n, "--param", "beta=3", "--workdir", path.join(d, "w"), "--plot", path.join(d, "p.svg")])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(error)])
+    }
+    expect(fs.readdirSync(d)).toEqual(["two.fits"])
+  })
 })

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { decodeRows } from "../packages/core/src/ResultParquet.js"
 import { phs, tempDir } from "./support/cli.js"
+import { twoCubes } from "./support/cubes.js"
 
 const BENCH = path.resolve("bench")
 const SAMPLE = path.resolve("examples/grs-5x5.fits")
@@ -51,7 +52,9 @@ describe("phs sweep and phs tune refuse bad input: one line, exit 2, nothing wri
     { name: "tune: a label file in another format", args: (d) => ["tune", cube, ...labels({ spectra: [{ x: 0, y: 0, gaussians: [] }] })(d)], error: /labels\.json: .*(components|gaussians)/ },
     { name: "tune: neither --truth nor --synthetic", args: () => ["tune", cube], error: /either --truth LABELS\.json or --synthetic/ },
     { name: "tune: both --truth and --synthetic", args: () => ["tune", cube, "--synthetic", "--truth", truth], error: /either --truth/ },
-    { name: "tune --synthetic: an inverted range", args: () => ["tune", cube, "--synthetic", "--param", "beta=4:2:1"], error: /inverted/ }
+    { name: "tune --synthetic: an inverted range", args: () => ["tune", cube, "--synthetic", "--param", "beta=4:2:1"], error: /inverted/ },
+    { name: "tune: an --hdu past the file's end", args: () => ["tune", cube, "--synthetic", "--hdu", "1"], error: /^phs: --hdu 1: s\.fits: no HDU 1: the file has only the primary HDU \(0\)$/ },
+    { name: "sweep: an --hdu past the file's end", args: () => ["sweep", cube, "--param", "beta=3", "--hdu", "1"], error: /^phs: --hdu 1: s\.fits: no HDU 1: the file has only the primary HDU \(0\)$/ }
   ]
   for (const c of cases) {
     it(c.name, async () => {
@@ -176,4 +179,58 @@ describe("phs tune", () => {
     expect(fs.existsSync(w)).toBe(false)
     expect(fs.readFileSync(path.join(d, "t.svg"), "utf8")).toMatch(/panel_0/)
   })
+})
+
+describe("phs tune --hdu N", () => {
+  const NCHAN = 64
+  let d: string
+  let two: string
+  let alone: string
+  beforeAll(() => {
+    d = tempDir("phs-tune-hdu-")
+    const cubes = twoCubes(NCHAN)
+    two = path.join(d, "two.fits")
+    alone = path.join(d, "second.fits")
+    fs.writeFileSync(two, cubes.file)
+    fs.writeFileSync(alone, cubes.secondAlone)
+  })
+
+  it("--truth: labels of that HDU's pixels are scored on its runs, which are phs pipeline --hdu N's", async () => {
+    const w = path.join(d, "w")
+    const common = ["--survey", "two", "--chunk-size", "2", "--workdir", w]
+    // The truth: what a run of the second cube alone finds at beta=3, for its 3 × 2 pixels.
+    const ref = await phs(["pipeline", alone, "--param", "beta=3", ...common, "--json"])
+    expect(ref.code, ref.stderr).toBe(0)
+    const rows = await rowsOf(w, "two", JSON.parse(ref.stdout).runId)
+    const labels = path.join(d, "labels.json")
+    fs.writeFileSync(labels, JSON.stringify({
+      spectra: rows.map((row) => ({ x: row.x, y: row.y, components: row.component_amplitudes.map((amplitude, k) => ({ amplitude, mean: row.component_means[k], stddev: row.component_stddevs[k] })) }))
+    }))
+    expect(rows.some((row) => row.x === 2)).toBe(true)
+    const r = await phs(["tune", two, "--hdu", "2", "--truth", labels, "--param", "beta=3,5", ...common, "--json", "--plot", path.join(d, "t.svg")])
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.points[0]).toMatchObject({ params: { beta: 3 }, f1: 1, precision: 1, recall: 1 })
+    const single = await phs(["pipeline", two, "--hdu", "2", "--param", "beta=5", ...common, "--json"])
+    expect(JSON.parse(single.stdout)).toMatchObject({ runId: out.points[1].runId, already: true, hdu: 2 })
+    // The first 3-D image is 2 × 2: the labels do not fit it.
+    const first = await phs(["tune", two, "--truth", labels, "--param", "beta=3", ...common])
+    expect(first.code).toBe(2)
+    expect(first.stderr.trim().split("\n")).toEqual([expect.stringMatching(/pixel \(2, \d\) is outside the cube: x is 0\.\.1, y is 0\.\.1$/)])
+  }, 120_000)
+
+  it("--synthetic: the benchmark is matched to that HDU's cube, as to the same cube in a file of its own", async () => {
+    const args = ["--synthetic", "--per-category", "4", "--param", "beta=3,4", "--json", "--plot", path.join(d, "s.svg")]
+    const named = await phs(["tune", two, "--hdu", "2", ...args])
+    expect(named.code, named.stderr).toBe(0)
+    const ownFile = await phs(["tune", alone, ...args])
+    expect(ownFile.code, ownFile.stderr).toBe(0)
+    const a = JSON.parse(named.stdout)
+    const b = JSON.parse(ownFile.stdout)
+    expect(a.synthetic).toEqual(b.synthetic)
+    expect(a.synthetic).toMatchObject({ sampled: 6, channels: NCHAN })
+    expect(a.points).toEqual(b.points)
+    const first = JSON.parse((await phs(["tune", two, ...args])).stdout)
+    expect(first.synthetic.sampled).toBe(4)
+  }, 120_000)
 })

@@ -13,6 +13,7 @@ import { Errors, Fitter, RunTable } from "@phs/core"
 import { AthenaQuery, SplitterHandler } from "@phs/runtime-lambda"
 import { Effect, Exit, Fiber, Option, Schedule, TestClock } from "effect"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeChunks, makeRun } from "../../packages/core/test/conformance/RunTable.js"
@@ -255,6 +256,77 @@ describe("phs query --target aws: the Athena engine", () => {
   })
 })
 
+/**
+ * Athena's JSON protocol, played over HTTP on loopback for a `phs` child process: each query
+ * runs, then ends as `end` says; the requests are kept.
+ */
+const athenaOverHttp = async (end: { readonly State: string; readonly StateChangeReason?: string; readonly AthenaError?: { readonly ErrorCategory: number } }, results: unknown) => {
+  const requests: Array<{ readonly target: string; readonly body: Record<string, unknown> }> = []
+  const server = http.createServer((req, res) => {
+    let text = ""
+    req.on("data", (d) => (text += d))
+    req.on("end", () => {
+      const target = String(req.headers["x-amz-target"] ?? "").replace(/^AmazonAthena\./, "")
+      requests.push({ target, body: JSON.parse(text || "{}") })
+      const reply: Record<string, unknown> =
+        target === "StartQueryExecution"
+          ? { QueryExecutionId: "q-1" }
+          : target === "GetQueryExecution"
+            ? { QueryExecution: { QueryExecutionId: "q-1", Status: requests.filter((r) => r.target === target).length < 2 ? { State: "RUNNING" } : end } }
+            : target === "GetQueryResults"
+              ? results
+              : {}
+      res.writeHead(200, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify(reply))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as { port: number }
+  const env = {
+    PHS_AWS_ENDPOINT: `http://127.0.0.1:${port}`,
+    PHS_ATHENA_WORKGROUP: "survey-wg",
+    PHS_BUCKET: "data-bucket",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test"
+  }
+  return { requests, env, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+}
+
+describe("phs query --target aws: the command through the aws target's ResultQuery", () => {
+  const page = {
+    ResultSet: {
+      ResultSetMetadata: { ColumnInfo: [{ Name: "survey", Label: "survey", Type: "varchar" }, { Name: "n", Label: "n", Type: "bigint" }] },
+      Rows: [{ Data: [{ VarCharValue: "survey" }, { VarCharValue: "n" }] }, { Data: [{ VarCharValue: "grs" }, { VarCharValue: "35" }] }]
+    }
+  }
+
+  it("runs the SQL on Athena in the deployment's workgroup and prints its rows; no workdir is needed", async () => {
+    const athena = await athenaOverHttp({ State: "SUCCEEDED" }, page)
+    try {
+      const sql = "SELECT survey, count(*) AS n FROM decompositions WHERE survey = 'grs' GROUP BY 1"
+      const r = await phs(["query", sql, "--target", "aws", "--format", "csv", "--workdir", path.join(tempDir(), "nowhere")], { env: athena.env })
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toBe("survey,n\r\ngrs,35\r\n")
+      const start = athena.requests.find((q) => q.target === "StartQueryExecution")
+      expect(start?.body).toMatchObject({ QueryString: sql, WorkGroup: "survey-wg", QueryExecutionContext: { Database: "phspectra" }, ResultConfiguration: { OutputLocation: "s3://data-bucket/athena-results/" } })
+    } finally {
+      await athena.close()
+    }
+  }, 60_000)
+
+  it("a query Athena refuses is one line, exit 2", async () => {
+    const athena = await athenaOverHttp({ State: "FAILED", StateChangeReason: "line 1:8: Column 'bogus' cannot be resolved", AthenaError: { ErrorCategory: 2 } }, page)
+    try {
+      const r = await phs(["query", "SELECT bogus FROM decompositions", "--target", "aws"], { env: athena.env })
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^phs: .*Column 'bogus' cannot be resolved/)])
+      expect(r.stdout).toBe("")
+    } finally {
+      await athena.close()
+    }
+  }, 60_000)
+})
+
 describe("the aws watch", () => {
   const runLayer = RunTable.layerMemory
   const quiet = { tty: false, quiet: true } as const
@@ -349,6 +421,18 @@ describe("the aws watch", () => {
       yield* TestClock.adjust("35 seconds")
       expect(yield* Fiber.join(fiber)).toMatchObject({ runId: "grs-deployed", status: "COMPLETED" })
       expect(lines.join("")).toContain("the deployment named the run grs-deployed, not grs-predicted: it runs code phs-0.0.9+fit-0.0.9")
+    }).pipe(Effect.provide(runLayer))
+  )
+
+  effectIt.effect("a refit run on another code version: the refit run of the cube is followed, not a newer plain one", () =>
+    Effect.gen(function* () {
+      const table = yield* RunTable.RunTable
+      const fiber = yield* Effect.fork(Watch.watch("grs-predicted", { ...quiet, expecting: { ...expecting("manifests/grs-predicted.json"), refit: "spatial" } }))
+      const code = { codeVersion: "phs-0.0.9+fit-0.0.9", status: "COMPLETED" as const, spectraDone: 100, jobsCompleted: 4 }
+      yield* table.createRun(makeRun({ runId: "grs-refit", refit: "spatial", createdAt: 1_000, ...code }), [])
+      yield* table.createRun(makeRun({ runId: "grs-plain", createdAt: 2_000, ...code }), [])
+      yield* TestClock.adjust("65 seconds")
+      expect(yield* Fiber.join(fiber)).toMatchObject({ runId: "grs-refit", refit: "spatial" })
     }).pipe(Effect.provide(runLayer))
   )
 })

@@ -4,16 +4,18 @@
  * by `phs redrive` and the run completes with one row per spectrum; damaged or missing
  * published parts in the bucket are named by `phs verify` and rebuilt by `phs resume` (the
  * same core repair as the local target, through the S3 blob store); `--hdu N` reaches the
- * splitter and the run table.
+ * splitter and the run table; a cube replaced in the bucket under a run is refused by
+ * `phs resume` and `phs redrive` (the ETag the split recorded against a HeadObject).
  */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3"
 import { Errors, Fitter, Fits, Keys } from "@phs/core"
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { formatCard, rawHeader, writeCube } from "../../packages/core/src/FitsWriter.js"
-import { cubeData } from "../support/cubes.js"
+import { cubeData, cubeFits } from "../support/cubes.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
 import { type Deployment, deploy, flow, getRun, type Handlers, handlers, over, putObject, runIdOf, tableRows, upload, type Upload, withDeployment, withHandlers, drainAll, eventually } from "./deployment.js"
 import { startSqs } from "./emulators.js"
@@ -101,6 +103,60 @@ describeEmulated("recovery through phs --target aws", () => {
       })
       for (const runId of [viaResume, viaRedrive])
         expect((await phs(["redrive", runId, "--target", "aws"], { env: d.env })).stdout.trim()).toBe(`run ${runId}: no dead letters`)
+    })
+  })
+
+  it("a cube replaced in the bucket mid-run: the split recorded its ETag, phs resume and phs redrive refuse in one line (exit 2); phs pipeline with the original file puts it back and resume carries on", async () => {
+    await withDeployment(sqs, async (d) => {
+      const dir = tempDir()
+      const cube = path.join(dir, "small.fits")
+      const original = cubeFits(small.cube)
+      fs.writeFileSync(cube, original)
+      const first = cubeData(small.cube)[0]
+      const fatalChunk0 = over(Fitter.Fitter, (fitter) => ({
+        ...fitter,
+        decomposeBatch: (spectra, n, params, options) =>
+          spectra[0] === first ? Effect.fail(new Errors.FitError({ reason: "out of memory (injected)", retryable: false })) : fitter.decomposeBatch(spectra, n, params, options)
+      }))
+      const pipeline = phsAsync(["pipeline", cube, "--target", "aws", "--survey", "grs", "--chunk-size", "8"], { env: d.env })
+      const runId = await withHandlers(d, { wraps: [fatalChunk0] }, async (h) => runIdOf(await flow(d, h, await eventually("the manifest", async () => (await manifestKeys(d))[0]))))
+      expect((await pipeline.done).code).not.toBe(0)
+      const { cubeKey } = await withHandlers(d, {}, (h) => h.run(getRun(runId)))
+      const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex")
+      // s3rver's ETag of a single PUT is the MD5 of its bytes
+      expect(await withHandlers(d, {}, (h) => h.run(getRun(runId)))).toMatchObject({ status: "FAILED", cubeEtag: md5(original), cubeSize: original.length })
+
+      const other = cubeFits({ ...small.cube, seed: 12 })
+      expect(other.length).toBe(original.length)
+      await putObject(d, cubeKey, other)
+      const replaced = `phs: run ${runId}: its cube ${cubeKey} was replaced in the bucket since the run was split (ETag ${md5(original)} then, ${md5(other)} now); run phs pipeline again with the original file (same --survey, --target aws) to put it back`
+      for (const command of ["resume", "redrive"]) {
+        const refused = await phs([command, runId, "--target", "aws"], { env: d.env })
+        expect(refused.code, refused.stderr).toBe(2)
+        expect(oneLine(refused.stderr)).toEqual([replaced])
+      }
+      // nothing was put back on the queues: the run is as the refusals found it
+      expect(await withHandlers(d, {}, (h) => h.run(getRun(runId)))).toMatchObject({ status: "FAILED", jobsFailed: 1 })
+      await d.s3.send(new DeleteObjectCommand({ Bucket: d.config.bucket, Key: cubeKey }))
+      expect(oneLine((await phs(["resume", runId, "--target", "aws"], { env: d.env })).stderr)).toEqual([
+        `phs: run ${runId}: its cube ${cubeKey} is gone from the bucket; run phs pipeline again with the original file (same --survey, --target aws) to put it back`
+      ])
+
+      const again = await phs(["pipeline", cube, "--target", "aws", "--survey", "grs", "--chunk-size", "8"], { env: d.env })
+      expect(again.stderr).toContain(`cube put back at s3://${d.config.bucket}/${cubeKey}: the bucket held another object there`)
+      expect(Buffer.from(await objectBytes(d, cubeKey)).equals(Buffer.from(original))).toBe(true)
+      await withHandlers(d, {}, async (h) => {
+        const cli = phsAsync(["resume", runId, "--target", "aws"], { env: d.env })
+        await eventually("the run reopened", async () => {
+          const run = await h.run(getRun(runId))
+          return run.status === "RUNNING" && run.jobsFailed === 0 ? run : undefined
+        })
+        await drainAll(d, h)
+        const r = await cli.done
+        expect(r.code, r.stderr).toBe(0)
+        expect(await h.run(getRun(runId))).toMatchObject({ status: "COMPLETED", spectraDone: 35 })
+        await expectOneRowPerSpectrum(h, "grs", 35)
+      })
     })
   })
 

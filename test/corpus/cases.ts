@@ -398,12 +398,12 @@ export const cliCases: ReadonlyArray<CliCase> = [
   { name: "a --param name with a line break", args: ["--param", "be\nta=3"], error: paramError('unknown parameter "be\\u000ata"') },
 
   // --- --chunk-size
-  { name: "--chunk-size 0", args: ["--chunk-size", "0"], error: /^phs: bad manifest: chunk_size: Expected a number between 1 and 100000, actual 0$/ },
-  { name: "--chunk-size negative", args: ["--chunk-size", "-5"], error: /^phs: bad manifest: chunk_size: Expected a number between 1 and 100000, actual -5$/ },
+  { name: "--chunk-size 0", args: ["--chunk-size", "0"], error: /^phs: --chunk-size 0: must be 1 to 100000 \(spectra per chunk\)$/ },
+  { name: "--chunk-size negative", args: ["--chunk-size", "-5"], error: /^phs: --chunk-size -5: must be 1 to 100000 \(spectra per chunk\)$/ },
   {
     name: "--chunk-size huge",
     args: ["--chunk-size", "99999999999"],
-    error: /^phs: bad manifest: chunk_size: Expected a number between 1 and 100000, actual 99999999999$/
+    error: /^phs: --chunk-size 99999999999: must be 1 to 100000 \(spectra per chunk\)$/
   },
 
   // --- --survey

@@ -31,7 +31,7 @@ export const tree: Help.Entry = Help.entry("phs", phs, ["phs pipeline examples/g
   Help.entry("redrive", redrive, ["phs redrive grs-3f2a && phs resume grs-3f2a"]),
   Help.entry("verify", verify, ["phs verify grs-3f2a", "phs verify --survey grs"]),
   Help.entry("rm", rm, ["phs rm grs-3f2a", "phs rm grs-3f2a --yes"]),
-  Help.entry("query", query, ['phs query "SELECT survey, count(*) FROM decompositions GROUP BY 1"', "phs query --named components_histogram --format csv"]),
+  Help.entry("query", query, ['phs query "SELECT survey, count(*) FROM decompositions GROUP BY 1"', "phs query --named beta-comparison --format csv"]),
   Help.entry("plot", plot, ["phs plot map grs-3f2a --value rms --out rms.png"], [
     Help.entry("spectrum", spectrum, ["phs plot spectrum grs-3f2a 2 3", "phs plot spectrum grs-3f2a 2 3 --out s.png"]),
     Help.entry("map", map, ["phs plot map grs-3f2a", "phs plot map grs-3f2a --value integrated --out integrated.png"]),
@@ -39,8 +39,8 @@ export const tree: Help.Entry = Help.entry("phs", phs, ["phs pipeline examples/g
   ]),
   Help.entry("view", view, ["phs view", "phs view grs-3f2a --port 0 --labels labels.json"]),
   Help.entry("export", exportCommand, ["phs export grs-3f2a --fits maps/", "phs export grs-3f2a --fits maps/ --value rms --value snr_max"]),
-  Help.entry("cost", cost, ["phs cost examples/grs-5x5.fits", "phs cost --spectra 2300000 --arch arm64"]),
-  Help.entry("sweep", sweep, ["phs sweep cube.fits --param beta=2:5:0.25"]),
-  Help.entry("tune", tune, ["phs tune cube.fits --truth labels.json", "phs tune cube.fits --synthetic"])
+  Help.entry("cost", cost, ["phs cost examples/grs-5x5.fits", "phs cost mosaic.fits --hdu 2", "phs cost --spectra 2300000 --arch arm64"]),
+  Help.entry("sweep", sweep, ["phs sweep cube.fits --param beta=2:5:0.25", "phs sweep mosaic.fits --hdu 2 --param beta=3,3.5,4"]),
+  Help.entry("tune", tune, ["phs tune cube.fits --truth labels.json", "phs tune cube.fits --synthetic", "phs tune mosaic.fits --hdu 2 --synthetic"])
 ])
 

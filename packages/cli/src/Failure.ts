@@ -3,6 +3,7 @@
  * error) and one line, usage errors in phs's words with the option they are about named.
  */
 import { type HelpDoc, ValidationError } from "@effect/cli"
+import { Error as PlatformError } from "@effect/platform"
 
 /** One line from the framework's description of a usage error. */
 const docText = (doc: HelpDoc.HelpDoc): string => {
@@ -39,7 +40,25 @@ export const usageMessage = (text: string, args: ReadonlyArray<string>): string 
   }
   const unknown = /^Received unknown argument: '(.*)'$/.exec(text.trim())
   if (unknown !== null) return `unknown argument ${unknown[1]}`
+  const missingOption = /^Expected to find option: '(.*)'$/.exec(text.trim())
+  if (missingOption !== null) return `missing option ${missingOption[1]}`
+  const missingArg = /^Missing argument (<.*>)$/.exec(text.trim())
+  if (missingArg !== null) return `missing argument ${missingArg[1]}`
+  const notA = /^'(.*)' is not a (\w+)$/s.exec(text.trim())
+  if (notA !== null) return `${flagOf(notA[1], args) ?? notA[1]}: expected ${notA[2] === "integer" ? "an integer" : `a ${notA[2]}`}`
+  const noPath = /^Path '(.*)' must exist$/s.exec(text.trim())
+  if (noPath !== null) return `${flagOf(noPath[1], args) ?? noPath[1]}: no such file or directory`
   return text.trim().replace(/\s+/g, " ")
+}
+
+/** "--flag value" when `value` was given to an option of `args` (as `--flag value` or `--flag=value`). */
+const flagOf = (value: string, args: ReadonlyArray<string>): string | undefined => {
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2)
+    if (!flag.startsWith("--")) continue
+    if (inline === value || (inline === undefined && args[i + 1] === value)) return `${flag} ${value}`
+  }
+  return undefined
 }
 
 /** The options whose value is one of a list. */
@@ -68,3 +87,13 @@ export const classify = (error: unknown, args: ReadonlyArray<string> = []): { co
   }
 }
 
+/**
+ * A path option the framework could not check: it dies when `access` fails other than with
+ * ENOENT (a file where a directory should be, no permission). The path and why, as a usage
+ * error; undefined for any other defect.
+ */
+export const pathDefect = (defect: unknown): string | undefined => {
+  if (!(defect instanceof PlatformError.SystemError) || defect.module !== "FileSystem" || typeof defect.pathOrDescriptor !== "string") return undefined
+  const why = /^[A-Z]+: ([^,]+)/.exec(defect.description ?? "")?.[1] ?? defect.reason
+  return `${defect.pathOrDescriptor}: ${why}`
+}

@@ -17,6 +17,8 @@ export interface Entry {
   readonly name: string
   /** The default of each option that has one ("--chunk-size" → "500"). */
   readonly defaults: ReadonlyMap<string, string>
+  /** The command's own options, as typed ("--survey"). */
+  readonly options: ReadonlyArray<string>
   readonly description: string
   readonly help: () => HelpDoc.HelpDoc
   readonly examples: ReadonlyArray<string>
@@ -36,6 +38,7 @@ export const entry = <Name extends string, R, E, A>(
   return {
     name,
     defaults: defaultsOf(command.descriptor),
+    options: optionsOf(command.descriptor),
     get description() {
       return (sections(help()).get("DESCRIPTION") ?? []).flatMap(paragraphs).join(" ")
     },
@@ -75,6 +78,23 @@ const defaultsOf = (descriptor: unknown): ReadonlyMap<string, string> => {
   return out
 }
 
+/** The `--name` of every option of a command, read from its descriptor (its arguments left out). */
+const optionsOf = (descriptor: unknown): ReadonlyArray<string> => {
+  let d = descriptor as Record<string, unknown> | undefined
+  while (d !== undefined && d._tag === "Map") d = d.command as Record<string, unknown> | undefined
+  const out = new Set<string>()
+  const seen = new Set<unknown>()
+  const walk = (node: unknown): void => {
+    if (typeof node !== "object" || node === null || seen.has(node)) return
+    seen.add(node)
+    const o = node as Record<string, unknown>
+    if (o._tag === "Single" && typeof o.name === "string") out.add(`--${o.name}`)
+    for (const v of Object.values(o)) walk(v)
+  }
+  if (d?._tag === "Standard") walk(d.options)
+  return [...out]
+}
+
 const spanText = (s: Span): string => {
   switch (s._tag) {
     case "Text":
@@ -101,6 +121,7 @@ const FILLER = [
   /^This setting is a property argument which:/,
   /^May be specified /,
   /^This option may be repeated/,
+  /^This argument must be repeated/,
   /^This option can be set from environment variables\.$/
 ]
 
@@ -124,8 +145,9 @@ const paragraphs = (doc: HelpDoc.HelpDoc): string[] => {
   }
 }
 
-/** "--chunk-size integer" → "--chunk-size N"; a long choice list → its name in capitals. */
+/** "--chunk-size integer" → "--chunk-size N"; a long choice list → its name in capitals; "<cube> 1+" → "<cube>…". */
 const placeholder = (spec: string): string => {
+  if (/^<[\w-]+> \d+\+$/.test(spec)) return spec.replace(/ \d+\+$/, "…")
   const m = /^((?:-\w, )?--?[\w-]+)(?: (.*))?$/.exec(spec.replace(/^\((.*)\)$/, "$1"))
   if (m === null || m[2] === undefined) return spec.replace(/^\((.*)\)$/, "$1")
   const [, flag, value] = m
@@ -251,4 +273,24 @@ export const nearest = (word: string, names: ReadonlyArray<string>): string | un
   const ranked = names.map((n) => ({ n, d: n.startsWith(word) && word.length >= 2 ? 0 : distance(word, n) })).sort((x, y) => x.d - y.d)
   const best = ranked[0]
   return best !== undefined && best.d <= Math.max(1, Math.floor(best.n.length / 3)) ? best.n : undefined
+}
+
+/** Options every command takes, as typed ("-h", "--help", …). */
+const GLOBAL_FLAGS = GLOBAL.flatMap((g) => g.spec.split(", "))
+
+/**
+ * The first option of `args` that the command `entry` (at `path`) does not have, as one
+ * line naming the nearest it has; undefined when every option is known. Only words shaped
+ * like an option count (`--name` or `--name=value`), up to a bare `--`: a value such as
+ * `-5` or an SQL text is not one.
+ */
+export const unknownOption = (entry: Entry, path: ReadonlyArray<string>, args: ReadonlyArray<string>): string | undefined => {
+  for (const a of args) {
+    if (a === "--") return undefined
+    const m = /^(--[A-Za-z][\w-]*)(=.*)?$/s.exec(a)
+    if (m === null || entry.options.includes(m[1]) || GLOBAL_FLAGS.includes(m[1])) continue
+    const near = nearest(m[1].slice(2), entry.options.map((o) => o.slice(2)))
+    return `unknown option ${m[1]}${near === undefined ? "" : `; did you mean --${near}?`} (${["phs", ...path].join(" ")} --help lists the options)`
+  }
+  return undefined
 }

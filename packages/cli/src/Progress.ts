@@ -231,18 +231,21 @@ const makeRate = () => {
 export const makeDisplay = (options: DisplayOptions): Display => {
   const screen = makeScreen(options)
   const rate = makeRate()
+  // the fan-out stages last drawn: the last line keeps them (a refit's passes done)
+  let stagesSeen: Readonly<Record<string, number>> | undefined
   const show = (run: RunTable.RunRecord, minSeconds: number, now: number, stages?: Readonly<Record<string, number>>) =>
     screen.show(renderLine(run, rate.rate(minSeconds), { width: screen.width(), bar: options.tty, ...(stages === undefined ? {} : { stages }) }), now)
   return {
     draw: (run, now, stages) => {
       rate.observe(run.spectraDone, now)
+      stagesSeen = stages ?? stagesSeen
       show(run, 0.5, now, stages)
     },
     note: screen.note,
     end: (run, now) => {
       if (Option.isSome(run)) {
         rate.observe(run.value.spectraDone, now)
-        show(run.value, 0, now)
+        show(run.value, 0, now, stagesSeen)
       }
       screen.close()
     },

@@ -8,7 +8,7 @@ import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Console, Effect, Exit, Fiber, Option } from "effect"
 import { phs, tree, VERSION } from "./Commands.js"
-import { classify } from "./Failure.js"
+import { classify, pathDefect } from "./Failure.js"
 import * as Help from "./Help.js"
 import { exitCodeWith, guardStreams, printable, streamFault } from "./Output.js"
 
@@ -39,15 +39,16 @@ const preflight = (args: ReadonlyArray<string>): number | undefined => {
     process.stdout.write(`${VERSION}\n`)
     return 0
   }
-  if (args.includes("--help") || args.includes("-h") || node.children.length > 0) {
+  const help = args.includes("--help") || args.includes("-h")
+  const unknown = help ? undefined : Help.unknownOption(node, path, args)
+  if (unknown !== undefined) {
+    process.stderr.write(`phs: ${printable(unknown)}\n`)
+    return 2
+  }
+  if (help || node.children.length > 0) {
     process.stdout.write(Help.render(tree, path, width))
     return 0
   }
-  for (const hidden of ["--wizard", "--completions"])
-    if (args.includes(hidden)) {
-      process.stderr.write(`phs: unknown option ${hidden} (phs ${path.join(" ")} --help lists the options)\n`)
-      return 2
-    }
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2)
     if (flag !== "--param") continue
@@ -104,6 +105,11 @@ const main = async () => {
   const failure = Cause.failureOption(exit.cause)
   if (Option.isNone(failure)) {
     if (Cause.isInterruptedOnly(exit.cause)) return 130
+    const path = pathDefect(Cause.squash(exit.cause))
+    if (path !== undefined) {
+      process.stderr.write(`phs: ${printable(path)}\n`)
+      return 2
+    }
     process.stderr.write(`phs: internal error: ${printable(Cause.pretty(exit.cause).split("\n")[0])}\n`)
     if (verbose) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
     return 1

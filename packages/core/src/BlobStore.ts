@@ -9,6 +9,18 @@ import { readFileSync } from "node:fs"
 import { BlobNotFound, StorageError } from "./Errors.js"
 
 /**
+ * What a store says of a blob without reading it: its size and an identity that changes
+ * whenever the blob is written again (S3's ETag; locally the file's inode and mtime).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface BlobStat {
+  readonly size: number
+  readonly etag: string
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -19,6 +31,8 @@ export interface BlobStore {
   readonly getRange: (key: string, offset: number, length: number) => Effect.Effect<Uint8Array, BlobNotFound | StorageError>
   /** Size in bytes, or none when there is no such blob. */
   readonly size: (key: string) => Effect.Effect<Option.Option<number>, StorageError>
+  /** Size and identity (`BlobStat`), or none when there is no such blob. */
+  readonly stat: (key: string) => Effect.Effect<Option.Option<BlobStat>, StorageError>
   /** Writes atomically: a reader sees the old blob or the new one, never a part. */
   readonly put: (key: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
   /** Writes a local file's content atomically without holding it in memory (a cube upload). */
@@ -75,6 +89,13 @@ export const isSafeKey = (key: string): boolean =>
  */
 export const makeMemory = (): BlobStore => {
   const blobs = new Map<string, Uint8Array>()
+  // A blob's identity: the count of puts when it was written.
+  const etags = new Map<string, string>()
+  let puts = 0
+  const set = (key: string, bytes: Uint8Array) => {
+    blobs.set(key, bytes)
+    etags.set(key, `m${++puts}`)
+  }
   const find = (key: string) =>
     Effect.suspend(() => {
       const b = blobs.get(key)
@@ -89,11 +110,15 @@ export const makeMemory = (): BlobStore => {
     getRange: (key, offset, length) =>
       checked(key, "getRange", () => find(key).pipe(Effect.map((b) => b.slice(offset, offset + length)))),
     size: (key) => checked(key, "size", () => Effect.sync(() => Option.fromNullable(blobs.get(key)?.length))),
-    put: (key, bytes) => checked(key, "put", () => Effect.sync(() => void blobs.set(key, bytes.slice()))),
+    stat: (key) =>
+      checked(key, "stat", () =>
+        Effect.sync(() => Option.map(Option.fromNullable(blobs.get(key)), (b) => ({ size: b.length, etag: etags.get(key) ?? "" })))
+      ),
+    put: (key, bytes) => checked(key, "put", () => Effect.sync(() => set(key, bytes.slice()))),
     putFile: (key, file) =>
       checked(key, "putFile", () =>
         Effect.try({
-          try: () => void blobs.set(key, new Uint8Array(readFileSync(file))),
+          try: () => set(key, new Uint8Array(readFileSync(file))),
           catch: (e) => new StorageError({ operation: "putFile", key, reason: e instanceof Error ? e.message : String(e), retryable: false })
         })
       ),
@@ -102,11 +127,17 @@ export const makeMemory = (): BlobStore => {
         Effect.map(Stream.runCollect(body), (pieces) => {
           const all = new Uint8Array(Chunk.reduce(pieces, 0, (n, p) => n + p.length))
           Chunk.reduce(pieces, 0, (at, p) => (all.set(p, at), at + p.length))
-          blobs.set(key, all)
+          set(key, all)
         })
       ),
     list: (prefix) => Effect.sync(() => [...blobs.keys()].filter((k) => k.startsWith(prefix)).sort()),
-    remove: (key) => checked(key, "remove", () => Effect.sync(() => void blobs.delete(key)))
+    remove: (key) =>
+      checked(key, "remove", () =>
+        Effect.sync(() => {
+          blobs.delete(key)
+          etags.delete(key)
+        })
+      )
   }
 }
 

@@ -27,6 +27,8 @@ export interface RunParams extends Native.FitParams {
  */
 export const DEFAULT_TIMEOUT_MS = 5000
 export const DEFAULT_CHUNK_SIZE = 500
+/** The most spectra a chunk holds. */
+export const MAX_CHUNK_SIZE = 100_000
 
 /**
  * Every parameter a user may set, with its default, for help texts and errors.
@@ -116,6 +118,14 @@ export const REFIT_MODES = ["none", "spatial"] as const
 export type RefitMode = (typeof REFIT_MODES)[number]
 
 /**
+ * A `--refit` mode as manifests, split inputs and run records carry it.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const Refit = Schema.Literal(...REFIT_MODES)
+
+/**
  * The manifest that starts a run (the aws trigger; also what `phs pipeline` builds locally).
  *
  * @since 0.1.0
@@ -132,8 +142,8 @@ export const Manifest = Schema.Struct({
     }),
     { default: () => ({}) }
   ),
-  chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => DEFAULT_CHUNK_SIZE }),
-  refit: Schema.optionalWith(Schema.Literal(...REFIT_MODES), { default: () => "none" as const }),
+  chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, MAX_CHUNK_SIZE)), { default: () => DEFAULT_CHUNK_SIZE }),
+  refit: Schema.optionalWith(Refit, { default: () => "none" as const }),
   /** The HDU holding the cube (0 = primary); absent: the first HDU holding a 3-D image. */
   hdu: Schema.optional(Schema.Int.pipe(Schema.nonNegative({ message: () => "hdu is an HDU number, 0 for the primary" })))
 })

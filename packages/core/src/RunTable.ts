@@ -6,6 +6,7 @@
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { RunNotFound, StorageError } from "./Errors.js"
+import { Refit } from "./Params.js"
 
 /**
  * @since 0.1.0
@@ -52,7 +53,15 @@ export const RunRecord = Schema.Struct({
   status: RunStatus,
   reason: Schema.NullOr(Schema.String),
   /** The HDU the cube is read from, when `--hdu` named one other than the first 3-D image (absent: that one). */
-  hdu: Schema.optional(Schema.Int)
+  hdu: Schema.optional(Schema.Int),
+  /** The `--refit` mode the run composes its pipeline with, when it is not `none` (absent: none). */
+  refit: Schema.optional(Refit),
+  /**
+   * The cube object's identity when the run was split (`BlobStore.stat`: S3's ETag), and its
+   * size: resume refuses a cube replaced since (absent: a run recorded before the field).
+   */
+  cubeEtag: Schema.optional(Schema.String),
+  cubeSize: Schema.optional(Schema.Number)
 })
 export type RunRecord = typeof RunRecord.Type
 
@@ -105,7 +114,10 @@ const runStorageFields = {
   slowPending: stored(Schema.Number, "slow_pending"),
   status: RunStatus,
   reason: storedOrNull(Schema.String, "reason"),
-  hdu: Schema.optionalWith(Schema.Int, { nullable: true })
+  hdu: Schema.optionalWith(Schema.Int, { nullable: true }),
+  refit: Schema.optionalWith(Refit, { nullable: true }),
+  cubeEtag: Schema.optionalWith(Schema.String, { nullable: true }).pipe(Schema.fromKey("cube_etag")),
+  cubeSize: Schema.optionalWith(Schema.Number, { nullable: true }).pipe(Schema.fromKey("cube_size"))
 }
 
 /**

@@ -176,12 +176,14 @@ const putStream = <E>(client: S3Client, bucket: string, key: string, body: Strea
  * @category constructors
  */
 export const make = (client: S3Client, bucket: string): BlobStore.BlobStore => {
-  const size = (key: string) =>
+  // HeadObject: the size and the ETag (an MD5, an MD5 of the parts' MD5s, or opaque; its quotes dropped)
+  const stat = (key: string) =>
     call("s3 head", (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), key).pipe(
-      Effect.map((out) => Option.some(out.ContentLength ?? 0)),
-      Effect.catchIf((e) => isNotFound(e.cause), () => Effect.succeed(Option.none<number>())),
+      Effect.map((out): Option.Option<BlobStore.BlobStat> => Option.some({ size: out.ContentLength ?? 0, etag: (out.ETag ?? "").replace(/^"|"$/g, "") })),
+      Effect.catchIf((e) => isNotFound(e.cause), () => Effect.succeed(Option.none<BlobStore.BlobStat>())),
       Effect.mapError(toStorageError)
     )
+  const size = (key: string) => Effect.map(stat(key), Option.map((s) => s.size))
   const read = (operation: string, key: string, range?: string) =>
     call(
       operation,
@@ -211,6 +213,7 @@ export const make = (client: S3Client, bucket: string): BlobStore.BlobStore => {
       )
     },
     size: (key) => (isSafeKey(key) ? size(key) : unsafe("size", key)),
+    stat: (key) => (isSafeKey(key) ? stat(key) : unsafe("stat", key)),
     put: (key, bytes) =>
       isSafeKey(key)
         ? callStorage(

@@ -206,6 +206,23 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
       return file.startsWith(root + path.sep) ? Effect.succeed(file) : Effect.fail(unsafe(operation, key))
     }
 
+    /** A file's size, and as its identity its inode and mtime (a put renames a new file in; an edit in place moves the mtime). */
+    const statOf = (operation: string, key: string): Effect.Effect<Option.Option<BlobStore.BlobStat>, Errors.StorageError> =>
+      Effect.flatMap(fileOf(operation, key), (file) =>
+        Effect.tryPromise({
+          try: async () => {
+            const stat = await fs.promises.stat(file, { bigint: true }).catch((error: unknown) => {
+              if (isAbsent(error)) return undefined
+              throw error
+            })
+            return stat !== undefined && stat.isFile()
+              ? Option.some({ size: Number(stat.size), etag: `${stat.ino.toString(16)}-${stat.mtimeNs.toString(16)}` })
+              : Option.none()
+          },
+          catch: (error) => fsError(operation, key, error)
+        })
+      )
+
     const read = <A>(operation: string, key: string, f: (file: string) => Promise<A>) =>
       Effect.flatMap(fileOf(operation, key), (file) =>
         Effect.tryPromise({ try: () => f(file), catch: (error) => readError(operation, key, error) })
@@ -221,19 +238,9 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
               new Errors.StorageError({ operation: "getRange", key, reason: `invalid range ${offset}+${length}`, retryable: false })
             ),
 
-      size: (key) =>
-        Effect.flatMap(fileOf("size", key), (file) =>
-          Effect.tryPromise({
-            try: async () => {
-              const stat = await fs.promises.stat(file).catch((error: unknown) => {
-                if (isAbsent(error)) return undefined
-                throw error
-              })
-              return stat !== undefined && stat.isFile() ? Option.some(stat.size) : Option.none()
-            },
-            catch: (error) => fsError("size", key, error)
-          })
-        ),
+      size: (key) => Effect.map(statOf("size", key), Option.map((s) => s.size)),
+
+      stat: (key) => statOf("stat", key),
 
       put: (key, bytes) =>
         Effect.flatMap(fileOf("put", key), (file) =>

@@ -10,6 +10,7 @@ import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { sha256Blob } from "./CubeCheck.js"
 import * as DriverLock from "./DriverLock.js"
 
 /**
@@ -68,41 +69,6 @@ export const sha256File = (file: string): Effect.Effect<string, Errors.InvalidIn
       .on("data", (d) => h.update(d))
       .on("end", () => resume(Effect.succeed(h.digest("hex"))))
       .on("error", (e) => resume(Effect.fail(new Errors.InvalidInput({ reason: `cannot read ${file}: ${e.message}` }))))
-  })
-
-const HASH_READ_BYTES = 8 * 1024 * 1024
-
-/** SHA-256 of a blob of `size` bytes, read by ranges. */
-const sha256Blob = (key: string, size: number) =>
-  Effect.gen(function* () {
-    const store = yield* BlobStore.BlobStore
-    const h = crypto.createHash("sha256")
-    for (let offset = 0; offset < size; offset += HASH_READ_BYTES) h.update(yield* store.getRange(key, offset, Math.min(HASH_READ_BYTES, size - offset)))
-    return h.digest("hex")
-  }).pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed("")))
-
-/** The hash prefix an imported cube's key carries (`Keys.cube`). */
-const KEY_SHA = /-([0-9a-f]{16})\.fits$/
-
-/**
- * Checks the imported cube a run uses: it must exist and its SHA-256 must begin with the 16
- * hex digits of its key (`Keys.cube`). A missing or damaged copy is `InvalidInput` saying so
- * and how to import it again (`phs pipeline` with the original file replaces it).
- *
- * @since 0.1.0
- * @category validation
- */
-export const verifyCube = (key: string): Effect.Effect<void, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
-  Effect.gen(function* () {
-    const expected = KEY_SHA.exec(key)?.[1]
-    if (expected === undefined) return
-    const again = "run phs pipeline again with the original file (same --survey) to import it again"
-    const size = yield* (yield* BlobStore.BlobStore).size(key)
-    if (Option.isNone(size)) return yield* new Errors.InvalidInput({ reason: `the run's cube ${key} is missing from the workdir; ${again}` })
-    const sha = yield* sha256Blob(key, size.value)
-    if (!sha.startsWith(expected)) {
-      return yield* new Errors.InvalidInput({ reason: `the run's cube ${key} is damaged (its SHA-256 no longer matches its name); ${again}` })
-    }
   })
 
 /**
@@ -225,7 +191,7 @@ export const submitImported = (
 
 /**
  * The `--refit` mode a run was submitted with, from its manifest (`none` when it has none:
- * runs from before `--refit`).
+ * runs from before `--refit`). Only for a run whose record does not say ({@link pipelineOf}).
  *
  * @since 0.2.0
  * @category utils
@@ -233,7 +199,7 @@ export const submitImported = (
 export const refitOf = (runId: string): Effect.Effect<Params.RefitMode, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
   Effect.gen(function* () {
     const store = yield* BlobStore.BlobStore
-    const bytes = yield* store.get(`${Keys.PREFIXES.manifests}${runId}.json`).pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed(undefined)))
+    const bytes = yield* store.get(Keys.manifest(runId)).pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed(undefined)))
     if (bytes === undefined) return "none" as const
     const json = yield* Effect.try({
       try: () => JSON.parse(new TextDecoder().decode(bytes)) as unknown,
@@ -243,12 +209,17 @@ export const refitOf = (runId: string): Effect.Effect<Params.RefitMode, Errors.I
   })
 
 /**
- * The pipeline a run was submitted with (`Pipeline.pipelineFor` its recorded refit mode).
+ * The pipeline a run was submitted with, composed as the aws handlers compose it: from the
+ * refit mode its record carries (`Pipeline.pipelineOfRun`). A record without one is a plain
+ * run or a run recorded before the record had the field; only then is the manifest read.
  *
  * @since 0.2.0
  * @category utils
  */
-export const pipelineOf = (runId: string) => Effect.map(refitOf(runId), Pipeline.pipelineFor)
+export const pipelineOf = (
+  run: Pick<RunTable.RunRecord, "runId" | "refit">
+): Effect.Effect<Pipeline.Pipeline, Errors.InvalidInput | Errors.StorageError, BlobStore.BlobStore> =>
+  run.refit !== undefined ? Effect.succeed(Pipeline.pipelineOfRun(run)) : Effect.map(refitOf(run.runId), Pipeline.pipelineFor)
 
 /**
  * Submits a cube and drives its run to the end on this machine, as the workdir's one

@@ -150,7 +150,11 @@ export const migrations: ReadonlyArray<string> = [
   );
   `,
   // the HDU a run reads its cube from, when --hdu named one (NULL: the first 3-D image)
-  `ALTER TABLE runs ADD COLUMN hdu INTEGER;`
+  `ALTER TABLE runs ADD COLUMN hdu INTEGER;`,
+  // the --refit mode a run composes its pipeline with, when not none (NULL: none)
+  `ALTER TABLE runs ADD COLUMN refit TEXT;`,
+  // the cube's identity and size at the split (BlobStore.stat; NULL: a run recorded before them)
+  `ALTER TABLE runs ADD COLUMN cube_etag TEXT; ALTER TABLE runs ADD COLUMN cube_size INTEGER;`
 ]
 
 const isRetryableSqlite = (error: unknown): boolean => {

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 export * as BlobStoreFs from "./BlobStoreFs.js"
+export * as CubeCheck from "./CubeCheck.js"
 export * as DriverLock from "./DriverLock.js"
 export * as Dirs from "./Dirs.js"
 export * as CatalogSqlite from "./CatalogSqlite.js"

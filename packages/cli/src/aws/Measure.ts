@@ -42,6 +42,8 @@ export interface MeasureOptions {
   /** Keep fitting the sample until this much CPU time was measured (default 2 s). */
   readonly minCpuMs?: number
   readonly maxRounds?: number
+  /** The HDU holding the cube (default: the first 3-D image). */
+  readonly hdu?: number
 }
 
 /** Pixel indices: up to `sample` of `npix`, in 20 runs of adjacent pixels spread evenly. */
@@ -69,7 +71,7 @@ export const measure = (
   options: MeasureOptions = {}
 ): Effect.Effect<Measurement, Errors.InvalidInput> =>
   Effect.gen(function* () {
-    const header = yield* LocalRun.checkCube(file)
+    const header = yield* LocalRun.checkCube(file, Fits.hduOptions(options.hdu))
     const resolved = yield* Params.resolve(params)
     const npix = header.nx * header.ny
     const pixels = samplePixels(npix, options.sample ?? 500)

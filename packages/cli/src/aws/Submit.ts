@@ -31,6 +31,7 @@ export const localCube = (key: string, file: string): BlobStore.BlobStore => {
   const size = (k: string) => Effect.sync(() => (k === key ? Option.some(fs.statSync(file).size) : Option.none<number>()))
   return {
     size,
+    stat: (k) => unsupported("stat", k),
     get: (k) => (k === key ? Effect.flatMap(size(k), (s) => read(0, Option.getOrElse(s, () => 0))) : Effect.fail(new Errors.BlobNotFound({ key: k }))),
     getRange: (k, offset, length) => (k === key ? read(offset, length) : Effect.fail(new Errors.BlobNotFound({ key: k }))),
     put: (k) => unsupported("put", k),

@@ -1,7 +1,7 @@
 /**
  * Watching a run on the aws target: the run table is read every 5 s (the Lambdas do the
  * work; this process only looks) and the progress bar of the local target is drawn from
- * it, until the run is COMPLETED or FAILED.
+ * it, fan-out stages' chunks (`refit 3/5`) included, until the run is COMPLETED or FAILED.
  *
  * - A run that shows no progress (its status and counters unchanged) for 30 minutes ends
  *   the watch with `RunStalled`, which says what the run was doing. The run itself carries
@@ -10,11 +10,11 @@
  *   recorded as a FAILED run named after the manifest's key (`invalid-…`): the watch fails
  *   with its reason. If the deployment runs another code version than this CLI, the run id
  *   differs from the one predicted: after a minute, the newest run of the survey with the
- *   same cube, parameters and chunk size is followed instead.
+ *   same cube, parameters, chunk size and refit mode is followed instead.
  *
  * Time is Effect's `Clock`, so tests drive it with `TestClock`.
  */
-import { Errors, type Params, RunTable } from "@phs/core"
+import { Errors, type Params, Pipeline, RunTable } from "@phs/core"
 import { SplitterHandler } from "@phs/runtime-lambda"
 import { Clock, Duration, Effect, Option, Schema } from "effect"
 import * as Progress from "../Progress.js"
@@ -47,6 +47,8 @@ export interface Expecting {
   readonly chunkSize: number
   /** Resolved parameters (as the run records them). */
   readonly params: Params.RunParams
+  /** The `--refit` mode (absent: none): a plain run of the same cube is another run. */
+  readonly refit?: Params.RefitMode
   /** The splitter's record of this manifest refused, as it stood before the manifest was put. */
   readonly refusedBefore: Option.Option<RunTable.RunRecord>
 }
@@ -67,9 +69,9 @@ export interface WatchOptions {
   readonly display?: Progress.Display
 }
 
-/** What counts as progress: the status and every counter. */
-export const signature = (r: RunTable.RunRecord): string =>
-  [r.status, r.spectraDone, r.jobsCompleted, r.jobsFailed, r.spectraDeferred, r.slowPending].join("/")
+/** What counts as progress: the status, every counter, and the fan-out stages' chunks done (a refit's passes). */
+export const signature = (r: RunTable.RunRecord, stages: Readonly<Record<string, number>> = {}): string =>
+  [r.status, r.spectraDone, r.jobsCompleted, r.jobsFailed, r.spectraDeferred, r.slowPending, Pipeline.stageProgressText(stages, r.jobsTotal)].join("/")
 
 const sameParams = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean => {
   const ka = Object.keys(a).sort()
@@ -116,6 +118,7 @@ export const watch = (runId: string, options: WatchOptions) =>
     const draw = display.draw
     const note = display.note
     let lastSeen: Option.Option<RunTable.RunRecord> = Option.none()
+    let lastStages: Readonly<Record<string, number>> = {}
 
     const loop = Effect.gen(function* () {
       for (;;) {
@@ -123,10 +126,13 @@ export const watch = (runId: string, options: WatchOptions) =>
         const got = yield* observe(table.getRun(id))
         if (Option.isSome(got) && Option.isSome(got.value)) {
           const run = got.value.value
+          // a transient failure keeps the stages last seen
+          const stages = Option.getOrElse(yield* observe(table.stageProgress(id)), () => lastStages)
+          lastStages = stages
           lastSeen = Option.some(run)
-          draw(run, now)
+          draw(run, now, stages)
           if (run.status === "COMPLETED" || run.status === "FAILED") return run
-          const s = signature(run)
+          const s = signature(run, stages)
           if (s !== sig) {
             sig = s
             last = run
@@ -146,7 +152,12 @@ export const watch = (runId: string, options: WatchOptions) =>
           if (now - t0 >= fallbackAfterMs) {
             const runs = yield* observe(table.listRuns({ survey: expecting.survey }))
             const match = Option.getOrElse(runs, () => [] as ReadonlyArray<RunTable.RunRecord>).find(
-              (r) => r.runId !== id && r.cubeKey === expecting.cubeKey && r.chunkSize === expecting.chunkSize && sameParams(r.params, expecting.params as unknown as Readonly<Record<string, number>>)
+              (r) =>
+                r.runId !== id &&
+                r.cubeKey === expecting.cubeKey &&
+                r.chunkSize === expecting.chunkSize &&
+                (r.refit ?? "none") === (expecting.refit ?? "none") &&
+                sameParams(r.params, expecting.params as unknown as Readonly<Record<string, number>>)
             )
             if (match !== undefined) {
               note(`the deployment named the run ${match.runId}, not ${id}: it runs code ${match.codeVersion}, this CLI another version; following ${match.runId}`)

@@ -6,14 +6,14 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Params } from "@phs/core"
-import { LocalRun } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cost from "../aws/Cost.js"
 import * as Measure from "../aws/Measure.js"
 import * as Prices from "../aws/Prices.js"
-import { line } from "../Output.js"
+import { line, note } from "../Output.js"
+import { checkCube, hdu, hduNote } from "./hdu.js"
 import { parseParams } from "./pipeline.js"
 import { json } from "./shared.js"
 
@@ -64,7 +64,7 @@ const bad = (reason: string) => Effect.fail(new Errors.InvalidInput({ reason }))
 
 export const cost = Command.make(
   "cost",
-  { cube, spectra, runs, arch, memory, archFactor, cpuMs, sample, param, chunkSize, queries, concurrency, json },
+  { cube, hdu, spectra, runs, arch, memory, archFactor, cpuMs, sample, param, chunkSize, queries, concurrency, json },
   (o) =>
     Effect.gen(function* () {
       if (Option.isNone(o.cube) && Option.isNone(o.spectra)) return yield* bad("give a cube (phs cost CUBE.fits) or a number of spectra (--spectra N)")
@@ -80,10 +80,18 @@ export const cost = Command.make(
       const params = yield* parseParams(o.param)
       yield* Params.resolve(params)
 
-      const header = Option.isSome(o.cube) ? Option.some(yield* LocalRun.checkCube(o.cube.value)) : Option.none()
+      if (Option.isNone(o.cube) && Option.isSome(o.hdu)) return yield* bad("--hdu names the HDU of a cube: give the cube too (phs cost CUBE.fits --hdu N)")
+      const header = Option.isSome(o.cube) ? Option.some(yield* checkCube(o.cube.value, o.hdu)) : Option.none()
+      const inHdu = Option.flatMap(header, (h) => hduNote(h, o.hdu))
+      if (Option.isSome(inHdu) && !o.json) note(`note: ${inHdu.value}`)
       const measured = Option.isSome(o.cpuMs)
         ? Option.none<Measure.Measurement>()
-        : Option.some(yield* Measure.measure(Option.getOrElse(o.cube, () => Measure.BUNDLED_SAMPLE), params, { sample: o.sample }))
+        : Option.some(
+            yield* Measure.measure(Option.getOrElse(o.cube, () => Measure.BUNDLED_SAMPLE), params, {
+              sample: o.sample,
+              ...Option.match(header, { onNone: () => ({}), onSome: (h) => ({ hdu: h.hdu }) })
+            })
+          )
       const cubeSpectra = Option.map(header, (h) => h.nx * h.ny)
       const n = Option.getOrElse(o.spectra, () => Option.getOrElse(cubeSpectra, () => 0) * o.runs)
       if (n < o.runs) return yield* bad(`--runs ${o.runs} is more than the ${n} spectra`)

@@ -10,6 +10,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, Mosaic } from "@phs/core"
+import { Dirs } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -37,8 +38,8 @@ const NO_VALUE = "NaN where the pixel has no value (blank spectrum, deferred or 
 /** Writes one map, creating its directory first (only once there is something to write). */
 const writeFile = (file: string, bytes: Uint8Array) =>
   Effect.try({
-    try: () => fs.mkdirSync(path.dirname(file), { recursive: true }),
-    catch: (e) => new Errors.InvalidInput({ reason: `cannot create ${path.dirname(file)}: ${e instanceof Error ? e.message : String(e)}` })
+    try: () => Dirs.makeDirsSync(path.dirname(file)),
+    catch: (e) => new Errors.InvalidInput({ reason: e instanceof Dirs.DirError ? e.message : `cannot create ${path.dirname(file)}: ${String(e)}` })
   }).pipe(
     Effect.zipRight(Effect.try({
     try: () => fs.writeFileSync(file, bytes),

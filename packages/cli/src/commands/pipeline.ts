@@ -5,9 +5,8 @@
  * follows the run table). Written once for every target (target/Target.ts).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Errors, Fits, Params, Pipeline, RunTable } from "@phs/core"
+import { Errors, Params, Pipeline, RunTable } from "@phs/core"
 import { refitSkipReason } from "@phs/core/refit"
-import { LocalRun } from "@phs/runtime-local"
 import { Effect, HashMap, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,7 +14,8 @@ import { line, note, printable, shellWord, table as textTable } from "../Output.
 import * as CubeSet from "../CubeSet.js"
 import * as Progress from "../Progress.js"
 import { Target } from "../target/Target.js"
-import { checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
+import { checkCube, hdu, hduNote } from "./hdu.js"
+import { checkChunkSize, checkConcurrency, json, onTarget, targetOptions } from "./shared.js"
 
 const cube = Args.text({ name: "cube" }).pipe(
   Args.withDescription("FITS cube (x, y, velocity); several, a directory or a glob run each cube as its own run of one --survey"),
@@ -32,12 +32,6 @@ const param = Options.keyValueMap("param").pipe(
 const chunkSize = Options.integer("chunk-size").pipe(
   Options.withDescription("spectra per chunk"),
   Options.withDefault(Params.DEFAULT_CHUNK_SIZE)
-)
-const hdu = Options.integer("hdu").pipe(
-  Options.withDescription(
-    "the HDU holding the cube (0 = primary, n = the n-th extension); default: the first HDU holding a 3-D image"
-  ),
-  Options.optional
 )
 const concurrency = Options.integer("concurrency").pipe(
   Options.withDescription("chunks fitted at once (default: number of cores)"),
@@ -241,7 +235,7 @@ const pipelineSet = (
   sizes: ReadonlyArray<number>,
   surveyName: string,
   params: Record<string, number>,
-  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode }
+  o: { readonly chunkSize: number; readonly concurrency: number; readonly json: boolean; readonly refit: Params.RefitMode; readonly hdu: Option.Option<number> }
 ) =>
   Effect.gen(function* () {
     const target = yield* Target
@@ -253,7 +247,7 @@ const pipelineSet = (
         const name = `cube ${k + 1}/${cubes.length} ${printable(path.basename(file))}`
         // The target's own notes (an upload) go on lines of their own.
         set.clear()
-        const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, quiet: o.json })
+        const submitted = yield* target.submit({ cube: file, survey: surveyName, params, chunkSize: o.chunkSize, refit: o.refit, hdu: Option.getOrUndefined(o.hdu), quiet: o.json })
         const before = Option.getOrUndefined(submitted.before)
         if (before !== undefined && (before.status === "COMPLETED" || before.status === "FAILED")) {
           set.settled(k, before)
@@ -300,6 +294,7 @@ export const pipeline = Command.make(
   (o) =>
     Effect.gen(function* () {
       yield* checkConcurrency(o.concurrency)
+      yield* checkChunkSize(o.chunkSize)
       const cubes = yield* CubeSet.expand(o.cube)
       if (cubes.length > 1 && Option.isNone(o.survey)) {
         return yield* Effect.fail(new Errors.InvalidInput({ reason: `${cubes.length} cubes make one survey: name it with --survey NAME` }))
@@ -309,12 +304,11 @@ export const pipeline = Command.make(
       yield* Params.resolve(params)
       const sizes = yield* Effect.forEach(cubes, (c) =>
         Effect.gen(function* () {
-          const header = yield* LocalRun.checkCube(c, Fits.hduOptions(Option.getOrUndefined(o.hdu))).pipe(
-            Effect.mapError((e) => (Option.isSome(o.hdu) ? new Errors.InvalidInput({ reason: `--hdu ${o.hdu.value}: ${e.reason}` }) : e))
-          )
+          const header = yield* checkCube(c, o.hdu)
           const noRefit = o.refit === "spatial" ? refitSkipReason(header.nx, header.ny) : null
           if (noRefit !== null) note(`refit: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}${noRefit}`)
-          if ((header.hdu > 0 || Option.isSome(o.hdu)) && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}the cube is in ${Fits.describeHdu(header)}`)
+          const inHdu = hduNote(header, o.hdu)
+          if (Option.isSome(inHdu) && !o.json) note(`note: ${cubes.length > 1 ? `${printable(path.basename(c))}: ` : ""}${inHdu.value}`)
           return header.nx * header.ny
         })
       )

@@ -4,6 +4,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors } from "@phs/core"
+import { Dirs } from "@phs/runtime-local"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -59,10 +60,10 @@ const draw = (
     const bytes = yield* Render.render(spec, target.format)
     yield* Effect.try({
       try: () => {
-        fs.mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true })
+        Dirs.makeDirsSync(path.dirname(path.resolve(target.file)))
         fs.writeFileSync(target.file, bytes)
       },
-      catch: (e) => new Errors.InvalidInput({ reason: `cannot write ${target.file}: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => new Errors.InvalidInput({ reason: e instanceof Dirs.DirError ? e.message : `cannot write ${target.file}: ${e instanceof Error ? e.message : String(e)}` })
     })
     line(target.file)
   })

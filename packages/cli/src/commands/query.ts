@@ -1,19 +1,20 @@
 /**
  * `phs query "SQL"`, `phs query --named NAME`, `phs query --list`: Athena SQL over the
- * result table `phspectra.decompositions`. The local target runs it with a read-only DuckDB
- * over the workdir's published Parquet parts (query/LocalSql.ts, query/QuerySandbox.ts),
- * streaming the rows out as they are read (query/ResultWriter.ts); the SQL is the same text
- * Athena runs. The aws target runs it on Athena, in the deployment's workgroup
- * (aws/AthenaSql.ts).
+ * result table `phspectra.decompositions`, through the target's `ResultQuery`
+ * (target/Target.ts): locally a read-only DuckDB over the workdir's published Parquet parts
+ * (query/LocalSql.ts, query/QuerySandbox.ts), the same SQL text Athena runs; on aws Athena,
+ * in the deployment's workgroup (aws/AthenaSql.ts). The rows are written out as they are
+ * read (query/ResultWriter.ts). Written once for every target.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Errors, NamedQueries } from "@phs/core"
 import { Effect, Option } from "effect"
-import * as fs from "node:fs"
-import * as Aws from "../aws/Lazy.js"
+import { explainSetup } from "../aws/Setup.js"
+import { note } from "../Output.js"
 import * as Format from "../query/Format.js"
 import * as ResultWriter from "../query/ResultWriter.js"
 import { type RowStream, rowStreamOf } from "../query/SqlEngine.js"
+import { ResultQuery, resultQueryLayer } from "../target/Target.js"
 import { awsConfig, stack, TARGETS, workdir } from "./shared.js"
 
 export { TARGETS }
@@ -86,29 +87,13 @@ export const query = Command.make("query", { sql, named, list, format, target, w
       return yield* write(rowStreamOf({ columns, rows }), o.format)
     }
     const text = yield* chooseSql(o)
-    if (o.target === "aws") {
-      const Deployment = yield* Aws.deployment
-      const AthenaSql = yield* Aws.athenaSql
-      const d = yield* Deployment.resolve(o)
-      const result = yield* Effect.scoped(Effect.flatMap(AthenaSql.scoped(d), (engine) => engine.run(text))).pipe(Deployment.explainSetup)
-      return yield* write(rowStreamOf(result), o.format)
-    }
-    if (!fs.existsSync(o.workdir)) {
-      return yield* Effect.fail(
-        new Errors.InvalidInput({ reason: `no workdir ${o.workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` })
-      )
-    }
     yield* Effect.scoped(
       Effect.gen(function* () {
-        // DuckDB loads on use, not at every command's start-up.
-        const LocalSql = yield* Effect.promise(() => import("../query/LocalSql.js"))
-        const local = yield* LocalSql.make(o.workdir)
-        if (local.files === 0) {
-          process.stderr.write(`phs: note: no results in ${o.workdir} yet, the table is empty (phs pipeline CUBE.fits makes some)\n`)
-        }
-        yield* write(yield* local.engine.stream(text), o.format)
+        const table = yield* ResultQuery
+        for (const n of table.notes) note(n)
+        yield* write(yield* table.stream(text), o.format)
       })
-    )
+    ).pipe(Effect.provide(resultQueryLayer(o)), explainSetup)
   })
 ).pipe(
   Command.withDescription(

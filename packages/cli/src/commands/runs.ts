@@ -97,7 +97,8 @@ const runStatus = (runIdPrefix: string, asJson: boolean) =>
     if (Option.isSome(dead.unknown) && !asJson) note(`note: dead letters not read: ${dead.unknown.value}`)
     const putBack = target.name === "aws" ? `phs resume ${run.runId}${target.flags} puts them back` : `phs redrive ${run.runId}${target.flags} puts them back`
     const wcs = yield* Effect.either(WorldColumns.cubeWcsSummary(run.cubeKey, run.hdu))
-    printStatus(run, chunks, dead.letters, drivenBy, asJson, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
+    const stages = yield* Effect.flatMap(RunTable.RunTable, (t) => t.stageProgress(run.runId))
+    printStatus(run, chunks, stages, dead.letters, drivenBy, asJson, putBack, `phs resume ${run.runId}${target.flags}`, wcs)
     yield* statusParts(run.runId, asJson)
   })
 
@@ -178,6 +179,7 @@ export const status = Command.make(
 const printStatus = (
   run: RunTable.RunRecord,
   chunks: ReadonlyArray<RunTable.ChunkRecord>,
+  stages: Readonly<Record<string, number>>,
   dead: ReadonlyArray<WorkQueue.DeadLetter>,
   drivenBy: Option.Option<string>,
   asJson: boolean,
@@ -192,6 +194,7 @@ const printStatus = (
       JSON.stringify({
         run,
         chunks,
+        stages,
         deadLetters: dead,
         drivenBy: Option.getOrNull(drivenBy),
         wcs: Either.match(wcs, { onRight: (w) => w, onLeft: (e) => ({ celestial: null, spectral: null, problems: [unread(e)] }) })
@@ -202,13 +205,16 @@ const printStatus = (
   if (!finished)
     line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
   line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey}${run.hdu === undefined ? "" : ` HDU ${run.hdu}`} (${run.nx} × ${run.ny} × ${run.nChannels})`)
-  line(`  params ${paramText(run)}; code ${run.codeVersion}`)
+  line(`  params ${paramText(run)}${run.refit === undefined || run.refit === "none" ? "" : `; refit ${run.refit}`}; code ${run.codeVersion}`)
   line(`  ${Either.match(wcs, { onRight: Wcs.statusLine, onLeft: (e) => `world: unknown (${unread(e)})` })}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)
   line(
     `  fit     ${count("COMPLETED")} completed, ${count("IN_PROGRESS")} in progress, ${count("PENDING")} pending, ${count("FAILED")} failed; ${run.spectraDone.toLocaleString("en-US")}/${run.nSpectra.toLocaleString("en-US")} spectra`
   )
   line(`  slow    ${run.spectraDeferred} deferred, ${run.slowPending} pending`)
+  // fan-out stages (a refit's passes): the run's pipeline's, and any other with chunks done
+  for (const name of new Set([...Pipeline.pipelineOfRun(run).fanOut.map((f) => f.name), ...Object.keys(stages)]))
+    line(`  ${name.padEnd(7)} ${stages[name] ?? 0}/${run.jobsTotal} chunks done`)
   line(`  catalog ${run.status === "COMPLETED" ? "done" : run.status === "CATALOGING" ? "in progress" : "waiting"}`)
   const notable = chunks.filter((c) => c.status !== "COMPLETED" || c.error !== null || c.deferred > 0)
   if (notable.length > 0) {
@@ -246,8 +252,8 @@ export const resume = Command.make(
         Effect.gen(function* () {
           const target = yield* Target.Target
           const found = yield* findRun(o.runId)
-          // The imported cube is checked whatever the run's state: a damaged copy is said at once.
-          if (target.name === "local") yield* LocalRun.verifyCube(found.cubeKey)
+          // The run's cube is checked whatever the run's state: a damaged or replaced one is said at once.
+          yield* target.checkCube(found)
           if (found.status === "COMPLETED") {
             // A finished run: its published parts are checked and, where damaged, rebuilt.
             yield* resumeParts(found.runId, o.json)
@@ -276,7 +282,7 @@ export const replay = Command.make("replay", { runId, workdir, json }, (o) =>
   Effect.gen(function* () {
     const run = yield* findRun(o.runId)
     // the pipeline the run was submitted with (its recorded refit mode)
-    const outcome = yield* Effect.either(Effect.flatMap(LocalRun.pipelineOf(run.runId), (p) => Pipeline.replay(p, run.runId)))
+    const outcome = yield* Effect.either(Effect.flatMap(LocalRun.pipelineOf(run), (p) => Pipeline.replay(p, run.runId)))
     if (outcome._tag === "Right") {
       yield* replayParts(run.runId)
       if (o.json) return line(JSON.stringify({ runId: run.runId, identical: true, steps: outcome.right.steps }))
@@ -295,6 +301,9 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
     Effect.gen(function* () {
       const target = yield* Target.Target
       const run = yield* findRun(o.runId)
+      // On aws the Lambdas take the messages at once, so the cube is checked first; locally
+      // nothing reads it until phs resume, which checks it.
+      if (target.name === "aws") yield* target.checkCube(run)
       const r = yield* Target.redrive(run)
       if (o.json) return line(JSON.stringify({ runId: run.runId, redriven: r.redriven, reopenedChunks: r.reopened }))
       if (Option.isSome(r.note)) return yield* Effect.fail(new Errors.InvalidInput({ reason: r.note.value }))
@@ -305,7 +314,7 @@ export const redrive = Command.make("redrive", { runId, json, ...targetOptions }
       )
     })
   )
-).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues"))
+).pipe(Command.withDescription("put a run's dead-lettered messages back on their queues and reopen its failed chunks (phs resume then drives them)"))
 
 /** Asks a yes/no question on the terminal; anything but y/yes is no. */
 const confirm = (question: string) =>

@@ -1,5 +1,5 @@
 import { Options } from "@effect/cli"
-import { Errors, RunTable } from "@phs/core"
+import { Errors, Params, RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
 import { DEFAULT_STACK } from "../aws/Defaults.js"
 import { explainSetup } from "../aws/Setup.js"
@@ -47,6 +47,12 @@ export const onTarget =
 /** `--concurrency N` of the commands that drive chunks: at least 1 (with 0 no chunk is ever claimed). */
 export const checkConcurrency = (n: number): Effect.Effect<number, Errors.InvalidInput> =>
   n >= 1 ? Effect.succeed(n) : Effect.fail(new Errors.InvalidInput({ reason: `--concurrency ${n}: must be at least 1 (chunks fitted at once)` }))
+
+/** `--chunk-size N`: the spectra a chunk holds, 1 to `Params.MAX_CHUNK_SIZE`. */
+export const checkChunkSize = (n: number): Effect.Effect<number, Errors.InvalidInput> =>
+  n >= 1 && n <= Params.MAX_CHUNK_SIZE
+    ? Effect.succeed(n)
+    : Effect.fail(new Errors.InvalidInput({ reason: `--chunk-size ${n}: must be 1 to ${Params.MAX_CHUNK_SIZE} (spectra per chunk)` }))
 
 /** The run, or a one-line error naming what exists. */
 export const findRun = (runId: string) =>

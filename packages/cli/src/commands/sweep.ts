@@ -12,11 +12,12 @@ import { Clock, Duration, Effect, Fiber, Option, Ref, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as LocalTarget from "../target/LocalTarget.js"
-import { line, table } from "../Output.js"
+import { line, note, table } from "../Output.js"
 import * as SweepPlot from "../plot/Sweep.js"
 import * as RunData from "../plot/RunData.js"
 import * as Progress from "../Progress.js"
 import { resolveOutput } from "./plot.js"
+import { checkCube, hdu, hduNote } from "./hdu.js"
 import { surveyFromFile } from "./pipeline.js"
 import { json, workdir } from "./shared.js"
 
@@ -46,18 +47,31 @@ export interface Plan {
   readonly cube: string
   readonly survey: string
   readonly header: Fits.CubeHeader
+  /** `--hdu`: the HDU the cube was read from when it was named (every point's run records it, as `phs pipeline --hdu` does). */
+  readonly hdu: Option.Option<number>
   readonly axes: ReadonlyArray<Scoring.Grid.Axis>
   readonly points: ReadonlyArray<Scoring.Grid.Point>
 }
 
-/** Checks the survey name, the grid and the cube; refuses with one line before anything is written. */
-export const plan = (o: { readonly cube: string; readonly survey: Option.Option<string>; readonly param: ReadonlyArray<string> }) =>
+/** Checks the survey name, the grid and the cube (in the HDU `--hdu` names); refuses with one line before anything is written. */
+export const plan = (o: {
+  readonly cube: string
+  readonly survey: Option.Option<string>
+  readonly param: ReadonlyArray<string>
+  readonly hdu: Option.Option<number>
+}) =>
   Effect.gen(function* () {
     const surveyName = yield* Params.decodeSurvey(Option.getOrElse(o.survey, () => surveyFromFile(o.cube)))
     const axes = yield* Scoring.Grid.parse(o.param)
-    const header = yield* LocalRun.checkCube(o.cube)
-    return { cube: o.cube, survey: surveyName, header, axes, points: Scoring.Grid.points(axes) } satisfies Plan
+    const header = yield* checkCube(o.cube, o.hdu)
+    return { cube: o.cube, survey: surveyName, header, hdu: o.hdu, axes, points: Scoring.Grid.points(axes) } satisfies Plan
   })
+
+/** Says which HDU the plan's cube is in, when it is not the primary or `--hdu` named it (once the input is checked). */
+export const noteHdu = (p: Plan, quiet: boolean): void => {
+  const inHdu = hduNote(p.header, p.hdu)
+  if (Option.isSome(inHdu) && !quiet) note(`note: ${inHdu.value}`)
+}
 
 /** The parameter on a plot's x axis: the first one with more than one value. */
 export const xAxis = (axes: ReadonlyArray<Scoring.Grid.Axis>): Scoring.Grid.Axis => axes.find((a) => a.values.length > 1) ?? axes[0]
@@ -140,7 +154,8 @@ export const runPoints = (p: Plan, o: { readonly workdir: string; readonly chunk
         cubeSha256: cube.sha256,
         survey: p.survey,
         params: { ...params },
-        chunkSize: o.chunkSize
+        chunkSize: o.chunkSize,
+        hdu: Option.getOrUndefined(p.hdu)
       })
       const sets = yield* Effect.forEach(p.points, (params) =>
         Effect.map(Params.resolve(params), (r): Scoring.SweepFitter.SweepSet => ({ params: Params.fitParams(r), timeoutMs: r.timeout_ms }))
@@ -237,11 +252,12 @@ export const ensureAllCompleted = (points: ReadonlyArray<PointRun>) => Effect.fo
 
 export const sweep = Command.make(
   "sweep",
-  { cube, param: gridParam, survey, chunkSize, concurrency, workdir, json, plot: plotFile },
+  { cube, param: gridParam, survey, hdu, chunkSize, concurrency, workdir, json, plot: plotFile },
   (o) =>
     Effect.gen(function* () {
       const p = yield* plan(o)
       yield* resolveOutput(o.plot, Option.none(), `${p.survey}-sweep`)
+      noteHdu(p, o.json)
       const started = Date.now()
       const { points: ran, fits } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
       const seconds = (Date.now() - started) / 1000

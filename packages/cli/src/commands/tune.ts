@@ -14,8 +14,9 @@ import { line, table } from "../Output.js"
 import * as RunData from "../plot/RunData.js"
 import * as SweepPlot from "../plot/Sweep.js"
 import { resolveOutput } from "./plot.js"
+import { hdu } from "./hdu.js"
 import { json, workdir } from "./shared.js"
-import { chunkSize, concurrency, cube, ensureAllCompleted, gridParam, groupOf, plan, plotFile, runPoints, survey, withCube, xAxis, type Plan } from "./sweep.js"
+import { chunkSize, concurrency, cube, ensureAllCompleted, gridParam, groupOf, noteHdu, plan, plotFile, runPoints, survey, withCube, xAxis, type Plan } from "./sweep.js"
 
 const truth = Options.file("truth", { exists: "yes" }).pipe(
   Options.withDescription("labelled spectra of some of the cube's pixels (format in docs/tuning.md)"),
@@ -89,7 +90,7 @@ export const measureNoise = (p: Plan) =>
   })
 
 /** Scores the synthetic benchmark at every point, fitting it directly (no runs). */
-const scoreSynthetic = (p: Plan, o: { readonly seed: number; readonly perCategory: number }) =>
+const scoreSynthetic = (p: Plan, o: { readonly seed: number; readonly perCategory: number; readonly json: boolean }) =>
   Effect.gen(function* () {
     if (p.header.nchan < Scoring.Synthetic.MIN_CHANNELS)
       return yield* Effect.fail(
@@ -97,6 +98,7 @@ const scoreSynthetic = (p: Plan, o: { readonly seed: number; readonly perCategor
       )
     if (o.perCategory < 1 || o.perCategory > 10_000)
       return yield* Effect.fail(new Errors.InvalidInput({ reason: `--per-category must be in [1, 10000], got ${o.perCategory}` }))
+    noteHdu(p, o.json)
     const { noise, sampled } = yield* measureNoise(p)
     const bench = Scoring.Synthetic.generate({ seed: o.seed, perCategory: o.perCategory, nChannels: p.header.nchan, noise })
     // The benchmark is fitted for every point at once on the first (Scoring.SweepFitter).
@@ -119,7 +121,7 @@ const f3 = (v: number) => Number(v.toFixed(3))
 
 export const tune = Command.make(
   "tune",
-  { cube, truth, synthetic, param: gridParam, survey, chunkSize, concurrency, workdir, json, plot: plotFile, seed, perCategory },
+  { cube, truth, synthetic, param: gridParam, survey, hdu, chunkSize, concurrency, workdir, json, plot: plotFile, seed, perCategory },
   (o) =>
     Effect.gen(function* () {
       if (Option.isSome(o.truth) === o.synthetic)
@@ -132,6 +134,7 @@ export const tune = Command.make(
       if (Option.isSome(o.truth)) {
         const labels = yield* readLabels(o.truth.value)
         yield* Scoring.Labels.checkAgainstCube(labels, { nx: p.header.nx, ny: p.header.ny, nChannels: p.header.nchan }, o.truth.value)
+        noteHdu(p, o.json)
         const { points: ran } = yield* runPoints(p, { workdir: o.workdir, chunkSize: o.chunkSize, concurrency: o.concurrency, quiet: o.json })
         yield* ensureAllCompleted(ran)
         points = []

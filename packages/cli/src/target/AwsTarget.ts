@@ -5,24 +5,30 @@
  *
  * - submit: the cube goes to `cubes/{survey}-{sha16}.fits` through the bucket's
  *   `BlobStore.putFile` (skipped when an object of the same size is there), the run id is
- *   computed as the splitter will compute it (`Submit.predict`), and the manifest goes to
- *   `manifests/{runId}.json`: its upload is what starts the run (EventBridge → splitter). A
- *   run that exists past its split is not started again.
+ *   computed as the splitter will compute it (`Submit.predict`), and the manifest (with its
+ *   `--refit` mode) goes to `manifests/{runId}.json`: its upload is what starts the run
+ *   (EventBridge → splitter). A run that exists past its split is not started again; when
+ *   the bucket's object at its cube key is no longer the one it was split from (its ETag),
+ *   the file is put back there.
  * - drive: the run table is watched until the run ends (`Watch`).
  * - unstick: a run stuck in SPLITTING gets its manifest put again (rebuilt from the run
  *   record when it is gone): the upload re-triggers the splitter, which resumes from its
  *   journal; a settled run never cataloged (its catalog message died) is sent to the
  *   catalog queue again.
+ * - checkCube: the cube's `HeadObject` against the ETag and size the split recorded
+ *   (`CubeCheck.verify`), before a resume or a redrive.
  */
 import { BlobStore, Errors, Keys, RunTable, WorkQueue } from "@phs/core"
-import { LocalRun } from "@phs/runtime-local"
+import { CubeCheck, LocalRun } from "@phs/runtime-local"
 import { BlobStoreS3, CatalogQueue, RunTableDynamo, SplitterHandler, WorkQueueSqs } from "@phs/runtime-lambda"
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
+import * as AthenaSql from "../aws/AthenaSql.js"
 import * as Deployment from "../aws/Deployment.js"
 import { predict } from "../aws/Submit.js"
 import * as Watch from "../aws/Watch.js"
-import { manifestBytes, manifestKey, manifestOf, type Options, type Services, Target } from "./Target.js"
+import { rowStreamOf } from "../query/SqlEngine.js"
+import { manifestBytes, manifestKey, manifestOf, type Options, ResultQuery, type Services, Target } from "./Target.js"
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
@@ -31,7 +37,7 @@ const unnamed = (reason: string) => (operation: string) => Effect.fail(new Error
 
 const missingBucket: (reason: string) => BlobStore.BlobStore = (reason) => {
   const fail = unnamed(reason)
-  return { get: () => fail("s3 get"), getRange: () => fail("s3 get"), size: () => fail("s3 head"), put: () => fail("s3 put"), putFile: () => fail("s3 put"), putStream: () => fail("s3 put"), list: () => fail("s3 list"), remove: () => fail("s3 delete") }
+  return { get: () => fail("s3 get"), getRange: () => fail("s3 get"), size: () => fail("s3 head"), stat: () => fail("s3 head"), put: () => fail("s3 put"), putFile: () => fail("s3 put"), putStream: () => fail("s3 put"), list: () => fail("s3 list"), remove: () => fail("s3 delete") }
 }
 
 const missingQueues: (reason: string) => WorkQueue.WorkQueue = (reason) => {
@@ -87,18 +93,28 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
             submit: (s) =>
               inDeployment(
                 Effect.gen(function* () {
-                  // the deployment's handlers drive the standard pipeline: a refit run would silently not refit
-                  if (s.refit !== "none") return yield* Effect.fail(new Errors.InvalidInput({ reason: `--refit ${s.refit} runs on the local target only for now` }))
                   const bucket = yield* Deployment.need(d, "bucket")
                   const note = (text: string) => (s.quiet ? undefined : void process.stderr.write(`phs: ${text}\n`))
                   const table = yield* RunTable.RunTable
                   const store = yield* BlobStore.BlobStore
                   const cubeKey = Keys.cube(s.survey, yield* LocalRun.sha256File(s.cube))
-                  const manifest = manifestOf({ cubeKey, survey: s.survey, params: s.params, chunkSize: s.chunkSize, hdu: s.hdu })
+                  // the manifest's refit mode goes into the run id and the run record, from which the
+                  // deployment's handlers compose the run's pipeline (its refit stages, on the stage queue)
+                  const manifest = manifestOf({ cubeKey, survey: s.survey, params: s.params, chunkSize: s.chunkSize, hdu: s.hdu, refit: s.refit })
                   const input = yield* predict(manifest, s.cube)
                   const key = manifestKey(input.runId)
                   const before = yield* table.getRun(input.runId)
-                  if (Option.isSome(before) && before.value.status !== "SPLITTING") return { runId: input.runId, before }
+                  if (Option.isSome(before) && before.value.status !== "SPLITTING") {
+                    // The run's cube replaced in the bucket since its split: this file is its cube
+                    // (the key names its SHA-256), so putting it back lets phs resume carry on.
+                    const recorded = before.value.cubeEtag
+                    const now = yield* store.stat(cubeKey)
+                    if (recorded !== undefined && Option.getOrUndefined(now)?.etag !== recorded) {
+                      yield* store.putFile(cubeKey, s.cube)
+                      note(`cube put back at s3://${bucket}/${cubeKey}: the bucket held another object there`)
+                    }
+                    return { runId: input.runId, before }
+                  }
                   const size = fs.statSync(s.cube).size
                   if (Option.getOrUndefined(yield* store.size(cubeKey)) === size) note(`cube already at s3://${bucket}/${cubeKey}`)
                   else {
@@ -109,10 +125,11 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                   const refusedBefore = yield* table.getRun(SplitterHandler.invalidRunId(key))
                   yield* store.put(key, manifestBytes(manifest))
                   note(`manifest s3://${bucket}/${key} put: run ${input.runId}`)
-                  expecting.set(input.runId, { manifestKey: key, survey: s.survey, cubeKey, chunkSize: input.chunkSize, params: input.params, refusedBefore })
+                  expecting.set(input.runId, { manifestKey: key, survey: s.survey, cubeKey, chunkSize: input.chunkSize, params: input.params, refit: s.refit, refusedBefore })
                   return { runId: input.runId, before }
                 })
               ),
+            checkCube: (run) => inDeployment(CubeCheck.verify(run, "identity")),
             drive: (runId, options) =>
               inDeployment(Watch.watch(runId, { tty: process.stderr.isTTY === true, quiet: options.quiet, flags, expecting: expecting.get(runId), ...(options.display === undefined ? {} : { display: options.display }) })),
             unstick: (run) =>
@@ -150,4 +167,18 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
       ).pipe(Layer.provide(services))
       return Layer.merge(target, services)
     }).pipe(Deployment.explainSetup)
+  )
+
+/** `phs query` on the aws target: Athena in the deployment's workgroup (aws/AthenaSql.ts); its result pages come whole. */
+export const resultQuery = (o: Options): Layer.Layer<ResultQuery, Errors.InvalidInput> =>
+  Layer.scoped(
+    ResultQuery,
+    Effect.gen(function* () {
+      const engine = yield* AthenaSql.scoped(yield* Deployment.resolve(o))
+      return ResultQuery.of({
+        name: "aws",
+        notes: [],
+        stream: (sql) => engine.run(sql).pipe(Effect.map(rowStreamOf), Deployment.explainSetup)
+      })
+    })
   )

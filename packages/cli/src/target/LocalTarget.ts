@@ -5,14 +5,14 @@
  * workdir: a directory without one is a one-line error.
  */
 import { Errors, Faults, Fitter, Keys, Pipeline, RunTable, WorkQueue } from "@phs/core"
-import { BlobStoreFs, Dirs, DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
+import { BlobStoreFs, CubeCheck, Dirs, DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
 import { Config, Effect, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { shellWord } from "../Output.js"
 import * as Progress from "../Progress.js"
-import { type Error as TargetError, type Mode, ofRun, type Services, Target } from "./Target.js"
+import { type Error as TargetError, type Mode, ofRun, ResultQuery, type Services, Target } from "./Target.js"
 
 /** The CLI's settings from the environment. */
 const settings = Config.all({
@@ -93,10 +93,11 @@ const makeTarget = (workdir: string, drive: Option.Option<Target["drive"]>) =>
             return { runId, before: Option.fromNullable(known.find((r) => r.runId === runId)) }
           })
         ),
+      checkCube: (run) => inWorkdir(CubeCheck.verify(run, "content")),
       drive: Option.getOrElse(drive, () => () => Effect.dieMessage("the local target was opened read-only")),
       unstick: (run) =>
         run.status === "SPLITTING"
-          ? inWorkdir(Effect.flatMap(LocalRun.pipelineOf(run.runId), (p) => Pipeline.start(p, Pipeline.splitInputOf(run)))).pipe(Effect.as([]))
+          ? inWorkdir(Effect.flatMap(LocalRun.pipelineOf(run), (p) => Pipeline.start(p, Pipeline.splitInputOf(run)))).pipe(Effect.as([]))
           : Effect.succeed([]),
       drivenBy: (run) =>
         DriverLock.holder({ workdir }).pipe(
@@ -122,8 +123,8 @@ const driver = (lock: DriverLock.DriverLock) =>
       // Scoped: however driving ends (interrupted too), the display ends first, on its own line.
       const progress = yield* Effect.forkScoped(Progress.follow(runId, display, { tty }))
       const q = yield* WorkQueue.WorkQueue
-      // the pipeline the run was submitted with (its recorded refit mode)
-      const pipeline = yield* LocalRun.pipelineOf(runId)
+      // the pipeline the run was submitted with (the refit mode its record carries)
+      const pipeline = yield* LocalRun.pipelineOf(yield* Pipeline.getRun(runId))
       const run = yield* lock
         .guard(Pipeline.drive(pipeline, runId, { concurrency: options.concurrency }))
         .pipe(Effect.provideService(WorkQueue.WorkQueue, focused(q, runId)))
@@ -162,3 +163,25 @@ export const ensureWorkdir = (workdir: string): Effect.Effect<void, Errors.Inval
     try: () => Dirs.makeDirsSync(workdir),
     catch: (e) => new Errors.InvalidInput({ reason: `cannot use the workdir ${workdir}: ${e instanceof Dirs.DirError ? e.detail : String(e)}` })
   })
+
+/**
+ * `phs query` on the local target: a read-only DuckDB over the workdir's published parts
+ * (query/LocalSql.ts, query/QuerySandbox.ts), rows streamed. Only the directory must exist:
+ * nothing else of the workdir is opened.
+ */
+export const resultQuery = (workdir: string): Layer.Layer<ResultQuery, Errors.InvalidInput> =>
+  Layer.scoped(
+    ResultQuery,
+    Effect.gen(function* () {
+      if (!fs.existsSync(workdir))
+        return yield* Effect.fail(new Errors.InvalidInput({ reason: `no workdir ${workdir}: run phs pipeline CUBE.fits first, or pass --workdir DIR` }))
+      // DuckDB loads on use, not at every command's start-up.
+      const LocalSql = yield* Effect.promise(() => import("../query/LocalSql.js"))
+      const local = yield* LocalSql.make(workdir)
+      return ResultQuery.of({
+        name: "local",
+        notes: local.files === 0 ? [`note: no results in ${workdir} yet, the table is empty (phs pipeline CUBE.fits makes some)`] : [],
+        stream: local.engine.stream
+      })
+    })
+  )

@@ -7,8 +7,9 @@
  * command is written once against it.
  */
 import { type BlobStore, type Errors, Keys, type Params, Pipeline, type RunTable, type Tasks, WorkQueue } from "@phs/core"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, type Scope } from "effect"
 import type * as Progress from "../Progress.js"
+import type { RowStream } from "../query/SqlEngine.js"
 
 /** Where a command acts. */
 export const TARGETS = ["local", "aws"] as const
@@ -67,6 +68,11 @@ export interface Target {
   readonly submit: (s: Submission) => Effect.Effect<Submitted, Error>
   /** Drives a run to its end on this machine (local), or follows it while the deployment does (aws); draws progress. */
   readonly drive: (runId: string, options: DriveOptions) => Effect.Effect<RunTable.RunRecord, Error>
+  /**
+   * Fails in one line when the run's cube is gone or is no longer the one it was split from
+   * (`CubeCheck.verify`: re-hashed locally, its ETag on aws); before a resume or redrive.
+   */
+  readonly checkCube: (run: RunTable.RunRecord) => Effect.Effect<void, Error>
   /** Puts back what a run is stuck on besides its dead letters (a split to restart, a catalog to send again); notes what was done. */
   readonly unstick: (run: RunTable.RunRecord) => Effect.Effect<ReadonlyArray<string>, Error>
   /** Who drives a run now, in words; none when nothing does. */
@@ -89,18 +95,43 @@ export const layer = (o: Options, mode: Mode): Layer.Layer<Services, Error> =>
     ? Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./AwsTarget.js")), (m) => m.layer(o)))
     : Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./LocalTarget.js")), (m) => m.layer(o.workdir, mode)))
 
+/**
+ * Where `phs query` runs its SQL: the target's engine over the result table
+ * `phspectra.decompositions` (locally a read-only DuckDB over the workdir's published Parquet
+ * parts, on aws Athena in the deployment's workgroup). A service of its own, not part of
+ * `Target`: a query opens no run state, so the workdir is only read (its SQLite state is not
+ * opened, and stays byte for byte what it was) and a deployment needs no more than its
+ * workgroup.
+ */
+export interface ResultQuery {
+  readonly name: Name
+  /** Notes to print before the result (an empty table, and how to fill it). */
+  readonly notes: ReadonlyArray<string>
+  /** Runs one SQL text; the rows are read as the stream is pulled, and the query ends with the scope. */
+  readonly stream: (sql: string) => Effect.Effect<RowStream, Errors.InvalidInput | Errors.StorageError, Scope.Scope>
+}
+
+export const ResultQuery = Context.GenericTag<ResultQuery>("@phs/cli/ResultQuery")
+
+/** The result table of the target the options name, for as long as the layer lives; the engine (DuckDB, or the AWS SDK) loads only then. */
+export const resultQueryLayer = (o: Options): Layer.Layer<ResultQuery, Error> =>
+  o.target === "aws"
+    ? Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./AwsTarget.js")), (m) => m.resultQuery(o)))
+    : Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./LocalTarget.js")), (m) => m.resultQuery(o.workdir)))
+
 /** Whether a queue message (fit, slow or catalog task) belongs to a run: core's one filter. */
 export const ofRun = Pipeline.isOfRun
 
 /** The manifest that starts a run, as it is written (locally and in a bucket). */
 export const manifestOf = (
-  input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize" | "hdu"> & { readonly params: Readonly<Record<string, unknown>> }
+  input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize" | "hdu" | "refit"> & { readonly params: Readonly<Record<string, unknown>> }
 ): typeof Params.Manifest.Encoded => ({
   cube_key: input.cubeKey,
   survey: input.survey,
   params: input.params,
   chunk_size: input.chunkSize,
-  ...(input.hdu === undefined ? {} : { hdu: input.hdu })
+  ...(input.hdu === undefined ? {} : { hdu: input.hdu }),
+  ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit })
 })
 
 /** Where a run's manifest is kept. */

@@ -44,7 +44,16 @@ export const prepare = (
     // the HDU is checked now, and recorded only when it is not the one found without it
     const hdu = yield* chosenHdu(m.cube_key, m.hdu)
     const runId = Params.runId({ cubeSha256, survey: m.survey, params, chunkSize: m.chunk_size, codeVersion, refit: m.refit, hdu })
-    return { runId, survey: m.survey, cubeKey: m.cube_key, params, chunkSize: m.chunk_size, codeVersion, ...(hdu === undefined ? {} : { hdu }) }
+    return {
+      runId,
+      survey: m.survey,
+      cubeKey: m.cube_key,
+      params,
+      chunkSize: m.chunk_size,
+      codeVersion,
+      ...(hdu === undefined ? {} : { hdu }),
+      ...(m.refit === "none" ? {} : { refit: m.refit })
+    }
   })
 
 /**
@@ -89,7 +98,8 @@ export const splitInputOf = (run: RunRecord): SplitInput => ({
   params: Schema.decodeUnknownSync(RunParams)(run.params),
   chunkSize: run.chunkSize,
   codeVersion: run.codeVersion,
-  ...(run.hdu === undefined ? {} : { hdu: run.hdu })
+  ...(run.hdu === undefined ? {} : { hdu: run.hdu }),
+  ...(run.refit === undefined || run.refit === "none" ? {} : { refit: run.refit })
 })
 
 /**

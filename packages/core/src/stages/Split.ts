@@ -99,6 +99,8 @@ const registerStep = Step.make({
     Effect.gen(function* () {
       const table = yield* RunTable
       const now = yield* Clock.currentTimeMillis
+      // the cube's identity as split: resume refuses a cube replaced since (CubeCheck in runtime-local)
+      const cube = Option.filter(yield* (yield* BlobStore).stat(input.cubeKey), (c) => c.etag !== "")
       const nSpectra = input.nx * input.ny
       const starts = planChunks(nSpectra, input.chunkSize)
       const run: RunRecord = {
@@ -122,7 +124,9 @@ const registerStep = Step.make({
         slowPending: 0,
         status: "SPLITTING",
         reason: null,
-        ...hduField(input.hdu)
+        ...hduField(input.hdu),
+        ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit }),
+        ...Option.match(cube, { onNone: () => ({}), onSome: (c) => ({ cubeEtag: c.etag, cubeSize: c.size }) })
       }
       const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
       const stored = yield* table.createRun(run, chunks)

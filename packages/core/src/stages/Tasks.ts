@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { Refit } from "../Params.js"
 
 /**
  * Run parameters as stored and sent.
@@ -37,7 +38,9 @@ export const SplitInput = Schema.Struct({
   chunkSize: Schema.Int,
   codeVersion: Schema.String,
   /** The HDU to read, when the manifest named one other than the first 3-D image. */
-  hdu: Schema.optional(Schema.Int)
+  hdu: Schema.optional(Schema.Int),
+  /** The `--refit` mode, when it is not `none` (absent: older journals match). */
+  refit: Schema.optional(Refit)
 })
 export type SplitInput = typeof SplitInput.Type
 

@@ -129,6 +129,26 @@ export const blobStoreConformance = (name: string, layer: () => Layer.Layer<Blob
         expect(yield* store.size("a/c")).toEqual(Option.none())
       })))
 
+    it.effect("stat is the size and an identity that holds while the blob stays and changes when other bytes replace it; none for a missing key", withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.put("cubes/s.fits", bytes("first version"))
+        const first = Option.getOrThrow(yield* store.stat("cubes/s.fits"))
+        expect(first.size).toBe(13)
+        expect(first.etag.length).toBeGreaterThan(0)
+        expect(yield* store.stat("cubes/s.fits")).toEqual(Option.some(first))
+        yield* store.put("cubes/s.fits", bytes("second version, longer"))
+        const second = Option.getOrThrow(yield* store.stat("cubes/s.fits"))
+        expect(second.size).toBe(22)
+        expect(second.etag).not.toBe(first.etag)
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "phs-stat-")), "cube.fits")
+        fs.writeFileSync(file, bytes("third version"))
+        yield* store.putFile("cubes/s.fits", file)
+        const third = Option.getOrThrow(yield* store.stat("cubes/s.fits"))
+        expect(third.size).toBe(13)
+        expect([first.etag, second.etag]).not.toContain(third.etag)
+        expect(yield* store.stat("cubes/none.fits")).toEqual(Option.none())
+      })))
+
     it.effect("list returns the keys under a prefix, sorted", withStore((store) =>
       Effect.gen(function* () {
         for (const key of [

@@ -70,6 +70,37 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         expect((yield* table.listChunks(run.runId)).map((c) => c.start)).toEqual([0, 25, 50, 75])
       })))
 
+    it.effect("createRun keeps the refit mode and the HDU a run was started with; a plain run has neither", () =>
+      Effect.gen(function* () {
+        const table = yield* RunTable.RunTable
+        const refit = makeRun({ runId: "run-refit", refit: "spatial", hdu: 1 })
+        yield* table.createRun(refit, makeChunks(refit))
+        const plain = makeRun({ runId: "run-plain" })
+        yield* table.createRun(plain, makeChunks(plain))
+        expect(yield* runOf(table, refit.runId)).toEqual(refit)
+        const stored = yield* runOf(table, plain.runId)
+        expect(stored).toEqual(plain)
+        expect("refit" in stored).toBe(false)
+      }).pipe(Effect.provide(layer())))
+
+    it.effect("createRun keeps the cube's identity and size at the split through the run's updates; a run recorded before them has none", () =>
+      Effect.gen(function* () {
+        const table = yield* RunTable.RunTable
+        const run = makeRun({ runId: "run-etag", cubeEtag: "0f343b0931126a20f133d67c2b018a3b-3", cubeSize: 25_165_824 })
+        yield* table.createRun(run, makeChunks(run))
+        yield* table.claimChunk(run.runId, 0, LEASE)
+        const done = yield* table.completeChunk(run.runId, 0, { outputKey: "results/run-etag/0.json", spectra: 25, deferred: 0 })
+        expect(done.run.cubeEtag).toBe(run.cubeEtag)
+        const failed = yield* table.transition(run.runId, ["RUNNING"], "FAILED", "stop")
+        expect(failed.run.cubeSize).toBe(run.cubeSize)
+        const stored = yield* runOf(table, run.runId)
+        expect({ cubeEtag: stored.cubeEtag, cubeSize: stored.cubeSize }).toEqual({ cubeEtag: run.cubeEtag, cubeSize: run.cubeSize })
+        const old = makeRun({ runId: "run-old" })
+        yield* table.createRun(old, makeChunks(old))
+        const oldStored = yield* runOf(table, old.runId)
+        expect("cubeEtag" in oldStored || "cubeSize" in oldStored).toBe(false)
+      }).pipe(Effect.provide(layer())))
+
     it.effect("getRun of an unknown run is none", withRun((table) =>
       Effect.gen(function* () {
         expect(yield* table.getRun("run-nope")).toEqual(Option.none())

@@ -1,6 +1,7 @@
 /**
  * The catalog worker: an SQS batch of `{ runId }` messages, each one `Pipeline.finishRun`
- * for a settled run (compact, validate, register, COMPLETED or FAILED). Idempotent: a
+ * for a settled run over the pipeline it was started with (`pipelineOf`): its next fan-out
+ * stage started, or the catalog (compact, validate, register, COMPLETED or FAILED). Idempotent: a
  * finished run, or one not settled yet, is left alone. Transient failures are retried
  * within the invocation, then after a backoff; the last delivery's failure, or a fatal
  * one, fails the run with the reason instead of leaving it CATALOGING.
@@ -11,11 +12,11 @@ import { Delivery, Errors, Pipeline, RunTable, Step } from "@phs/core"
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { Cause, Clock, Effect, Either, Exit, Option, type Schedule, Schema } from "effect"
 import * as CatalogQueue from "../CatalogQueue.js"
-import { fromEnv, log, once, type Outcome, processBatch, receiveCount, type Setup } from "./setup.js"
+import { fromEnv, log, once, type Outcome, pipelineOf, processBatch, receiveCount, type Setup } from "./setup.js"
 
 const CatalogMessage = Schema.parseJson(Schema.Struct({ runId: Schema.String }))
 
-const finish = (pipeline: Pipeline.Pipeline, retry: Schedule.Schedule<unknown, unknown>, record: SQSRecord) =>
+const finish = (setup: Setup, retry: Schedule.Schedule<unknown, unknown>, record: SQSRecord) =>
   Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     const done = (fields: Record<string, unknown>) =>
@@ -36,7 +37,8 @@ const finish = (pipeline: Pipeline.Pipeline, retry: Schedule.Schedule<unknown, u
         const r = run.value
         if (r.status === "COMPLETED" || r.status === "FAILED") return { skipped: `run is ${r.status}` }
         if (r.status === "SPLITTING" || (r.status === "RUNNING" && !RunTable.isSettled(r))) return { skipped: "run not settled" }
-        const finished = yield* Effect.retry(Pipeline.finishRun(pipeline, runId), { schedule: retry, while: Errors.isRetryable })
+        // the run's own pipeline: its refit stages, if it has any, start here
+        const finished = yield* Effect.retry(Pipeline.finishRun(pipelineOf(setup, r), runId), { schedule: retry, while: Errors.isRetryable })
         return { status: finished.status, reason: finished.reason }
       })
     )
@@ -75,9 +77,8 @@ const finish = (pipeline: Pipeline.Pipeline, retry: Schedule.Schedule<unknown, u
  */
 export const make = (setup: () => Setup) => (event: SQSEvent): Promise<SQSBatchResponse> => {
   const s = setup()
-  const pipeline = s.pipeline ?? Pipeline.standard
   const retry = s.retry ?? Step.defaultRetry
-  return s.runtime.runPromise(Effect.scoped(processBatch(event, (record) => finish(pipeline, retry, record))))
+  return s.runtime.runPromise(Effect.scoped(processBatch(event, (record) => finish(s, retry, record))))
 }
 
 /**

@@ -29,13 +29,29 @@ export type Services = RuntimeAws.Services | CatalogQueue.CatalogQueue
  */
 export interface Setup {
   readonly runtime: ManagedRuntime.ManagedRuntime<Services, unknown>
-  /** The pipeline the handlers drive (default `Pipeline.standard`). */
+  /**
+   * The pipeline every run is driven with (tests of a custom stage); absent: each run's own,
+   * composed for the refit mode its record carries ({@link pipelineOf}).
+   */
   readonly pipeline?: Pipeline.Pipeline
   /** Chunk lease of a fit, ms (default: the invocation's remaining time). */
   readonly chunkLeaseMs?: number
   /** How a record's transient failures are retried within an invocation (default `Step.defaultRetry`). */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
+
+/**
+ * The pipeline a handler drives `run` with: the setup's, else the one the run was started
+ * with (`Pipeline.pipelineOfRun`: its recorded refit mode), so one deployment serves plain
+ * and refit runs alike. Every composition shares the split, fit and slow-fit stages
+ * (`Pipeline.withStage` adds fan-out and run-level stages only): the splitter, fit and slow
+ * workers need no run record; the stage worker and the catalog, which start and run the
+ * fan-out stages, do.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const pipelineOf = (setup: Setup, run: Pick<RunTable.RunRecord, "refit">): Pipeline.Pipeline => setup.pipeline ?? Pipeline.pipelineOfRun(run)
 
 /**
  * The environment variable of the chunk lease override.
@@ -142,22 +158,21 @@ export const processBatch = <R>(event: SQSEvent, work: (record: SQSRecord) => Ef
   )
 
 /**
- * A handler over an engine queue whose messages need only the pipeline and the body (`slow`,
+ * A handler over an engine queue whose messages need only the setup and the body (`slow`,
  * `stage`): every record of the batch worked by `workRecord`.
  *
  * @since 0.3.0
  * @category constructors
  */
 export const queueHandler =
-  <E>(handler: string, queue: WorkQueue.QueueName, handle: (pipeline: Pipeline.Pipeline, body: string) => Effect.Effect<Pipeline.Handled, E, Services>) =>
+  <E>(handler: string, queue: WorkQueue.QueueName, handle: (setup: Setup, body: string) => Effect.Effect<Pipeline.Handled, E, Services>) =>
   (setup: () => Setup) =>
   (event: SQSEvent): Promise<SQSBatchResponse> => {
     const s = setup()
-    const pipeline = s.pipeline ?? Pipeline.standard
     return s.runtime.runPromise(
       Effect.scoped(
         processBatch(event, (record) =>
-          workRecord({ handler, queue, record, handle: handle(pipeline, record.body), ...(s.retry === undefined ? {} : { retry: s.retry }) })
+          workRecord({ handler, queue, record, handle: handle(s, record.body), ...(s.retry === undefined ? {} : { retry: s.retry }) })
         )
       )
     )

@@ -14,7 +14,7 @@ import { fromEnv, once, queueHandler } from "./setup.js"
  * @since 0.1.0
  * @category constructors
  */
-export const make = queueHandler("slowWorker", "slow", (pipeline, body) => Pipeline.handleSlow(pipeline, body))
+export const make = queueHandler("slowWorker", "slow", (setup, body) => Pipeline.handleSlow(setup.pipeline ?? Pipeline.standard, body))
 
 /**
  * The Lambda entry point: the runtime is built from the environment on the first invocation.

@@ -134,7 +134,7 @@ const settle = <A, E, R, B, E2, R2>(
   )
 
 /** Handles one event. */
-const split = (pipeline: Pipeline.Pipeline, event: ObjectCreated) =>
+const split = (pipeline: Pipeline.Pipeline | undefined, event: ObjectCreated) =>
   Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     const key = event.detail?.object?.key ?? ""
@@ -151,7 +151,8 @@ const split = (pipeline: Pipeline.Pipeline, event: ObjectCreated) =>
       const input = yield* settle(Pipeline.prepare(manifest.right), refused(manifest.right))
       if (Either.isLeft(input)) return input.left
       const runId = input.right.runId
-      const run = yield* settle(Pipeline.start(pipeline, input.right), (reason) =>
+      // the pipeline of the manifest's refit mode (its split is every composition's)
+      const run = yield* settle(Pipeline.start(pipeline ?? Pipeline.pipelineFor(input.right.refit ?? "none"), input.right), (reason) =>
         Effect.map(recordFailed(key, manifest.right, runId, reason), (id): Result => ({ _tag: "Refused", key, runId: id, reason }))
       )
       return Either.isLeft(run) ? run.left : ({ _tag: "Started", key, runId, status: run.right.status } satisfies Result)
@@ -170,7 +171,7 @@ const split = (pipeline: Pipeline.Pipeline, event: ObjectCreated) =>
  */
 export const make = (setup: () => Setup) => (event: ObjectCreated): Promise<Result> => {
   const s = setup()
-  return s.runtime.runPromise(Effect.scoped(split(s.pipeline ?? Pipeline.standard, event)))
+  return s.runtime.runPromise(Effect.scoped(split(s.pipeline, event)))
 }
 
 /**
