@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // End-to-end benchmark of `phs pipeline` on synthetic cubes of 29k, 116k (a GRS tile) and
-// 465k spectra × 424 channels, each run in its own child process: wall time, spectra/s and
-// peak RSS, then the two targets of docs/results.md (issue 15):
+// 465k spectra × 424 channels, each run in its own child process: wall time, CPU seconds
+// (user + system, what to compare on a shared machine), spectra/s and peak RSS, then the two
+// targets of docs/results.md (issue 15):
 //   - memory flat in the cube's size: peak RSS of the largest within 25 % of the smallest;
 //   - throughput: the pipeline at ≥ 90 % of decomposeBatch alone on the same cube, measured
 //     in the same run (bench/fit-cube.mjs, a child process too).
@@ -24,13 +25,28 @@ const compare = Number(arg("compare", String(sizes[Math.min(1, sizes.length - 1)
 const keep = process.argv.includes("--keep")
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "phs-bench-"))
 
+/** CPU seconds (user + system) of this process's waited-for children, from /proc (null elsewhere). */
+const childCpuS = () => {
+  try {
+    // fields after the command's ")": state is 3rd, cutime 16th, cstime 17th
+    const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ")
+    return (Number(fields[13]) + Number(fields[14])) / 100
+  } catch {
+    return null
+  }
+}
+let lastCpuS = null
 const run = (args, what) => {
+  const before = childCpuS()
   const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 26 })
+  const after = childCpuS()
+  lastCpuS = before === null || after === null ? null : after - before
   if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${r.stderr}`)
   return r.stdout
 }
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ")
 
-console.log(`phs pipeline benchmark on ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}`)
+console.log(`phs pipeline benchmark on ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}, load average ${load()}`)
 const rows = []
 let fit
 for (const n of sizes) {
@@ -42,12 +58,13 @@ for (const n of sizes) {
   const t1 = Date.now()
   const out = JSON.parse(run([phs, "pipeline", cube, "--survey", "bench", "--workdir", workdir, "--json"], "phs pipeline"))
   const wall = (Date.now() - t1) / 1000
-  const row = { spectra: out.nSpectra, cubeMiB: Math.round(fs.statSync(cube).size / 2 ** 20), wallS: wall, perS: Math.round(out.nSpectra / wall), peakRssMiB: out.maxRssMiB, deferred: out.spectraDeferred, status: out.status }
+  const cpuS = lastCpuS
+  const row = { spectra: out.nSpectra, cubeMiB: Math.round(fs.statSync(cube).size / 2 ** 20), wallS: wall, cpuS, perS: Math.round(out.nSpectra / wall), peakRssMiB: out.maxRssMiB, deferred: out.spectraDeferred, status: out.status }
   rows.push(row)
-  console.log(`  ${row.spectra} spectra (${row.cubeMiB} MiB cube, generated in ${genS.toFixed(1)} s): ${wall.toFixed(1)} s wall, ${row.perS} spectra/s, peak RSS ${row.peakRssMiB} MiB, ${row.deferred} deferred, ${row.status}`)
+  console.log(`  ${row.spectra} spectra (${row.cubeMiB} MiB cube, generated in ${genS.toFixed(1)} s): ${wall.toFixed(1)} s wall, ${cpuS === null ? "?" : cpuS.toFixed(1)} s CPU, ${row.perS} spectra/s, peak RSS ${row.peakRssMiB} MiB, ${row.deferred} deferred, ${row.status} (load ${load()})`)
   if (n === compare) {
-    fit = { ...JSON.parse(run([path.join(here, "fit-cube.mjs"), cube], "fit-cube")), pipelinePerS: row.perS }
-    console.log(`  decomposeBatch alone on the same cube: ${fit.seconds.toFixed(1)} s, ${fit.perS} spectra/s on ${fit.threads} threads`)
+    fit = { ...JSON.parse(run([path.join(here, "fit-cube.mjs"), cube], "fit-cube")), pipelinePerS: row.perS, cpuS: lastCpuS }
+    console.log(`  decomposeBatch alone on the same cube: ${fit.seconds.toFixed(1)} s, ${fit.cpuS === null ? "?" : fit.cpuS.toFixed(1)} s CPU (with reading the cube), ${fit.perS} spectra/s on ${fit.threads} threads`)
   }
   if (!keep) fs.rmSync(workdir, { recursive: true, force: true })
   if (!keep) fs.rmSync(cube, { force: true })

@@ -2,22 +2,25 @@
  * Result rows to and from Parquet: v1 data pages, Snappy-compressed, lists as the standard
  * three-level LIST group (what Glue's `array<double>` and DuckDB's `DOUBLE[]` read), and the
  * same bytes for the same rows, so a rewritten file is recognisably unchanged. Files are
- * written a row group at a time (`makeWriter`), so a part's size does not bound memory.
+ * written a row group at a time (`makeWriter`), so a part's size does not bound memory, and
+ * are encoded from columns (`RowBatch`): rows held as objects are turned into columns first,
+ * so both give the same bytes.
  *
  * @since 0.1.0
  */
 import { Effect, ParseResult, Schema } from "effect"
 import { parquetMetadata, parquetReadObjects, parquetSchema } from "hyparquet"
-import type { ColumnChunk, DecodedArray, FileMetaData, RowGroup } from "hyparquet"
+import type { ColumnChunk, FileMetaData, RowGroup } from "hyparquet"
 import { ByteWriter } from "hyparquet-writer"
 import type { SchemaElement } from "hyparquet-writer"
 import { writePageHeader } from "hyparquet-writer/src/datapage.js"
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js"
 import { writeMetadata } from "hyparquet-writer/src/metadata.js"
-import { writePlain } from "hyparquet-writer/src/plain.js"
 import { snappyCompress } from "hyparquet-writer/src/snappy.js"
 import { isResultRow } from "./internal/rowCheck.js"
 import { DecompositionRow, RESULT_COLUMNS, type ResultColumn } from "./ResultSchema.js"
+import * as RowBatch from "./RowBatch.js"
+import type { Column, ListColumn, NumberColumn, StringColumn } from "./RowBatch.js"
 
 /**
  * Bytes that are not a result file: not Parquet, other columns, or values outside the
@@ -84,43 +87,28 @@ export const PARQUET_SCHEMA: ReadonlyArray<SchemaElement> = [
   ...RESULT_COLUMNS.flatMap(elements)
 ]
 
-type Levels = { readonly values: Array<number | Uint8Array>; readonly def: Array<number>; readonly rep: Array<number>; readonly maxDef: number; readonly maxRep: number }
-
 const utf8 = new TextEncoder()
 
-/** Dremel levels of one column over a row group (the schema's shapes only: flat or a list). */
-const levelsOf = (column: ResultColumn, rows: ReadonlyArray<DecompositionRow>): Levels => {
-  const values: Array<number | Uint8Array> = []
-  const def: number[] = []
-  const rep: number[] = []
-  if (column.parquet === "list<double>") {
-    // OPTIONAL list (1) > REPEATED list (2) > REQUIRED element: an empty list is def 1.
-    for (const row of rows) {
-      const list = row[column.name] as ReadonlyArray<number> | null
-      if (list === null) {
-        def.push(0)
-        rep.push(0)
-      } else if (list.length === 0) {
-        def.push(1)
-        rep.push(0)
-      } else {
-        for (let i = 0; i < list.length; i++) {
-          def.push(2)
-          rep.push(i === 0 ? 0 : 1)
-          values.push(list[i])
-        }
-      }
+/** Min and max of a column chunk's values (NaN skipped), and its NaN count. */
+interface Extremes {
+  min: number | Uint8Array | undefined
+  max: number | Uint8Array | undefined
+  nans: number
+}
+
+const numberExtremes = (values: ArrayLike<number>, into: Extremes) => {
+  let min = into.min as number | undefined
+  let max = into.max as number | undefined
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (v !== v) into.nans++
+    else {
+      if (min === undefined || v < min) min = v
+      if (max === undefined || v > max) max = v
     }
-    return { values, def, rep, maxDef: 2, maxRep: 1 }
   }
-  const convert = column.parquet === "string" ? (v: unknown) => utf8.encode(v as string) : (v: unknown) => v as number
-  for (const row of rows) {
-    // an optional column a row lacks (`refit` of a run without refit) is null
-    const v = row[column.name] ?? null
-    if (column.nullable) def.push(v === null ? 0 : 1)
-    if (v !== null) values.push(convert(v))
-  }
-  return { values, def, rep, maxDef: column.nullable ? 1 : 0, maxRep: 0 }
+  into.min = min
+  into.max = max
 }
 
 const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
@@ -129,76 +117,178 @@ const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
   return a.length - b.length
 }
 
-/** Min, max (NaN skipped, signed zeros normalised as the format asks), null and NaN counts. */
-const statisticsOf = (levels: Levels, isDouble: boolean) => {
-  let min: number | Uint8Array | undefined
-  let max: number | Uint8Array | undefined
-  let nans = 0n
-  for (const v of levels.values) {
-    if (typeof v === "number") {
-      if (Number.isNaN(v)) {
-        nans++
-        continue
-      }
-      if (min === undefined || v < (min as number)) min = v
-      if (max === undefined || v > (max as number)) max = v
-    } else {
-      if (min === undefined || compareBytes(v, min as Uint8Array) < 0) min = v
-      if (max === undefined || compareBytes(v, max as Uint8Array) > 0) max = v
-    }
-  }
+/** A column chunk's statistics, signed zeros normalised as the format asks. */
+const statisticsOf = (e: Extremes, nulls: number, isDouble: boolean) => {
+  let { max, min } = e
   if (min === 0) min = -0
   if (max === 0) max = 0
-  const nulls = levels.def.reduce((n, d) => (d === 0 && levels.maxDef > 0 ? n + 1n : n), 0n)
-  return { min_value: min, max_value: max, null_count: nulls, ...(isDouble ? { nan_count: nans } : {}) }
+  return { min_value: min, max_value: max, null_count: BigInt(nulls), ...(isDouble ? { nan_count: BigInt(e.nans) } : {}) }
 }
 
-const PHYSICAL = { "int32": "INT32", "double": "DOUBLE", "string": "BYTE_ARRAY", "list<double>": "DOUBLE" } as const
+/**
+ * The Parquet physical type of each column type (a list's is its elements').
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const PHYSICAL = { "int32": "INT32", "double": "DOUBLE", "string": "BYTE_ARRAY", "list<double>": "DOUBLE" } as const
 
 /** Levels as a v1 page carries them: RLE/bit-packed hybrid behind a 4-byte length. */
-const appendLevels = (page: ByteWriter, levels: ReadonlyArray<number>, max: number) => {
-  if (max === 0) return
-  const rle = new ByteWriter()
-  writeRleBitPackedHybrid(rle, levels as Array<number>, Math.ceil(Math.log2(max + 1)))
+const appendLevels = (page: ByteWriter, levels: Uint8Array, max: number) => {
+  const rle = new ByteWriter(64 + (levels.length >> 2))
+  writeRleBitPackedHybrid(rle, levels, Math.ceil(Math.log2(max + 1)))
   page.appendUint32(rle.offset)
   page.appendBytes(rle.getBytes())
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/** PLAIN values are little-endian: the typed array's own bytes on a little-endian machine. */
+const appendPlain = (page: ByteWriter, a: Float64Array | Int32Array) => {
+  if (LITTLE_ENDIAN) page.appendBytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+  else if (a instanceof Float64Array) for (const v of a) page.appendFloat64(v)
+  else for (const v of a) page.appendInt32(v)
+}
+
+/** A v1 page body of rows `[start, end)` of one column: levels, then PLAIN values. */
+interface PageBody {
+  readonly page: ByteWriter
+  /** The page header's num_values: one per level, or per row of a required column. */
+  readonly numValues: number
+  readonly nulls: number
+  readonly extremes: Extremes
+}
+
+const numberPage = (column: ResultColumn, data: NumberColumn, start: number, end: number): PageBody => {
+  const n = end - start
+  const extremes: Extremes = { min: undefined, max: undefined, nans: 0 }
+  let values = data.values.subarray(start, end)
+  let nulls = 0
+  const page = new ByteWriter(16 + n * 8 + (n >> 2))
+  if (column.nullable) {
+    const def = new Uint8Array(n)
+    for (let i = 0; i < n; i++) {
+      if (data.nulls[start + i] === 0) def[i] = 1
+      else nulls++
+    }
+    if (nulls > 0) {
+      const present = new Float64Array(n - nulls)
+      for (let i = 0, k = 0; i < n; i++) if (def[i] === 1) present[k++] = values[i]
+      values = present
+    }
+    appendLevels(page, def, 1)
+  }
+  numberExtremes(values, extremes)
+  if (column.parquet === "int32") {
+    const ints = new Int32Array(values.length)
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      if ((v | 0) !== v) throw new Error(`parquet expected int32 value, got ${v} in ${column.name}`)
+      ints[i] = v
+    }
+    appendPlain(page, ints)
+  } else {
+    appendPlain(page, values)
+  }
+  return { page, numValues: n, nulls, extremes }
+}
+
+/** OPTIONAL list (1) > REPEATED list (2) > REQUIRED element: a null list is def 0, an empty one def 1. */
+const listPage = (data: ListColumn, start: number, end: number): PageBody => {
+  const { offsets } = data
+  let levels = 0
+  for (let r = start; r < end; r++) levels += Math.max(1, offsets[r + 1] - offsets[r])
+  const def = new Uint8Array(levels)
+  const rep = new Uint8Array(levels)
+  let nulls = 0
+  let at = 0
+  for (let r = start; r < end; r++) {
+    const len = offsets[r + 1] - offsets[r]
+    if (data.nulls[r] === 1) {
+      nulls++
+      at++
+    } else if (len === 0) def[at++] = 1
+    else {
+      def.fill(2, at, at + len)
+      rep.fill(1, at + 1, at + len)
+      at += len
+    }
+  }
+  const values = data.values.subarray(offsets[start], offsets[end])
+  const extremes: Extremes = { min: undefined, max: undefined, nans: 0 }
+  numberExtremes(values, extremes)
+  const page = new ByteWriter(32 + values.length * 8 + (levels >> 1))
+  appendLevels(page, rep, 1)
+  appendLevels(page, def, 2)
+  appendPlain(page, values)
+  return { page, numValues: levels, nulls, extremes }
+}
+
+const stringPage = (column: ResultColumn, data: StringColumn, start: number, end: number): PageBody => {
+  const n = end - start
+  const extremes: Extremes = { min: undefined, max: undefined, nans: 0 }
+  const page = new ByteWriter(64 + n * 8)
+  const def = new Uint8Array(n)
+  let nulls = 0
+  // The string columns repeat one value (the run, the cube): encode each distinct run of values once.
+  let last: string | null = null
+  let lastBytes = new Uint8Array(0)
+  const present: Uint8Array[] = []
+  for (let i = 0; i < n; i++) {
+    const v = data.values[start + i]
+    if (v === null) {
+      nulls++
+      continue
+    }
+    def[i] = 1
+    if (v !== last) {
+      last = v
+      lastBytes = utf8.encode(v)
+      if (extremes.min === undefined || compareBytes(lastBytes, extremes.min as Uint8Array) < 0) extremes.min = lastBytes
+      if (extremes.max === undefined || compareBytes(lastBytes, extremes.max as Uint8Array) > 0) extremes.max = lastBytes
+    }
+    present.push(lastBytes)
+  }
+  if (column.nullable) appendLevels(page, def, 1)
+  else if (nulls > 0) throw new Error(`parquet expected a value in the required column ${column.name}`)
+  for (const bytes of present) {
+    page.appendUint32(bytes.length)
+    page.appendBytes(bytes)
+  }
+  return { page, numValues: n, nulls: column.nullable ? nulls : 0, extremes }
+}
+
 /**
- * Writes one column chunk as a single v1 data page (PLAIN values, RLE levels, the whole page
- * Snappy-compressed) at `out`'s end, which sits at `fileOffset` in the file.
+ * Writes one column chunk of rows `[start, end)` as a single v1 data page (PLAIN values,
+ * RLE levels, the whole page Snappy-compressed) at `out`'s end, which sits at `fileOffset`
+ * in the file.
  */
-const writeColumnChunk = (out: ByteWriter, fileOffset: number, column: ResultColumn, rows: ReadonlyArray<DecompositionRow>): ColumnChunk => {
-  const levels = levelsOf(column, rows)
+const writeColumnChunk = (out: ByteWriter, fileOffset: number, column: ResultColumn, data: Column, start: number, end: number): ColumnChunk => {
+  const body = data.kind === "number" ? numberPage(column, data, start, end) : data.kind === "list" ? listPage(data, start, end) : stringPage(column, data, start, end)
   const type = PHYSICAL[column.parquet]
-  const page = new ByteWriter()
-  appendLevels(page, levels.rep, levels.maxRep)
-  appendLevels(page, levels.def, levels.maxDef)
-  writePlain(page, levels.values as DecodedArray, type, undefined)
-  const body = page.getBytes()
-  const compressed = snappyCompress(body)
-  const start = out.offset
-  const numValues = levels.maxDef > 0 ? levels.def.length : levels.values.length
+  const bytes = body.page.getBytes()
+  const compressed = snappyCompress(bytes)
+  const chunkStart = out.offset
   writePageHeader(out, {
     type: "DATA_PAGE",
-    uncompressed_page_size: body.length,
+    uncompressed_page_size: bytes.length,
     compressed_page_size: compressed.length,
-    data_page_header: { num_values: numValues, encoding: "PLAIN", definition_level_encoding: "RLE", repetition_level_encoding: "RLE" }
+    data_page_header: { num_values: body.numValues, encoding: "PLAIN", definition_level_encoding: "RLE", repetition_level_encoding: "RLE" }
   })
-  const headerBytes = out.offset - start
+  const headerBytes = out.offset - chunkStart
   out.appendBytes(compressed)
   return {
-    file_offset: BigInt(fileOffset + start),
+    file_offset: BigInt(fileOffset + chunkStart),
     meta_data: {
       type,
       encodings: ["PLAIN", "RLE"],
       path_in_schema: column.parquet === "list<double>" ? [column.name, "list", "element"] : [column.name],
       codec: "SNAPPY",
-      num_values: BigInt(numValues),
-      total_uncompressed_size: BigInt(headerBytes + body.length),
-      total_compressed_size: BigInt(out.offset - start),
-      data_page_offset: BigInt(fileOffset + start),
-      statistics: statisticsOf(levels, type === "DOUBLE"),
+      num_values: BigInt(body.numValues),
+      total_uncompressed_size: BigInt(headerBytes + bytes.length),
+      total_compressed_size: BigInt(out.offset - chunkStart),
+      data_page_offset: BigInt(fileOffset + chunkStart),
+      statistics: statisticsOf(body.extremes, body.nulls, type === "DOUBLE"),
       encoding_stats: [{ page_type: "DATA_PAGE", encoding: "PLAIN", count: 1 }]
     }
   }
@@ -217,6 +307,8 @@ const MAGIC = 0x31524150 // "PAR1"
 export interface PartWriter {
   /** Encodes one row group of at most `ROW_GROUP_ROWS` rows (more are split). */
   readonly rowGroup: (rows: ReadonlyArray<DecompositionRow>) => Uint8Array
+  /** The same for rows held as columns: the same rows give the same bytes either way. */
+  readonly batch: (batch: RowBatch.RowBatch) => Uint8Array
   /** The footer; the writer is done after it. */
   readonly finish: () => Uint8Array
   /** Rows written so far. */
@@ -242,24 +334,27 @@ export const makeWriter = (): PartWriter => {
     offset += w.offset
     return w.getBytes()
   }
-  const oneGroup = (w: ByteWriter, rows: ReadonlyArray<DecompositionRow>) => {
+  const oneGroup = (w: ByteWriter, batch: RowBatch.RowBatch, start: number, end: number) => {
     const base = offset
     const groupStart = w.offset
-    const columns = RESULT_COLUMNS.map((column) => writeColumnChunk(w, base, column, rows))
+    const columns = RESULT_COLUMNS.map((column, c) => writeColumnChunk(w, base, column, batch.columns[c], start, end))
     groups.push({
       columns,
-      num_rows: BigInt(rows.length),
+      num_rows: BigInt(end - start),
       total_byte_size: columns.reduce((n, c) => n + (c.meta_data?.total_uncompressed_size ?? 0n), 0n),
       total_compressed_size: BigInt(w.offset - groupStart),
       file_offset: BigInt(base + groupStart)
     })
-    rowCount += rows.length
+    rowCount += end - start
   }
+  const batch = (b: RowBatch.RowBatch) =>
+    emit((w) => {
+      if (b.columns.length !== RESULT_COLUMNS.length) throw new Error(`a batch of ${b.columns.length} columns for ${RESULT_COLUMNS.length} result columns`)
+      for (let i = 0; i < b.rows; i += ROW_GROUP_ROWS) oneGroup(w, b, i, Math.min(b.rows, i + ROW_GROUP_ROWS))
+    })
   return {
-    rowGroup: (rows) =>
-      emit((w) => {
-        for (let i = 0; i < rows.length; i += ROW_GROUP_ROWS) oneGroup(w, rows.slice(i, i + ROW_GROUP_ROWS))
-      }),
+    rowGroup: (rows) => batch(RowBatch.fromRows(rows)),
+    batch,
     finish: () =>
       emit((w) => {
         const metadata: FileMetaData = {
@@ -303,6 +398,18 @@ const expectedNames = RESULT_COLUMNS.map((column) => column.name).join(", ")
 const namesBeforeRefit = RESULT_COLUMNS.filter((column) => column.name !== "refit").map((column) => column.name).join(", ")
 
 /**
+ * What makes a file's columns not the result columns, if anything (a file written before
+ * `refit` existed is a result file without it).
+ *
+ * @since 0.4.0
+ * @category decoding
+ */
+export const columnsProblem = (metadata: FileMetaData): string | undefined => {
+  const names = parquetSchema(metadata).children.map((child) => child.element.name).join(", ")
+  return names === expectedNames || names === namesBeforeRefit ? undefined : `columns (${names}) are not the result columns (${expectedNames})`
+}
+
+/**
  * Decodes a result file back into rows, in file order, validating every row.
  *
  * @since 0.1.0
@@ -318,10 +425,8 @@ export const decodeRows = (bytes: Uint8Array): Effect.Effect<Array<Decomposition
         reason: `not a readable Parquet file: ${error instanceof Error ? error.message : String(error)}`
       })
     const metadata = yield* Effect.try({ try: () => parquetMetadata(file), catch: unreadable })
-    const names = parquetSchema(metadata).children.map((child) => child.element.name).join(", ")
-    if (names !== expectedNames && names !== namesBeforeRefit) {
-      return yield* new ResultDecodeError({ reason: `columns (${names}) are not the result columns (${expectedNames})` })
-    }
+    const problem = columnsProblem(metadata)
+    if (problem !== undefined) return yield* new ResultDecodeError({ reason: problem })
     const raw = yield* Effect.tryPromise({
       try: () => parquetReadObjects({ file, metadata, rowFormat: "object" }),
       catch: unreadable

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import { parquetMetadata } from "hyparquet"
 import { createHash } from "node:crypto"
 import * as BlobStore from "../src/BlobStore.js"
 import * as ResultParquet from "../src/ResultParquet.js"
@@ -83,6 +84,34 @@ describe("CatalogStage.compactParts", () => {
       expect(stats.duplicates).toBe(300)
       expect(files.map((f) => f.rows)).toEqual([1_000])
       expect(yield* store.size(files[0].key)).toEqual(Option.none())
+    }))
+
+  it.effect("the same rows give the same part and figures however they were chunked", () =>
+    Effect.gen(function* () {
+      const compact = (sizes: ReadonlyArray<number>) =>
+        Effect.gen(function* () {
+          const { store, rows, keys } = yield* withChunks(sizes)
+          const out = yield* compactParts({ runId: "r-1", survey: "s", chunkKeys: keys, nx, ny: Math.ceil(rows.length / nx) }).pipe(Effect.provideService(BlobStore.BlobStore, store))
+          return { ...out, bytes: yield* store.get(out.files[0].key) }
+        })
+      const even = yield* compact(Array.from({ length: 70 }, () => 500))
+      const odd = yield* compact([1, 16_383, 2, 333, 9_000, 0, 8_781, 499, 1])
+      expect(odd.files).toEqual(even.files)
+      expect(odd.stats).toEqual(even.stats)
+      expect(Buffer.from(odd.bytes).equals(Buffer.from(even.bytes))).toBe(true)
+      // 35,000 rows: two full row groups of 16,384 and the rest
+      expect(parquetMetadata(even.bytes).row_groups.map((g) => Number(g.num_rows))).toEqual([16_384, 16_384, 2_232])
+    }))
+
+  it.effect("a chunk result with a row outside the row schema fails the compaction, naming the row", () =>
+    Effect.gen(function* () {
+      const { store, keys } = yield* withChunks([300])
+      yield* store.put("chunks/r-1/bad.parquet", ResultParquet.encodeRows([{ ...row(300), n_components: -2 }]))
+      const error = yield* Effect.flip(
+        compactParts({ runId: "r-1", survey: "s", chunkKeys: [...keys, "chunks/r-1/bad.parquet"], nx, ny: 2 }).pipe(Effect.provideService(BlobStore.BlobStore, store))
+      )
+      expect(error._tag).toBe("ResultDecodeError")
+      expect(error.message).toMatch(/row 0: n_components is -2/)
     }))
 
   it.effect("zero rows still publish one empty part with the schema", () =>

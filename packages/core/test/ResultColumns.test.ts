@@ -3,9 +3,10 @@ import { Effect } from "effect"
 import { parquetMetadata } from "hyparquet"
 import { parquetWriteBuffer } from "hyparquet-writer"
 import { fromBytes, type ByteSource } from "../src/Fits.js"
-import { readColumns, type ListColumn, type NumberColumn } from "../src/ResultColumns.js"
-import { decodeRows, encodeRows, makeWriter } from "../src/ResultParquet.js"
+import { decodeBatch, readColumns, type ListColumn, type NumberColumn } from "../src/ResultColumns.js"
+import { decodeRows, encodeRows, makeWriter, PARQUET_SCHEMA } from "../src/ResultParquet.js"
 import { RESULT_COLUMNS, type DecompositionRow } from "../src/ResultSchema.js"
+import type { Column, RowBatch } from "../src/RowBatch.js"
 
 /** Rows of a 9 × 7 field: 0-3 components, a deferred and a blank one, some without world columns. */
 const field: ReadonlyArray<DecompositionRow> = Array.from({ length: 63 }, (_, i) => {
@@ -22,7 +23,8 @@ const field: ReadonlyArray<DecompositionRow> = Array.from({ length: 63 }, (_, i)
     component_amplitude_errors: list(() => 0.1), component_mean_errors: list((j) => (j === 1 ? Number.NaN : 0.3)), component_stddev_errors: list(() => 0.2),
     run_id: "run-a", cube: "cubes/a.fits", lon: world ? 30 + x / 100 : null, lat: world ? y / 100 : null,
     component_velocities: world ? list((j) => -10 + j) : null, component_velocity_dispersions: world ? list(() => 1.5) : null,
-    component_integrated_intensities: world ? list((j) => 3 * (j + 1)) : null, refit: null
+    component_integrated_intensities: world ? list((j) => 3 * (j + 1)) : null, refit: i % 4 === 1 ? "count" : null,
+    ...(i % 11 === 2 ? { cube: "cubes/é-other.fits" } : {})
   }
 })
 
@@ -37,10 +39,24 @@ const recording = (bytes: Uint8Array) => {
 }
 
 /** The value of row i of a column as decodeRows gives it. */
-const cell = (c: NumberColumn | ListColumn, i: number): number | null | ReadonlyArray<number> =>
-  c.kind === "number"
+const cell = (c: Column, i: number): string | number | null | ReadonlyArray<number> =>
+  c.kind === "string"
+    ? c.values[i]
+    : c.kind === "number"
     ? c.nulls[i] === 1 ? null : c.values[i]
     : c.nulls[i] === 1 ? null : Array.from(c.values.subarray(c.offsets[i], c.offsets[i + 1]))
+
+/** The batch's rows equal decodeRows' rows, every column (refit absent reads as null). */
+const sameRows = (batch: RowBatch, rows: ReadonlyArray<DecompositionRow>) => {
+  expect(batch.rows).toBe(rows.length)
+  RESULT_COLUMNS.forEach((column, c) => rows.forEach((r, i) => expect(cell(batch.columns[c], i), `${column.name}[${i}]`).toStrictEqual(r[column.name] ?? null)))
+}
+
+const concatBytes = (pieces: ReadonlyArray<Uint8Array>) => {
+  const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0))
+  pieces.reduce((at, p) => (bytes.set(p, at), at + p.length), 0)
+  return bytes
+}
 
 const agree = (bytes: Uint8Array) =>
   Effect.gen(function* () {
@@ -102,5 +118,55 @@ describe("ResultColumns.readColumns", () => {
       expect((yield* Effect.flip(readColumns(fromBytes(new TextEncoder().encode("hello, not parquet at all")), ["x"]))).reason).toMatch(/not a readable Parquet file/)
       const cut = bytes.slice(0, bytes.length - 100)
       expect((yield* Effect.flip(readColumns(fromBytes(cut), ["x"])))._tag).toBe("ResultDecodeError")
+    }))
+})
+
+describe("ResultColumns.decodeBatch", () => {
+  it.effect("reads every column, strings included, as decodeRows reads the rows", () =>
+    Effect.gen(function* () {
+      const bytes = encodeRows(field)
+      sameRows(yield* decodeBatch(bytes), yield* decodeRows(bytes))
+    }))
+
+  it.effect("a decoded batch encodes back to the same bytes, whole or in slices", () =>
+    Effect.gen(function* () {
+      const bytes = encodeRows(field)
+      const batch = yield* decodeBatch(bytes)
+      const w = makeWriter()
+      expect(Buffer.from(concatBytes([w.batch(batch), w.finish()])).equals(Buffer.from(bytes))).toBe(true)
+    }))
+
+  it.effect("reads a file of several row groups, and one of zero rows", () =>
+    Effect.gen(function* () {
+      const w = makeWriter()
+      const bytes = concatBytes([w.rowGroup(field.slice(0, 20)), w.rowGroup(field.slice(20)), w.finish()])
+      sameRows(yield* decodeBatch(bytes), field)
+      expect((yield* decodeBatch(encodeRows([]))).rows).toBe(0)
+    }))
+
+  it.effect("reads a file of an earlier writer (dictionary pages) through decodeRows", () =>
+    Effect.gen(function* () {
+      const old = new Uint8Array(
+        parquetWriteBuffer({ schema: [...PARQUET_SCHEMA], columnData: RESULT_COLUMNS.map((c) => ({ name: c.name, data: field.map((r) => r[c.name] ?? null) })) })
+      )
+      expect(parquetMetadata(old).row_groups[0].columns.some((c) => c.meta_data!.dictionary_page_offset !== undefined)).toBe(true)
+      sameRows(yield* decodeBatch(old), field)
+    }))
+
+  it.effect("refuses what decodeRows refuses: not Parquet, other columns, a row outside the row schema", () =>
+    Effect.gen(function* () {
+      const reason = (bytes: Uint8Array) => Effect.map(Effect.flip(decodeBatch(bytes)), (e) => e.reason)
+      expect(yield* reason(new TextEncoder().encode("hello, not parquet at all"))).toMatch(/not a readable Parquet file/)
+      const other = new Uint8Array(parquetWriteBuffer({ columnData: [{ name: "x", data: new Int32Array([1]), type: "INT32" }] }))
+      expect(yield* reason(other)).toMatch(/^columns \(x\) are not the result columns/)
+      expect(yield* reason(encodeRows([field[0], { ...field[1], n_components: -3 }]))).toBe("invalid result row: row 1: n_components is -3, below -1")
+      expect(yield* reason(encodeRows([{ ...field[0], x: -1 }]))).toMatch(/row 0: x is -1, below 0/)
+      // a required list written as a null list
+      expect(yield* reason(encodeRows([field[0], { ...field[2], component_means: null as unknown as ReadonlyArray<number> }]))).toBe(
+        "invalid result row: row 1: component_means is null"
+      )
+      for (const bytes of [encodeRows([{ ...field[1], n_components: -3 }]), encodeRows([{ ...field[0], component_means: null as unknown as ReadonlyArray<number> }])]) {
+        expect((yield* Effect.flip(decodeRows(bytes)))._tag).toBe("ResultDecodeError")
+      }
     }))
 })

@@ -14,12 +14,14 @@ import { Catalog, RESULT_DATABASE, RESULT_TABLE } from "../Catalog.js"
 import { RunNotFound } from "../Errors.js"
 import * as Keys from "../Keys.js"
 import * as PartIntegrity from "../PartIntegrity.js"
-import type { DecompositionRow } from "../ResultSchema.js"
+import * as ResultColumns from "../ResultColumns.js"
 import * as ResultParquet from "../ResultParquet.js"
+import * as RowBatch from "../RowBatch.js"
 import { RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { cubeWcsSummary } from "../wcs/WorldColumns.js"
+import * as CatalogStats from "./CatalogStats.js"
 import { CatalogInput } from "./Tasks.js"
 
 /** Rows per compacted part (~50–100 MB of Parquet). */
@@ -45,18 +47,6 @@ const RunSummary = Schema.Struct({
   })
 })
 type RunSummary = typeof RunSummary.Type
-
-const Stats = Schema.Struct({
-  rows: Schema.Int,
-  duplicates: Schema.Int,
-  deferredLeft: Schema.Int,
-  blank: Schema.Int,
-  nullCounts: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  nanCounts: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  componentHistogram: Schema.Record({ key: Schema.String, value: Schema.Int }),
-  rms: Schema.Struct({ min: Schema.NullOr(Schema.Number), median: Schema.NullOr(Schema.Number), mean: Schema.NullOr(Schema.Number), max: Schema.NullOr(Schema.Number) })
-})
-type Stats = typeof Stats.Type
 
 const present = (xs: ReadonlyArray<number | null>) => xs.filter((x): x is number => x !== null)
 const minOrNull = (xs: ReadonlyArray<number | null>) => (present(xs).length > 0 ? Math.min(...present(xs)) : null)
@@ -97,113 +87,40 @@ const beginStep = Step.make({
     })
 })
 
-/**
- * Accumulates the validation figures over rows as they stream past, in memory that does not
- * hold rows: (x, y) seen as one bit each over the cube's grid, and the rms values (8 bytes a
- * spectrum) for the exact median.
- */
-const statsCollector = (grid: { readonly nx: number; readonly ny: number }) => {
-  const seenBits = new Uint8Array(Math.ceil((grid.nx * grid.ny) / 8))
-  const seenOutside = new Set<string>()
-  let rmsValues = new Float64Array(1024)
-  let rmsCount = 0
-  const s = {
-    rows: 0,
-    duplicates: 0,
-    deferredLeft: 0,
-    blank: 0,
-    nullCounts: { rms: 0, min_persistence: 0 } as Record<string, number>,
-    nanCounts: { rms: 0, min_persistence: 0, beta: 0, component_amplitudes: 0, component_means: 0, component_stddevs: 0 } as Record<string, number>,
-    componentHistogram: {} as Record<string, number>
-  }
-  /** Whether (x, y) was seen before; marks it seen. */
-  const seenBefore = (x: number, y: number): boolean => {
-    if (x < grid.nx && y < grid.ny) {
-      const i = y * grid.nx + x
-      const bit = 1 << (i & 7)
-      const before = (seenBits[i >> 3] & bit) !== 0
-      seenBits[i >> 3] |= bit
-      return before
-    }
-    const key = `${x},${y}`
-    const before = seenOutside.has(key)
-    seenOutside.add(key)
-    return before
-  }
-  const add = (r: DecompositionRow) => {
-    s.rows++
-    if (seenBefore(r.x, r.y)) s.duplicates++
-    if (r.n_components === -1) s.deferredLeft++
-    if (r.rms === null) {
-      s.nullCounts.rms++
-      s.blank++
-    } else if (Number.isNaN(r.rms)) s.nanCounts.rms++
-    else {
-      if (rmsCount === rmsValues.length) {
-        const grown = new Float64Array(rmsValues.length * 2)
-        grown.set(rmsValues)
-        rmsValues = grown
-      }
-      rmsValues[rmsCount++] = r.rms
-    }
-    if (r.min_persistence === null) s.nullCounts.min_persistence++
-    else if (Number.isNaN(r.min_persistence)) s.nanCounts.min_persistence++
-    if (Number.isNaN(r.beta)) s.nanCounts.beta++
-    for (const col of ["component_amplitudes", "component_means", "component_stddevs"] as const) {
-      if (r[col].some((v) => Number.isNaN(v))) s.nanCounts[col]++
-    }
-    const k = String(r.n_components)
-    s.componentHistogram[k] = (s.componentHistogram[k] ?? 0) + 1
-  }
-  const done = (): Stats => {
-    const values = rmsValues.subarray(0, rmsCount).sort()
-    const n = values.length
-    let sum = 0
-    for (let i = 0; i < n; i++) sum += values[i]
-    return {
-      ...s,
-      rms: {
-        min: n > 0 ? values[0] : null,
-        median: n > 0 ? values[Math.floor((n - 1) / 2)] : null,
-        mean: n > 0 ? sum / n : null,
-        max: n > 0 ? values[n - 1] : null
-      }
-    }
-  }
-  return { add, done }
-}
-
-/** The rows of the chunk results in order, holding one decoded chunk at a time. */
-const rowCursor = (store: BlobStore, chunkKeys: ReadonlyArray<string>) => {
+/** The chunk results' rows in order, as batches: one decoded chunk at a time. */
+const batchCursor = (store: BlobStore, chunkKeys: ReadonlyArray<string>) => {
   let next = 0
-  let rows: ReadonlyArray<DecompositionRow> = []
+  let batch: RowBatch.RowBatch = { rows: 0, columns: [] }
   let at = 0
   /** Whether a row is left (loading the next non-empty chunk when needed). */
   const more = Effect.gen(function* () {
-    while (at >= rows.length && next < chunkKeys.length) {
-      rows = []
-      rows = yield* ResultParquet.decodeRows(yield* store.get(chunkKeys[next++]))
+    while (at >= batch.rows && next < chunkKeys.length) {
+      batch = { rows: 0, columns: [] }
+      batch = yield* ResultColumns.decodeBatch(yield* store.get(chunkKeys[next++]))
       at = 0
     }
-    return at < rows.length
+    return at < batch.rows
   })
-  const take = (n: number) =>
+  /** Moves up to `n` rows (at most `into.room()`) into `into`. */
+  const fill = (into: RowBatch.Builder, n: number) =>
     Effect.gen(function* () {
-      const out: DecompositionRow[] = []
-      while (out.length < n && (yield* more)) {
-        const end = Math.min(rows.length, at + n - out.length)
-        for (; at < end; at++) out.push(rows[at])
+      const stop = into.rows() + Math.min(n, into.room())
+      while (into.rows() < stop && (yield* more)) {
+        const end = Math.min(batch.rows, at + stop - into.rows())
+        into.append(batch, at, end)
+        at = end
       }
-      return out
     })
-  return { more, take }
+  return { more, fill }
 }
 
 /**
- * The compacted parts of a run, each streamed to the store as its row groups fill: memory
- * holds one chunk result and one row group, whatever the cube's size. `write` says which
- * parts are stored (a repair rewrites only the damaged ones; the others are encoded and
- * hashed, to reach the rows after them). Returns what `_validation.json` records.
+ * The compacted parts of a run, each streamed to the store as its row groups fill: the rows
+ * move from the chunk results into the parts as columns (`RowBatch`), never as row objects,
+ * and memory holds one chunk result and one row group, whatever the cube's size. The parts'
+ * bytes depend only on the rows in chunk order, not on how they were chunked. `write` says
+ * which parts are stored (a repair rewrites only the damaged ones; the others are encoded
+ * and hashed, to reach the rows after them). Returns what `_validation.json` records.
  *
  * @since 0.2.0
  * @category compaction
@@ -214,8 +131,9 @@ export const compactParts = (
 ) =>
   Effect.gen(function* () {
     const store = yield* BlobStore
-    const stats = statsCollector(input)
-    const cursor = rowCursor(store, input.chunkKeys)
+    const stats = CatalogStats.collector(input)
+    const cursor = batchCursor(store, input.chunkKeys)
+    const group = RowBatch.builder(ResultParquet.ROW_GROUP_ROWS)
     const files: PartIntegrity.PartRecord[] = []
     // Zero rows still give one (empty) part, so the run's schema is always published.
     while (files.length === 0 || (yield* cursor.more)) {
@@ -227,12 +145,14 @@ export const compactParts = (
         Effect.suspend(() => {
           const room = Math.min(ResultParquet.ROW_GROUP_ROWS, ROWS_PER_PART - writer.rows())
           if (room <= 0) return Effect.fail(Option.none())
-          return cursor.take(room).pipe(
+          group.reset()
+          return cursor.fill(group, room).pipe(
             Effect.mapError(Option.some),
-            Effect.flatMap((rows) => {
-              if (rows.length === 0) return Effect.fail(Option.none())
-              for (const row of rows) stats.add(row)
-              return Effect.succeed(writer.rowGroup(rows))
+            Effect.flatMap(() => {
+              if (group.rows() === 0) return Effect.fail(Option.none())
+              const rows = group.batch()
+              stats.add(rows)
+              return Effect.succeed(writer.batch(rows))
             })
           )
         })
@@ -254,7 +174,7 @@ export const compactParts = (
 
 const CompactOutput = Schema.Struct({
   parts: Schema.Array(Schema.String),
-  stats: Stats,
+  stats: CatalogStats.Stats,
   /** Absent in journals written before parts were recorded. */
   files: Schema.optional(Schema.Array(PartIntegrity.PartRecord))
 })
@@ -284,7 +204,7 @@ const compactStep = Step.make({
  * @since 0.1.0
  * @category utils
  */
-export const validationProblems = (summary: Pick<RunSummary, "nSpectra">, stats: Stats): string[] => {
+export const validationProblems = (summary: Pick<RunSummary, "nSpectra">, stats: CatalogStats.Stats): string[] => {
   const problems: string[] = []
   if (stats.rows !== summary.nSpectra) problems.push(`${stats.rows} rows for ${summary.nSpectra} spectra in the cube`)
   if (stats.duplicates > 0) problems.push(`${stats.duplicates} duplicate (x, y)`)
@@ -298,7 +218,7 @@ const metadataStep = Step.make({
   input: Schema.Struct({
     summary: RunSummary,
     parts: Schema.Array(Schema.String),
-    stats: Stats,
+    stats: CatalogStats.Stats,
     gitRevision: Schema.optional(Schema.String),
     files: Schema.optional(Schema.Array(PartIntegrity.PartRecord))
   }),
