@@ -86,16 +86,24 @@ const fitChunkStep = Step.make({
       const store = yield* BlobStore
       const fitter = yield* Fitter
       const startBefore = yield* Effect.serviceOption(StartDeadline)
-      const spectra = yield* readPayload(task)
       const world = yield* cubeWorld(task.runId)
-      const results = yield* fitter.decomposeBatch(spectra, task.nChannels, fitParams(task.params), {
-        timeoutMs: task.params.timeout_ms,
-        ...(Option.isSome(startBefore) ? { startBefore: startBefore.value } : {})
-      })
-      const rows = results.map((d, i) => toRow(task, i, d, world))
-      yield* store.put(task.outputKey, ResultParquet.encodeRows(rows))
-      const deferred = results.flatMap((d, i) => (d.status === "timeout" ? [i] : []))
-      return { rows: rows.length, deferred }
+      // The payload, the results and the row objects live only inside this callback, so they
+      // are garbage before the put's write and fsync: chunks in flight hold only their bytes.
+      const fitted = yield* Effect.flatMap(readPayload(task), (spectra) =>
+        Effect.map(
+          fitter.decomposeBatch(spectra, task.nChannels, fitParams(task.params), {
+            timeoutMs: task.params.timeout_ms,
+            ...(Option.isSome(startBefore) ? { startBefore: startBefore.value } : {})
+          }),
+          (results) => ({
+            bytes: ResultParquet.encodeRows(results.map((d, i) => toRow(task, i, d, world))),
+            rows: results.length,
+            deferred: results.flatMap((d, i) => (d.status === "timeout" ? [i] : []))
+          })
+        )
+      )
+      yield* store.put(task.outputKey, fitted.bytes)
+      return { rows: fitted.rows, deferred: fitted.deferred }
     })
 })
 
