@@ -24,7 +24,7 @@ import * as Format from "../../packages/cli/src/query/Format.js"
 import { fakeAthena } from "../../packages/runtime-lambda/test/fakes.js"
 import { cubeData, cubeFits } from "../support/cubes.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
-import { type Deployment as Deployed, deploy, flow, getRun, type Handlers, handlers, over, upload, type Upload, withDeployment, withHandlers, eventually, bucketKeys, drainAll } from "./deployment.js"
+import { type Deployment as Deployed, deploy, flow, getRun, type Handlers, handlers, over, upload, type Upload, withDeployment, withHandlers, eventually, bucketKeys, drainAll, resumeOnAws } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { context, drain, invokeAsync, objectCreated } from "./lambda.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
@@ -125,14 +125,7 @@ describeEmulated("phs --target aws on the emulators", () => {
       expect(failed.stdout).toContain(`run ${runId}  survey grs  FAILED`)
       expect(failed.stdout).toContain(`dead letters (1); phs resume ${runId} --target aws puts them back:`)
 
-      await withHandlers(d, {}, async (h) => {
-        const cli = phsAsync(["resume", runId, "--target", "aws"], { env: d.env })
-        await eventually("the run reopened", async () => {
-          const run = await h.run(getRun(runId))
-          return run.status === "RUNNING" && run.jobsFailed === 0 ? run : undefined
-        })
-        await drainAll(d, h)
-        const r = await cli.done
+      await resumeOnAws(d, runId, async (r, h) => {
         expect(r.stderr).toContain("1 dead-lettered message(s) back on their queues, 1 chunk(s) reopened")
         expect(r.code).toBe(0)
         expect(r.stdout).toContain(`run ${runId}: COMPLETED`)

@@ -18,6 +18,7 @@ import {
   WorkerHandler
 } from "@phs/runtime-lambda"
 import { Context, Effect, Layer, ManagedRuntime, Option, type Schedule } from "effect"
+import { phsAsync, type Result } from "../support/cli.js"
 import { cubeFits, type CubeOptions } from "../support/cubes.js"
 import { CREDENTIALS, createQueues, createTable, deleteBucket, deleteTable, REGION, uniqueName, type WorkQueueUrls } from "./emulators.js"
 import { endpoints as suiteEndpoints } from "./suite.js"
@@ -277,3 +278,32 @@ export const eventually = async <A>(what: string, f: () => Promise<A | undefined
     await new Promise((r) => setTimeout(r, 200))
   }
 }
+
+/** `phs pipeline TILES … --target aws` driven to its end: each tile's manifest taken through the handlers as it appears. */
+export const runSetOnAws = async (d: Deployment, tiles: ReadonlyArray<string>, args: ReadonlyArray<string>) => {
+  const cli = phsAsync([...args, "--target", "aws"], { env: d.env })
+  const h = handlers(d.config)
+  try {
+    const seen = new Set<string>()
+    for (const tile of tiles) {
+      const key = await eventually(`the manifest of ${tile}`, async () => (await bucketKeys(d, "manifests/")).find((k) => !seen.has(k)))
+      seen.add(key)
+      await flow(d, h, key)
+    }
+  } finally {
+    await h.dispose()
+  }
+  return cli.done
+}
+
+/** `phs resume RUN --target aws` with the handlers draining what it reopened; `f` sees its result and the handlers. */
+export const resumeOnAws = (d: Deployment, runId: string, f: (r: Result, h: Handlers) => Promise<void>) =>
+  withHandlers(d, {}, async (h) => {
+    const cli = phsAsync(["resume", runId, "--target", "aws"], { env: d.env })
+    await eventually("the run reopened", async () => {
+      const run = await h.run(getRun(runId))
+      return run.status === "RUNNING" && run.jobsFailed === 0 ? run : undefined
+    })
+    await drainAll(d, h)
+    await f(await cli.done, h)
+  })

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { formatCard, rawHeader, writeCube } from "../../packages/core/src/FitsWriter.js"
 import { cubeData, cubeFits } from "../support/cubes.js"
 import { phs, phsAsync, tempDir } from "../support/cli.js"
-import { type Deployment, deploy, flow, getRun, type Handlers, handlers, over, putObject, runIdOf, tableRows, upload, type Upload, withDeployment, withHandlers, drainAll, eventually } from "./deployment.js"
+import { type Deployment, deploy, flow, getRun, type Handlers, handlers, over, putObject, runIdOf, tableRows, upload, type Upload, withDeployment, withHandlers, drainAll, eventually, resumeOnAws } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { context, drain } from "./lambda.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
@@ -145,14 +145,7 @@ describeEmulated("recovery through phs --target aws", () => {
       const again = await phs(["pipeline", cube, "--target", "aws", "--survey", "grs", "--chunk-size", "8"], { env: d.env })
       expect(again.stderr).toContain(`cube put back at s3://${d.config.bucket}/${cubeKey}: the bucket held another object there`)
       expect(Buffer.from(await objectBytes(d, cubeKey)).equals(Buffer.from(original))).toBe(true)
-      await withHandlers(d, {}, async (h) => {
-        const cli = phsAsync(["resume", runId, "--target", "aws"], { env: d.env })
-        await eventually("the run reopened", async () => {
-          const run = await h.run(getRun(runId))
-          return run.status === "RUNNING" && run.jobsFailed === 0 ? run : undefined
-        })
-        await drainAll(d, h)
-        const r = await cli.done
+      await resumeOnAws(d, runId, async (r, h) => {
         expect(r.code, r.stderr).toBe(0)
         expect(await h.run(getRun(runId))).toMatchObject({ status: "COMPLETED", spectraDone: 35 })
         await expectOneRowPerSpectrum(h, "grs", 35)

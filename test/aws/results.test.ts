@@ -11,7 +11,6 @@
  * `phs query --target aws` runs on Athena, which has no emulator: its engine is tested on a
  * fake Athena in cli.test.ts.
  */
-import { ListObjectsV2Command } from "@aws-sdk/client-s3"
 import { BlobStore } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
@@ -19,9 +18,9 @@ import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import * as RunData from "../../packages/cli/src/plot/RunData.js"
 import * as Target from "../../packages/cli/src/target/Target.js"
-import { phs, phsAsync, tempDir } from "../support/cli.js"
+import { phs, tempDir } from "../support/cli.js"
 import { cutTile, quadrants } from "../support/tiles.js"
-import { deploy, flow, handlers, eventually } from "./deployment.js"
+import { deploy, runSetOnAws } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
 
@@ -34,9 +33,6 @@ let local = ""
 let tiles: string[] = []
 let runIds: string[] = []
 let set = { code: 0 as number | null, stdout: "", stderr: "" }
-
-const keys = async (prefix: string): Promise<string[]> =>
-  ((await d.s3.send(new ListObjectsV2Command({ Bucket: d.config.bucket, Prefix: prefix }))).Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]))
 
 const aws = (args: ReadonlyArray<string>) => phs([...args, "--target", "aws"], { env: d.env })
 const onLocal = (args: ReadonlyArray<string>) => phs([...args, "--workdir", local])
@@ -53,19 +49,7 @@ beforeAll(async () => {
     return file
   })
   const args = ["pipeline", ...tiles, "--survey", "grs", "--chunk-size", "4"]
-  const cli = phsAsync([...args, "--target", "aws"], { env: d.env })
-  const h = handlers(d.config)
-  try {
-    const seen = new Set<string>()
-    for (const tile of tiles) {
-      const key = await eventually(`the manifest of ${tile}`, async () => (await keys("manifests/")).find((k) => !seen.has(k)))
-      seen.add(key)
-      await flow(d, h, key)
-    }
-  } finally {
-    await h.dispose()
-  }
-  set = await cli.done
+  set = await runSetOnAws(d, tiles, args)
   expect(set.code, set.stderr).toBe(0)
   runIds = [...set.stdout.matchAll(/^ {2}tile-\d\.fits +(grs-[0-9a-f]{16}) /gm)].map((m) => m[1])
   // The local reference: the same cubes, parameters and chunks in a workdir.

@@ -7,14 +7,13 @@
  * function of the manifest). In chromium, inside the emulators' network namespace: the
  * mosaic drawn, a click opening the spectrum of the tile that holds the pixel.
  */
-import { ListObjectsV2Command } from "@aws-sdk/client-s3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { clickPixel, launch, startView } from "../../scripts/view-browser.mjs"
-import { phs, phsAsync, tempDir } from "../support/cli.js"
+import { phs, tempDir } from "../support/cli.js"
 import { cutTile, quadrants } from "../support/tiles.js"
-import { deploy, eventually, flow, handlers } from "./deployment.js"
+import { deploy, runSetOnAws } from "./deployment.js"
 import { startSqs } from "./emulators.js"
 import { describeEmulated, emulated, endpoints } from "./suite.js"
 
@@ -25,9 +24,6 @@ let sqs: Awaited<ReturnType<typeof startSqs>>
 let d: Awaited<ReturnType<typeof deploy>>
 let runIds: string[] = []
 const views: { aws?: { url: string; stop: () => void }; local?: { url: string; stop: () => void } } = {}
-
-const keys = async (prefix: string): Promise<string[]> =>
-  ((await d.s3.send(new ListObjectsV2Command({ Bucket: d.config.bucket, Prefix: prefix }))).Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]))
 
 const getJson = async (on: "aws" | "local", p: string) => {
   const r = await fetch(new URL(p, views[on]!.url))
@@ -46,19 +42,7 @@ beforeAll(async () => {
     return file
   })
   const args = ["pipeline", ...tiles, "--survey", "grs", "--chunk-size", "4"]
-  const cli = phsAsync([...args, "--target", "aws"], { env: d.env })
-  const h = handlers(d.config)
-  try {
-    const seen = new Set<string>()
-    for (const tile of tiles) {
-      const key = await eventually(`the manifest of ${tile}`, async () => (await keys("manifests/")).find((k) => !seen.has(k)))
-      seen.add(key)
-      await flow(d, h, key)
-    }
-  } finally {
-    await h.dispose()
-  }
-  const set = await cli.done
+  const set = await runSetOnAws(d, tiles, args)
   expect(set.code, set.stderr).toBe(0)
   runIds = [...set.stdout.matchAll(/^ {2}tile-\d\.fits +(grs-[0-9a-f]{16}) /gm)].map((m) => m[1])
   const local = path.join(dir, "w")
