@@ -10,6 +10,19 @@ import { expect, it } from "vitest"
 import { cubeFits } from "./support/cubes.js"
 import { phs, tempDir } from "./support/cli.js"
 
+/** A 100-spectrum run whose chunk at `failAt` keeps failing its reads: ends FAILED (exit 1 checked). */
+const failedRun = async (o: { cubeSeed: number; faultSeed: number; survey: string; failAt: string }) => {
+  const dir = tempDir()
+  const cube = path.join(dir, "c.fits")
+  fs.writeFileSync(cube, cubeFits({ nx: 10, ny: 10, nchan: 64, seed: o.cubeSeed }))
+  const workdir = path.join(dir, "w")
+  const plan = { seed: o.faultSeed, rules: [{ service: "BlobStore", op: "get", match: `chunk-${o.failAt}.f32`, kind: "transient" }] }
+  const failed = await phs(["pipeline", cube, "--survey", o.survey, "--chunk-size", "25", "--workdir", workdir], { env: { PHS_FAULTS: JSON.stringify(plan) } })
+  expect(failed.code).toBe(1)
+  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  return { workdir, runId }
+}
+
 it("a dead-lettered chunk fails the run with its reason; redrive and resume complete it", async () => {
   const dir = tempDir()
   const cube = path.join(dir, "c.fits")
@@ -44,14 +57,7 @@ it("a dead-lettered chunk fails the run with its reason; redrive and resume comp
 })
 
 it("phs resume alone reopens a FAILED run's chunks and dead letters and completes it", async () => {
-  const dir = tempDir()
-  const cube = path.join(dir, "c.fits")
-  fs.writeFileSync(cube, cubeFits({ nx: 10, ny: 10, nchan: 64, seed: 6 }))
-  const workdir = path.join(dir, "w")
-  const plan = { seed: 4, rules: [{ service: "BlobStore", op: "get", match: "chunk-0000025.f32", kind: "transient" }] }
-  const failed = await phs(["pipeline", cube, "--survey", "again", "--chunk-size", "25", "--workdir", workdir], { env: { PHS_FAULTS: JSON.stringify(plan) } })
-  expect(failed.code).toBe(1)
-  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  const { workdir, runId } = await failedRun({ cubeSeed: 6, faultSeed: 4, survey: "again", failAt: "0000025" })
   expect(JSON.parse((await phs(["status", runId, "--json", "--workdir", workdir])).stdout).run.status).toBe("FAILED")
 
   const resumed = await phs(["resume", runId, "--json", "--workdir", workdir])
@@ -63,14 +69,7 @@ it("phs resume alone reopens a FAILED run's chunks and dead letters and complete
 })
 
 it("phs redrive says what it did: failed chunks reopened without a dead letter, and nothing when there is nothing", async () => {
-  const dir = tempDir()
-  const cube = path.join(dir, "c.fits")
-  fs.writeFileSync(cube, cubeFits({ nx: 10, ny: 10, nchan: 64, seed: 7 }))
-  const workdir = path.join(dir, "w")
-  const plan = { seed: 5, rules: [{ service: "BlobStore", op: "get", match: "chunk-0000025.f32", kind: "transient" }] }
-  const failed = await phs(["pipeline", cube, "--survey", "said", "--chunk-size", "25", "--workdir", workdir], { env: { PHS_FAULTS: JSON.stringify(plan) } })
-  expect(failed.code).toBe(1)
-  const runId = (JSON.parse((await phs(["runs", "--json", "--workdir", workdir])).stdout) as Array<{ runId: string }>)[0].runId
+  const { workdir, runId } = await failedRun({ cubeSeed: 7, faultSeed: 5, survey: "said", failAt: "0000025" })
   // The failed chunk's dead letter is gone (purged by hand): the chunk is still to reopen.
   const db = new Database(path.join(workdir, "phs.sqlite"))
   expect(db.prepare("DELETE FROM dead_letters").run().changes).toBe(1)
