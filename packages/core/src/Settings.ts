@@ -90,3 +90,13 @@ export const fromEnv = <A>(config: Config.Config<A>, env: Readonly<Record<string
     )
   )
 }
+
+/**
+ * Reads a config from the ambient `ConfigProvider` (the process environment unless one is
+ * provided); what is missing or malformed is one `InvalidInput`, as {@link fromEnv} says it.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const load = <A>(config: Config.Config<A>): Effect.Effect<A, InvalidInput> =>
+  Effect.mapError(config, (e) => new InvalidInput({ reason: `bad environment: ${[...new Set(problems(e))].join("; ")}` }))

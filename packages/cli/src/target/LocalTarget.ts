@@ -5,6 +5,7 @@
  * workdir: a directory without one is a one-line error.
  */
 import { Errors, Faults, Fitter, Keys, Pipeline, RunTable, WorkQueue } from "@phs/core"
+import { RefitPool } from "@phs/core/refit"
 import { BlobStoreFs, CubeCheck, Dirs, DriverLock, LocalRun, RuntimeLocal, Sqlite } from "@phs/runtime-local"
 import { Config, Effect, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
@@ -31,12 +32,13 @@ export const defaultWorkdir = (): string => read().workdir
 export const workdirFlag = (workdir: string): string => (path.resolve(workdir) === path.resolve(defaultWorkdir()) ? "" : ` --workdir ${shellWord(workdir)}`)
 
 /**
- * Every service a stage needs, for a workdir. With `PHS_FAULTS` set (tests only: a JSON
+ * Every service a stage needs, for a workdir, and the refit's worker pool. With `PHS_FAULTS` set (tests only: a JSON
  * fault plan, see core's Faults), the services fail as the plan says and an injected crash
  * is a real SIGKILL of this process.
  */
 export const runtime = (workdir: string) => {
-  const base = Layer.merge(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }))
+  // the refit's worker threads (started only by a refit run): its passes on every core
+  const base = Layer.mergeAll(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }), RefitPool.layer)
   const plan = read().faults
   if (plan === "") return base
   return Layer.merge(base, Faults.layer(Faults.decodePlan(plan), Faults.killProcess).pipe(Layer.provide(base)))

@@ -6,3 +6,5 @@
 export * from "./Flags.js"
 export * from "./RefitBlock.js"
 export * from "./RefitStage.js"
+export * from "./RefitChunk.js"
+export * as RefitPool from "./RefitPool.js"

@@ -1,0 +1,78 @@
+/**
+ * One chunk of one refit pass as a plain value (numbers, arrays, a `Float32Array` of
+ * spectra): what the refit stage hands to {@link refitChunk}, inline or on a worker thread
+ * of the {@link RefitPool} (docs/fan-out-stages.md, "Plugging in the coherent refit").
+ *
+ * @since 0.3.0
+ */
+import type { FitParams } from "@phs/fit-native"
+import type { DecompositionRow } from "../ResultSchema.js"
+import { DEFAULT_REFIT_OPTIONS } from "./Flags.js"
+import { refitBlock, type RefitRow } from "./RefitBlock.js"
+
+/**
+ * A chunk of refit pass `pass` of `passes`: its pixels (`y · nx + x`, in chunk order, the
+ * order of `spectra`), the previous pass's rows of the chunk and its halo of radius 1, and
+ * the chunk's spectra (`grid.nChannels` float32 per pixel).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RefitChunk {
+  readonly grid: { readonly nx: number; readonly ny: number; readonly nChannels: number }
+  readonly pixels: ReadonlyArray<number>
+  readonly rows: ReadonlyArray<DecompositionRow>
+  readonly spectra: Float32Array
+  readonly params: FitParams
+  readonly pass: number
+  readonly passes: number
+}
+
+/** The chunk's pixels as runs along x (sorted by y, then x): `refitBlock` boxes that hold only the chunk's pixels. */
+const runsOf = (pixels: ReadonlyArray<number>, nx: number): Array<{ x0: number; y: number; n: number }> => {
+  const runs: Array<{ x0: number; y: number; n: number }> = []
+  for (const p of [...pixels].sort((a, b) => a - b)) {
+    const x = p % nx
+    const y = Math.floor(p / nx)
+    const last = runs.at(-1)
+    if (last !== undefined && last.y === y && last.x0 + last.n === x) last.n++
+    else runs.push({ x0: x, y, n: 1 })
+  }
+  return runs
+}
+
+/**
+ * The chunk's rows after the pass, one per pixel of the chunk. A pass before the last marks
+ * the rows it changed (`markChanged`), and a pass after the first revisits only the pixels
+ * next to a marked row (`revisit: "changed"`). Each pixel's row is a function of its
+ * neighbourhood's rows and its own spectrum alone, so the chunk is refitted run by run of
+ * its pixels along x: a box over the whole chunk (a row-major chunk's spans whole rows of
+ * the map) would also refit the halo pixels inside it, and throw their rows away.
+ * Throws `RefitInputError` as {@link refitBlock} does.
+ *
+ * @since 0.3.0
+ * @category refit
+ */
+export const refitChunk = (chunk: RefitChunk): Array<RefitRow> => {
+  const { nx, ny, nChannels } = chunk.grid
+  const at = new Map(chunk.pixels.map((p, i) => [p, i]))
+  const spectrum = (x: number, y: number) => {
+    const i = at.get(y * nx + x)
+    return i === undefined ? undefined : chunk.spectra.subarray(i * nChannels, (i + 1) * nChannels)
+  }
+  const out: Array<RefitRow> = []
+  for (const run of runsOf(chunk.pixels, nx)) {
+    const { rows } = refitBlock({
+      map: { nx, ny },
+      block: { x0: run.x0, y0: run.y, nx: run.n, ny: 1 },
+      rows: chunk.rows,
+      params: chunk.params,
+      options: { ...DEFAULT_REFIT_OPTIONS, passes: 1, radius: 1, stack: false },
+      revisit: chunk.pass === 1 ? "all" : "changed",
+      markChanged: chunk.pass < chunk.passes,
+      spectrum
+    })
+    out.push(...rows)
+  }
+  return out
+}
