@@ -15,6 +15,7 @@ import type { InvalidInput } from "../Errors.js"
 import * as Settings from "../Settings.js"
 import { type RefitRow, RefitInputError } from "./RefitBlock.js"
 import type { RefitChunk } from "./RefitChunk.js"
+import { buffersOf, pack, type PackedRows, unpack } from "./PackedRows.js"
 
 /**
  * A refit worker thread failed: it could not start, crashed, or threw something other than
@@ -36,14 +37,14 @@ export class RefitWorkerError extends Schema.TaggedError<RefitWorkerError>()("Re
 }
 
 /**
- * A chunk for a worker, with `id` to match its reply.
+ * A chunk for a worker, its rows packed, with `id` to match the reply.
  *
  * @since 0.3.0
  * @category models
  */
 export interface RefitRequest {
   readonly id: number
-  readonly chunk: RefitChunk
+  readonly chunk: Omit<RefitChunk, "rows"> & { readonly rows: PackedRows }
 }
 
 /**
@@ -53,7 +54,7 @@ export interface RefitRequest {
  * @category models
  */
 export type RefitReply =
-  | { readonly id: number; readonly _tag: "Rows"; readonly rows: Array<RefitRow> }
+  | { readonly id: number; readonly _tag: "Rows"; readonly rows: PackedRows }
   | { readonly id: number; readonly _tag: "RefitInputError"; readonly reason: string }
   | { readonly id: number; readonly _tag: "Thrown"; readonly reason: string }
 
@@ -149,7 +150,8 @@ const runOn = (slot: Slot, id: number, chunk: RefitChunk) =>
     }
     const onMessage = (reply: RefitReply) => {
       if (reply.id !== id) return
-      if (reply._tag === "Rows") settle(Effect.succeed(reply.rows), true)
+      // a worker's rows are refitChunk's
+      if (reply._tag === "Rows") settle(Effect.succeed(unpack(reply.rows) as Array<RefitRow>), true)
       else if (reply._tag === "RefitInputError") settle(Effect.fail(new RefitInputError({ reason: reply.reason })), true)
       else settle(Effect.fail(new RefitWorkerError({ reason: reply.reason })), false)
     }
@@ -160,7 +162,8 @@ const runOn = (slot: Slot, id: number, chunk: RefitChunk) =>
     worker.ref()
     try {
       const { spectra, transfer } = movable(chunk.spectra)
-      worker.postMessage({ id, chunk: { ...chunk, spectra } } satisfies RefitRequest, [transfer])
+      const rows = pack(chunk.rows)
+      worker.postMessage({ id, chunk: { ...chunk, rows, spectra } } satisfies RefitRequest, [transfer, ...buffersOf(rows)])
     } catch (e) {
       settle(Effect.fail(new RefitWorkerError({ reason: `cannot send the chunk: ${e instanceof Error ? e.message : String(e)}` })), true)
     }

@@ -32,6 +32,7 @@ if (import.meta.url.endsWith(".ts")) {
 
 const { refitChunk } = await import("./RefitChunk.js")
 const { RefitInputError } = await import("./RefitBlock.js")
+const { buffersOf, pack, unpack } = await import("./PackedRows.js")
 
 const port = parentPort
 if (port === null) throw new Error("RefitWorker.js runs as a worker thread of RefitPool")
@@ -39,12 +40,12 @@ if (port === null) throw new Error("RefitWorker.js runs as a worker thread of Re
 port.on("message", ({ id, chunk }: RefitRequest) => {
   let reply: RefitReply
   try {
-    reply = { id, _tag: "Rows", rows: refitChunk(chunk) }
+    reply = { id, _tag: "Rows", rows: pack(refitChunk({ ...chunk, rows: unpack(chunk.rows) })) }
   } catch (e) {
     reply =
       e instanceof RefitInputError
         ? { id, _tag: "RefitInputError", reason: e.reason }
         : { id, _tag: "Thrown", reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }
   }
-  port.postMessage(reply)
+  port.postMessage(reply, reply._tag === "Rows" ? buffersOf(reply.rows) : [])
 })

@@ -90,7 +90,7 @@ describe("RefitPool", () => {
   it.effect("a chunk that makes the worker throw fails with a retryable RefitWorkerError; a fresh worker takes the next", () =>
     Effect.gen(function* () {
       const pool = yield* RefitPool.RefitPool
-      const broken = { ...wholeField(), rows: [null] } as unknown as RefitChunk
+      const broken = { ...wholeField(), params: null } as unknown as RefitChunk
       const error = yield* Effect.flip(pool.refit(broken))
       expect(error._tag).toBe("RefitWorkerError")
       expect(error.message).toMatch(/^refit worker: TypeError/)

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// What it costs the main thread to hand one refit chunk to a worker thread and take its rows
+// back (docs/architecture.md, "Refit worker threads"): structured clone of the row objects
+// against PackedRows (pack, the copy a transfer makes none of, unpack), for a chunk of a
+// GRS-tile-sized field (500 pixels in rows of 424: ~850 halo rows) with 1–3 components each.
+//   npm run bench:refit-transfer [-- --rows 1350 --back 500 --reps 200]
+import { PackedRows } from "@phs/core/refit"
+import * as v8 from "node:v8"
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}
+const sent = arg("rows", 1350)
+const back = arg("back", 500)
+const reps = arg("reps", 200)
+
+let seed = 1
+const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647)
+const list = (k) => Array.from({ length: k }, () => rand() * 100)
+const row = (i) => {
+  const k = 1 + Math.floor(rand() * 3)
+  return {
+    x: i % 424, y: Math.floor(i / 424), beta: 3.5, rms: 0.25 * rand(), min_persistence: rand(), n_components: k,
+    component_amplitudes: list(k), component_means: list(k), component_stddevs: list(k), nan_channels: 0,
+    residual_rms: rand(), chi2_reduced: 1 + rand(), aicc: -100 * rand(),
+    component_amplitude_errors: list(k), component_mean_errors: list(k), component_stddev_errors: list(k),
+    run_id: "f116-0123456789abcdef", cube: "cubes/f116-0123456789abcdef.fits", lon: 23 + rand(), lat: rand(),
+    component_velocities: list(k), component_velocity_dispersions: list(k), component_integrated_intensities: list(k),
+    refit: rand() < 0.2 ? "count" : null
+  }
+}
+const out = Array.from({ length: sent }, (_, i) => row(i))
+const reply = out.slice(0, back)
+
+/** CPU ms (user + system: steady on a shared machine) per call of `f`, the best of 3 rounds of `reps` calls. */
+const time = (f) => {
+  let best = Infinity
+  for (let round = 0; round < 3; round++) {
+    const t = process.cpuUsage()
+    for (let i = 0; i < reps; i++) f()
+    const d = process.cpuUsage(t)
+    best = Math.min(best, (d.user + d.system) / 1000 / reps)
+  }
+  return best
+}
+const cloneOut = v8.serialize(out)
+const cloneBack = v8.serialize(reply)
+const packedOut = PackedRows.pack(out)
+const packedBack = PackedRows.pack(reply)
+const bytes = (p) => PackedRows.buffersOf(p).reduce((n, b) => n + b.byteLength, 0)
+
+// main thread per chunk: clone = serialize what is sent + deserialize the reply; packed = pack + unpack
+const clone = { send: time(() => v8.serialize(out)), receive: time(() => v8.deserialize(cloneBack)) }
+const packed = { send: time(() => PackedRows.pack(out)), receive: time(() => PackedRows.unpack(packedBack)) }
+// the worker's side, the mirror image
+const cloneWorker = time(() => v8.deserialize(cloneOut)) + time(() => v8.serialize(reply))
+const packedWorker = time(() => PackedRows.unpack(packedOut)) + time(() => PackedRows.pack(reply))
+const f = (ms) => ms.toFixed(2).padStart(6)
+console.log(`refit chunk transfer: ${sent} rows sent, ${back} back (CPU ms per chunk, best of 3 × ${reps})`)
+console.log(`                 main: send  receive  total | worker: total | bytes sent`)
+console.log(`structured clone      ${f(clone.send)}  ${f(clone.receive)}  ${f(clone.send + clone.receive)} |         ${f(cloneWorker)} | ${cloneOut.length}`)
+console.log(`PackedRows            ${f(packed.send)}  ${f(packed.receive)}  ${f(packed.send + packed.receive)} |         ${f(packedWorker)} | ${bytes(packedOut)} (transferred)`)
+console.log(`per pass of a 116k-spectrum field (233 chunks), main thread + worker: clone ${((clone.send + clone.receive + cloneWorker) * 233 / 1000).toFixed(2)} s CPU, packed ${((packed.send + packed.receive + packedWorker) * 233 / 1000).toFixed(2)} s CPU`)
