@@ -2,11 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { DEFAULT_PARAMS } from "@phs/fit-native"
 import { BlobStore, Fitter, Keys, Pipeline, RunTable } from "@phs/core"
 import { DriverLock, LocalRun, RuntimeLocal } from "@phs/runtime-local"
-import { Duration, Effect, Exit, Layer } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, Layer } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { tempDir } from "../../../../test/support/cli.js"
 import { writeCube } from "../../src/FitsWriter.js"
+import * as Settings from "../../src/Settings.js"
 import { refitChunk, type RefitChunk, RefitPool, refitStages } from "../../src/refit/index.js"
 import { CHANNELS, makeField } from "./field.js"
 
@@ -124,6 +126,18 @@ describe("RefitPool", () => {
       const chunks = yield* Effect.flatMap(RunTable.RunTable, (t) => t.stageProgress(run.runId))
       expect(chunks.refit ?? 0).toBe(0)
     }).pipe(Effect.provide(runtime(path.join(tempDir(), "w"), RefitPool.layerOf(2, worker("exits"))))), 60_000)
+
+  it.effect("takes its size from PHS_REFIT_WORKERS, every core by default; a bad value is one line", () =>
+    Effect.gen(function* () {
+      const sized = (env: Record<string, string>) =>
+        Effect.withConfigProvider(Effect.map(RefitPool.RefitPool, (p) => p.size).pipe(Effect.provide(RefitPool.layer)), ConfigProvider.fromJson(env))
+      expect(yield* sized({})).toBe(os.availableParallelism())
+      expect(yield* sized({ PHS_REFIT_WORKERS: "3" })).toBe(3)
+      const bad = yield* Effect.flip(sized({ PHS_REFIT_WORKERS: "0" }))
+      expect(bad.message).toBe('bad environment: PHS_REFIT_WORKERS must be a positive integer, got "0"')
+      const both = yield* Effect.flip(Effect.withConfigProvider(Settings.load(RefitPool.config), ConfigProvider.fromJson({ PHS_REFIT_WORKERS: "x" })))
+      expect(both._tag).toBe("InvalidInput")
+    }))
 
   it("refuses a pool of no workers", () => {
     expect(() => Effect.runSync(Effect.scoped(RefitPool.make(0)))).toThrow(/positive integer/)
