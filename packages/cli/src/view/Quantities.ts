@@ -58,11 +58,15 @@ const fromMaps = (name: Maps.MapValueName, discrete = false): Quantity => ({
 const usable = (row: Row) => row.n_components >= 0 && row.rms !== null
 
 /**
- * A component quantity of the brightest component in km/s, as `phs plot map` has it from the
- * world columns; the viewer also reads parts written without those columns (from the cube's
- * linear velocity axis) and, for a cube without a velocity axis, shows it in channels.
+ * A quantity of the brightest component in km/s, as `phs plot map` has it from the world
+ * columns; the viewer also reads parts written without those columns (from the cube's linear
+ * velocity axis) and, for a cube without a velocity axis, shows it in channels.
  */
-const ofBrightest = (name: "brightest_velocity" | "brightest_dispersion", world: (row: Row, k: number) => number | undefined, channels: (row: Row, k: number, v: VelocityAxis | undefined) => number): Quantity => ({
+const ofBrightest = (
+  name: "brightest_velocity" | "brightest_dispersion",
+  world: (row: Row, k: number) => number | undefined,
+  channels: (row: Row, k: number, v: VelocityAxis | undefined) => number
+): Quantity => ({
   doc: Maps.MAP_VALUES[name].doc,
   discrete: false,
   unit: (_b, vel) => (vel ? "km/s" : "channel"),
