@@ -382,9 +382,18 @@ export const makeWriter = (): PartWriter => {
  * @since 0.1.0
  * @category encoding
  */
-export const encodeRows = (rows: ReadonlyArray<DecompositionRow>): Uint8Array => {
+export const encodeRows = (rows: ReadonlyArray<DecompositionRow>): Uint8Array => encodeBatch(RowBatch.fromRows(rows))
+
+/**
+ * Encodes rows held as columns as one Parquet file: the bytes `encodeRows` makes of the same
+ * rows.
+ *
+ * @since 0.4.0
+ * @category encoding
+ */
+export const encodeBatch = (batch: RowBatch.RowBatch): Uint8Array => {
   const writer = makeWriter()
-  const pieces = [writer.rowGroup(rows), writer.finish()]
+  const pieces = [writer.batch(batch), writer.finish()]
   const out = new Uint8Array(pieces[0].length + pieces[1].length)
   out.set(pieces[0], 0)
   out.set(pieces[1], pieces[0].length)
