@@ -8,6 +8,7 @@
  */
 import { Context, Effect, Option, Schema } from "effect"
 import { BlobStore } from "../BlobStore.js"
+import { releaseWhole } from "../internal/release.js"
 import { Fitter, type Decomposition } from "../Fitter.js"
 import { fitParams } from "../Params.js"
 import { type DecompositionRow, RESULT_COLUMNS } from "../ResultSchema.js"
@@ -185,11 +186,14 @@ const fitChunkStep = Step.make({
             timeoutMs: task.params.timeout_ms,
             ...(Option.isSome(startBefore) ? { startBefore: startBefore.value } : {})
           }),
-          (results) => ({
-            bytes: ResultParquet.encodeBatch(chunkBatch(task, results, world)),
-            rows: results.length,
-            deferred: results.flatMap((d, i) => (d.status === "timeout" ? [i] : []))
-          })
+          (results) => {
+            // The fitter has copied the spectra; the payload, then the columns, are freed at once.
+            releaseWhole([spectra])
+            const batch = chunkBatch(task, results, world)
+            const bytes = ResultParquet.encodeBatch(batch)
+            RowBatch.release(batch)
+            return { bytes, rows: results.length, deferred: results.flatMap((d, i) => (d.status === "timeout" ? [i] : [])) }
+          }
         )
       )
       yield* store.put(task.outputKey, fitted.bytes)
