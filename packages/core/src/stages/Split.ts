@@ -127,6 +127,7 @@ const registerStep = Step.make({
         reason: null,
         ...hduField(input.hdu),
         ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit }),
+        ...(input.cubeName === undefined ? {} : { cubeName: input.cubeName }),
         ...Option.match(cube, { onNone: () => ({}), onSome: (c) => ({ cubeEtag: c.etag, cubeSize: c.size }) })
       }
       const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
