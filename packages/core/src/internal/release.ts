@@ -2,8 +2,8 @@
  * Frees typed-array memory at once instead of at V8's next major GC. The fit path allocates
  * a few MiB of ArrayBuffers per chunk (the payload, the result columns, the Parquet pages)
  * and little else, so scavenges are rare and that memory piles up as external memory until
- * it forces a full mark-compact of the heap, every ~80 MiB (docs/architecture.md,
- * "Performance"). Detaching a buffer (`ArrayBuffer.prototype.transfer(0)`) releases its
+ * it forces a full mark-compact of the heap, every ~80 MiB (docs/results.md, "The fit path
+ * without garbage"). Detaching a buffer (`ArrayBuffer.prototype.transfer(0)`) releases its
  * memory now; every view of it then reads as empty, so only buffers no one else holds may be
  * released.
  *
