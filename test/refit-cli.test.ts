@@ -21,6 +21,7 @@ interface Row {
   readonly component_means: ReadonlyArray<number>
   readonly component_stddevs: ReadonlyArray<number>
   readonly refit: string | null
+  readonly component_velocities: ReadonlyArray<number> | null
 }
 
 // chunks of 10 spectra: the refit's neighbourhoods cross chunk boundaries
@@ -29,7 +30,7 @@ const args = (workdir: string, refit: ReadonlyArray<string>) => ["pipeline", SAM
 const runIdOf = (stdout: string): string => (JSON.parse(stdout.trim().split("\n").at(-1)!) as { runId: string }).runId
 
 const rowsOf = async (workdir: string, runId: string): Promise<Row[]> => {
-  const sql = `SELECT x, y, n_components, component_amplitudes, component_means, component_stddevs, refit FROM decompositions WHERE run_id = '${runId}' ORDER BY y, x`
+  const sql = `SELECT x, y, n_components, component_amplitudes, component_means, component_stddevs, refit, component_velocities FROM decompositions WHERE run_id = '${runId}' ORDER BY y, x`
   const r = await phs(["query", "--format", "json", "--workdir", workdir, sql])
   expect(r.stderr).toBe("")
   return JSON.parse(r.stdout) as Row[]
@@ -63,6 +64,17 @@ describe("phs pipeline --refit spatial", () => {
     expect(rows.map((row) => row.refit !== null)).toEqual(changed)
     // the sample cube has spectra the refit changes: the comparison above is not vacuous
     expect(changed.some(Boolean)).toBe(true)
+    // refitted rows carry km/s like the fit's: the same linear channel → velocity map (the
+    // sample's spectral axis is linear in velocity), fitted on the plain rows
+    const pairs = plain.flatMap((row) => row.component_means.map((m, i) => [m, row.component_velocities![i]] as const))
+    const [[m0, v0], [m1, v1]] = [pairs[0], pairs.find(([m]) => Math.abs(m - pairs[0][0]) > 10)!]
+    const slope = (v1 - v0) / (m1 - m0)
+    const refitted = rows.filter((row) => row.refit !== null && row.n_components > 0)
+    expect(refitted.length).toBeGreaterThan(0)
+    for (const row of refitted) {
+      expect(row.component_velocities).not.toBeNull()
+      row.component_means.forEach((m, i) => expect(row.component_velocities![i]).toBeCloseTo(v0 + slope * (m - m0), 6))
+    }
   }, 120_000)
 
   it("killed before its catalog, phs resume finishes the refit run (not a plain one)", async () => {

@@ -11,6 +11,7 @@ import { type BlobNotFound, InvalidInput, type StorageError } from "./Errors.js"
 import type { ResultDecodeError } from "./ResultParquet.js"
 import type { DecompositionRow } from "./ResultSchema.js"
 import type { RunParams } from "./stages/Tasks.js"
+import type { CubeWorld } from "./wcs/WorldColumns.js"
 import { makeScope, StepScope } from "./Step.js"
 
 /**
@@ -94,6 +95,8 @@ export interface FanOutContext {
   readonly rows: ReadonlyArray<DecompositionRow>
   readonly halo: (radius: number) => Effect.Effect<ReadonlyArray<DecompositionRow>, FanOutReadError>
   readonly spectra: () => Effect.Effect<Float32Array, FanOutReadError>
+  /** the cube's world (key and WCS), for rows whose km/s and (l, b) columns the stage recomputes (`worldColumns`) */
+  readonly world: () => Effect.Effect<CubeWorld, FanOutReadError>
 }
 
 /**

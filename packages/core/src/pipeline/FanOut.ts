@@ -20,6 +20,7 @@ import { readPayload } from "../stages/Fit.js"
 import { chunkOfPixel, chunkPixels } from "../stages/Split.js"
 import { RunParams, RunRef, StageChunkOutput, StageTask } from "../stages/Tasks.js"
 import { WorkQueue } from "../WorkQueue.js"
+import { cubeWorld } from "../wcs/WorldColumns.js"
 import type { FanOutStage, Pipeline } from "./Compose.js"
 import { getRun } from "./Prepare.js"
 import { fitTaskOf } from "./Recovery.js"
@@ -136,7 +137,11 @@ const runChunkStep = (stage: FanOutStage) =>
             Number.isInteger(radius) && radius >= 0 && radius <= stage.halo
               ? Effect.provide(haloRows(task, radius), services)
               : Effect.fail(new InvalidInput({ reason: `stage ${stage.name} asked for a halo of ${radius}; it declared at most ${stage.halo}` })),
-          spectra: () => Effect.provide(readPayload(task), services)
+          spectra: () => Effect.provide(readPayload(task), services),
+          world: () =>
+            Effect.provide(cubeWorld(task.runId), services).pipe(
+              Effect.catchTag("RunNotFound", (e) => Effect.fail(new InvalidInput({ reason: `run ${e.runId} is not in the run table` })))
+            )
         })
         const ordered = yield* inChunkOrder(task, chunk.pixels, out)
         yield* Effect.flatMap(BlobStore, (store) => store.put(task.outputKey, ResultParquet.encodeRows(ordered)))

@@ -7,6 +7,7 @@
  */
 import type { FitParams } from "@phs/fit-native"
 import type { DecompositionRow } from "../ResultSchema.js"
+import type { CubeWorld } from "../wcs/WorldColumns.js"
 import { DEFAULT_REFIT_OPTIONS } from "./Flags.js"
 import { refitBlock, type RefitRow } from "./RefitBlock.js"
 
@@ -26,6 +27,8 @@ export interface RefitChunk {
   readonly params: FitParams
   readonly pass: number
   readonly passes: number
+  /** the cube's world: a refitted row's km/s columns are recomputed from it (without it they are null) */
+  readonly world?: CubeWorld
 }
 
 /** The chunk's pixels as runs along x (sorted by y, then x): `refitBlock` boxes that hold only the chunk's pixels. */
@@ -70,6 +73,7 @@ export const refitChunk = (chunk: RefitChunk): Array<RefitRow> => {
       options: { ...DEFAULT_REFIT_OPTIONS, passes: 1, radius: 1, stack: false },
       revisit: chunk.pass === 1 ? "all" : "changed",
       markChanged: chunk.pass < chunk.passes,
+      ...(chunk.world !== undefined ? { world: chunk.world } : {}),
       spectrum
     })
     out.push(...rows)

@@ -49,7 +49,8 @@ export const refitPass = (pass: number, of: number = DEFAULT_REFIT_OPTIONS.passe
           spectra: yield* ctx.spectra(),
           params: ctx.params,
           pass,
-          passes: of
+          passes: of,
+          world: yield* ctx.world()
         }
         const pool = yield* Effect.serviceOption(RefitPool)
         return yield* Option.isSome(pool) ? pool.value.refit(chunk) : refitInline(chunk)
