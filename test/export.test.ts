@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
+import { MAP_VALUE_NAMES } from "../packages/cli/src/plot/Maps.js"
 import * as Fits from "../packages/core/src/Fits.js"
 import { decodeRows } from "../packages/core/src/ResultParquet.js"
 import type { DecompositionRow } from "../packages/core/src/ResultSchema.js"
@@ -129,6 +130,41 @@ describe("phs export --fits", () => {
     expect(Array.from(image.data)).toEqual(Array.from(want))
     const nan = readImage(new Uint8Array(fs.readFileSync(path.join(out, `${run.runId}-nan_channels.fits`))))
     expect(Array.from(nan.data)).toEqual(Array.from({ length: 12 }, (_, p) => (blank.includes(p) ? 96 : 0)))
+  })
+
+  it("writes the viewer's quantities under the viewer's names: brightest_dispersion (km/s) and residual_rms (K)", async () => {
+    const run = runs.get("grs-5x5")!
+    const out = path.join(dir, "viewer-maps")
+    const r = await phs(["export", run.runId, "--fits", out, "--value", "brightest_dispersion", "--value", "residual_rms", "--workdir", work])
+    expect(r.code, r.stderr).toBe(0)
+    const want = (f: (row: DecompositionRow) => number | null) => {
+      const a = new Float32Array(run.nx * run.ny).fill(Number.NaN)
+      for (const row of run.rows) {
+        const x = row.rms === null || row.n_components < 0 ? null : f(row)
+        if (x !== null) a[row.y * run.nx + row.x] = x
+      }
+      return Array.from(a)
+    }
+    const brightest = (row: DecompositionRow) => {
+      if (row.component_amplitudes.length === 0) return null
+      const k = row.component_amplitudes.indexOf(Math.max(...row.component_amplitudes))
+      return row.component_velocity_dispersions![k]
+    }
+    expect(run.rows.some((row) => row.component_amplitudes.length > 1)).toBe(true)
+    const sigma = readImage(new Uint8Array(fs.readFileSync(path.join(out, `${run.runId}-brightest_dispersion.fits`))))
+    expect(sigma.cards.get("BUNIT")).toBe("km/s")
+    expect(Array.from(sigma.data)).toEqual(want(brightest))
+    const residual = readImage(new Uint8Array(fs.readFileSync(path.join(out, `${run.runId}-residual_rms.fits`))))
+    expect(residual.cards.get("BUNIT")).toBe("K")
+    expect(Array.from(residual.data)).toEqual(want((row) => row.residual_rms))
+  })
+
+  it("refuses an unknown --value naming the valid ones, one line, exit 2", async () => {
+    for (const value of ["bogus", "integrated_intensities"]) {
+      const r = await phs(["export", runs.get("grs-5x5")!.runId, "--fits", path.join(dir, "x"), "--value", value, "--workdir", work])
+      expect(r.code, value).toBe(2)
+      expect(r.stderr.trimEnd().split("\n"), value).toEqual([`phs: --value ${value}: expected one of ${MAP_VALUE_NAMES.join(", ")}`])
+    }
   })
 
   it("refuses an unknown run: one line, exit 2", async () => {

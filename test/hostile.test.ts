@@ -373,7 +373,7 @@ describe("--hdu N: the run reads that HDU, in the split, the fit, a re-split and
     runId = runs[0].runId
     const manifest = JSON.parse(fs.readFileSync(path.join(work, "blobs", "manifests", `${runId}.json`), "utf8"))
     expect(manifest).toMatchObject({ survey: "two", hdu: 2 })
-    expect((await phs(["status", runId, "--workdir", work])).stdout).toMatch(/cube cubes\/two-[0-9a-f]{16}\.fits HDU 2 \(3 × 2 × 64\)/)
+    expect((await phs(["status", runId, "--workdir", work])).stdout).toMatch(/cube \S+\.fits \(cubes\/two-[0-9a-f]{16}\.fits\) HDU 2 \(3 × 2 × 64\)/)
     // the journal replays with the HDU the run recorded
     const replay = await phs(["replay", runId, "--workdir", work])
     expect(replay.code, replay.stderr).toBe(0)

@@ -1,9 +1,11 @@
 /**
  * A survey's status: `phs status --survey S` gives each cube's newest run (status, spectra,
  * the cube's world coordinates in one line, a malformed WCS said in that line) and the
- * survey's total; `phs runs --survey S` ends with the survey's line. Bad input: one line,
+ * survey's total; `phs runs --survey S` ends with the survey's line. Cubes are named by the
+ * file the user gave (a run recorded before the name was: by its key). Bad input: one line,
  * exit 2.
  */
+import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -27,7 +29,7 @@ interface SurveyStatus {
   runs: number
   nSpectra: number
   spectraDone: number
-  cubes: Array<{ cubeKey: string; olderRuns: number; run: { runId: string; status: string; nSpectra: number }; wcs: { celestial: unknown; spectral: unknown; problems: string[] } }>
+  cubes: Array<{ cubeKey: string; cubeName: string; olderRuns: number; run: { runId: string; status: string; nSpectra: number }; wcs: { celestial: unknown; spectral: unknown; problems: string[] } }>
 }
 
 let workdir = ""
@@ -56,7 +58,7 @@ describe("phs status --survey", () => {
     expect(lines[1]).toMatch(/^cube +run +status +spectra +done +older runs +world$/)
     expect(lines.length, r.stdout).toBe(5)
     const rows = lines.slice(2)
-    for (const [k, row] of rows.entries()) expect(row).toMatch(new RegExp(`^cubes/mix-[0-9a-f]{16}\\.fits +${runIds[k]} +COMPLETED +6 +6 +${k === 0 ? 1 : 0} +`))
+    for (const [k, row] of rows.entries()) expect(row).toMatch(new RegExp(`^${CUBES[k].file.replace(".", "\\.")} +${runIds[k]} +COMPLETED +6 +6 +${k === 0 ? 1 : 0} +`))
     expect(rows[0]).toMatch(/ galactic CAR; velocity VRAD \(radio, LSRK\)$/)
     expect(rows[1]).toMatch(/ lon\/lat and velocities are null: .*PC matrix is singular/)
     expect(rows[2]).toMatch(/ galactic CAR; velocities are null: .*CDELT3 is missing/)
@@ -68,6 +70,8 @@ describe("phs status --survey", () => {
     const s = JSON.parse(r.stdout) as SurveyStatus
     expect(s).toMatchObject({ survey: "mix", runs: 4, nSpectra: 18, spectraDone: 18 })
     expect(s.cubes.map((c) => [c.run.runId, c.run.status, c.olderRuns])).toEqual(runIds.map((id, k) => [id, "COMPLETED", k === 0 ? 1 : 0]))
+    expect(s.cubes.map((c) => c.cubeName)).toEqual(CUBES.map((c) => c.file))
+    for (const c of s.cubes) expect(c.cubeKey).toMatch(/^cubes\/mix-[0-9a-f]{16}\.fits$/)
     expect(s.cubes[0].wcs).toMatchObject({ celestial: { frame: "galactic", projection: "CAR" }, problems: [] })
     expect(s.cubes[1].wcs).toMatchObject({ celestial: null, spectral: null, problems: [expect.stringMatching(/PC matrix is singular/)] })
     expect(s.cubes[2].wcs).toMatchObject({ spectral: null, problems: [expect.stringMatching(/CDELT3 is missing/)] })
@@ -78,7 +82,24 @@ describe("phs status --survey", () => {
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stdout.trimEnd().split("\n")
     expect(lines.length).toBe(6)
+    expect(lines[0]).toMatch(/^run +survey +cube +created \(UTC\)/)
+    expect(lines[1]).toMatch(new RegExp(`^${runIds[0]} +mix +a-good\\.fits +`))
     expect(lines[5]).toBe(`survey mix: 3 cube(s); the newest run of 3 of them completed; 18/18 spectra; each cube's: phs status --survey mix --workdir ${workdir}`)
+  })
+
+  it("phs status RUN names the cube by its file and key; a run recorded before the name shows the key", async () => {
+    const r = await phs(["status", runIds[1], "--workdir", workdir])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/; cube b-singular\.fits \(cubes\/mix-[0-9a-f]{16}\.fits\) \(3 × 2 × 64\)/)
+    const db = new Database(path.join(workdir, "phs.sqlite"))
+    try {
+      db.prepare("UPDATE runs SET cube_name = NULL WHERE run_id = ?").run(runIds[2])
+    } finally {
+      db.close()
+    }
+    const s = await phs(["status", "--survey", "mix", "--workdir", workdir])
+    expect(s.code, s.stderr).toBe(0)
+    expect(s.stdout.trimEnd().split("\n")[4]).toMatch(new RegExp(`^cubes/mix-[0-9a-f]{16}\\.fits +${runIds[2]} +COMPLETED`))
   })
 
   it("bad input: one line, exit 2", async () => {

@@ -9,7 +9,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fitWindow } from "../packages/cli/src/view/HandFit.js"
 import * as Labels from "../packages/cli/src/view/Labels.js"
-import { QUANTITY_COLUMNS, QUANTITY_NAMES, valueOf, velocityAxis } from "../packages/cli/src/view/Quantities.js"
+import * as Maps from "../packages/cli/src/plot/Maps.js"
+import { QUANTITY_ALIASES, QUANTITY_COLUMNS, QUANTITY_NAMES, quantityNamed, valueOf, velocityAxis } from "../packages/cli/src/view/Quantities.js"
 import { join, listAt, numberAt, ROW_COLUMNS, rowOf } from "../packages/cli/src/view/RunColumns.js"
 import { fromBytes, type CubeHeader } from "../packages/core/src/Fits.js"
 import { readColumns } from "../packages/core/src/ResultColumns.js"
@@ -128,19 +129,45 @@ describe("view quantities", () => {
     expect(velocityAxis(header({ CTYPE3: "FREQ", CRVAL3: 1e9, CRPIX3: 1, CDELT3: 1e3 }))).toBeUndefined()
   })
 
-  it("maps the brightest component's velocity and dispersion, and the integrated intensity in km/s", () => {
+  it("maps the brightest component's velocity and dispersion, and the integrated intensity in km/s and in channels", () => {
     const v = velocityAxis(header({ CTYPE3: "VRAD", CRVAL3: 0, CRPIX3: 1, CDELT3: 500 }))!
-    expect(valueOf("velocity", row, v)).toBe(10)
-    expect(valueOf("dispersion", row, v)).toBe(2)
-    expect(valueOf("velocity", row, undefined)).toBe(20)
-    expect(valueOf("integrated", row, v)).toBeCloseTo((1 * 2 + 3 * 4) * Math.sqrt(2 * Math.PI) * 0.5, 12)
-    expect(valueOf("velocity", { ...row, n_components: -1, component_amplitudes: [], component_means: [], component_stddevs: [] }, v)).toBeNull()
+    expect(valueOf("brightest_velocity", row, v)).toBe(10)
+    expect(valueOf("brightest_dispersion", row, v)).toBe(2)
+    expect(valueOf("brightest_velocity", row, undefined)).toBe(20)
+    const channels = (1 * 2 + 3 * 4) * Math.sqrt(2 * Math.PI)
+    expect(valueOf("integrated_intensity", row, v)).toBeCloseTo(channels * 0.5, 12)
+    expect(valueOf("integrated_intensity", row, undefined)).toBeNull()
+    for (const axis of [v, undefined]) expect(valueOf("integrated", row, axis)).toBeCloseTo(channels, 12)
+    expect(valueOf("brightest_velocity", { ...row, n_components: -1, component_amplitudes: [], component_means: [], component_stddevs: [] }, v)).toBeNull()
     expect(valueOf("chi2_reduced", { ...row, rms: null }, v)).toBeNull()
     // the table's world columns, when the fit wrote them, win over the header read here
     const world = { ...row, component_velocities: [7, 8], component_velocity_dispersions: [1.5, 2.5], component_integrated_intensities: [3, 4] }
-    expect(valueOf("velocity", world, v)).toBe(8)
-    expect(valueOf("dispersion", world, v)).toBe(2.5)
-    expect(valueOf("integrated", world, v)).toBe(7)
+    expect(valueOf("brightest_velocity", world, v)).toBe(8)
+    expect(valueOf("brightest_dispersion", world, v)).toBe(2.5)
+    expect(valueOf("integrated_intensity", world, v)).toBe(7)
+    expect(valueOf("integrated", world, v)).toBeCloseTo(channels, 12)
+  })
+
+  it("are named and defined as phs plot map / phs export have them: on a row with world columns and a velocity axis, the same values", () => {
+    const v = velocityAxis(header({ CTYPE3: "VRAD", CRVAL3: 0, CRPIX3: 1, CDELT3: 500 }))!
+    const rows = [
+      { ...row, component_velocities: [7, 8], component_velocity_dispersions: [1.5, 2.5], component_integrated_intensities: [3, 4] },
+      { ...row, n_components: 0, component_amplitudes: [], component_means: [], component_stddevs: [], component_velocities: [], component_velocity_dispersions: [], component_integrated_intensities: [] },
+      { ...row, rms: null, nan_channels: 64 },
+      { ...row, n_components: -1 }
+    ]
+    for (const q of QUANTITY_NAMES) {
+      expect(Maps.MAP_VALUE_NAMES, q).toContain(q)
+      for (const [i, r] of rows.entries()) expect(valueOf(q, r, v), `${q} row ${i}`).toBe(Maps.valueOf(q, r))
+    }
+  })
+
+  it("old names of the viewer's API name the same quantities; anything else is no quantity", () => {
+    expect(quantityNamed("velocity")).toBe("brightest_velocity")
+    expect(quantityNamed("dispersion")).toBe("brightest_dispersion")
+    for (const q of QUANTITY_NAMES) expect(quantityNamed(q)).toBe(q)
+    for (const alias of Object.keys(QUANTITY_ALIASES)) expect(QUANTITY_NAMES as ReadonlyArray<string>).not.toContain(alias)
+    for (const bad of ["bogus", "toString", "__proto__", "constructor", ""]) expect(quantityNamed(bad), bad).toBeUndefined()
   })
 })
 

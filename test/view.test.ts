@@ -250,6 +250,18 @@ describe("phs view in a browser", () => {
 })
 
 describe("phs view API", () => {
+  it("names its map quantities as phs plot map does, and still takes the old names velocity and dispersion", async () => {
+    const runs = JSON.parse((await get("/api/runs")).body) as { quantities: Array<{ name: string }> }
+    expect(runs.quantities.map((q) => q.name)).toEqual(QUANTITY_NAMES)
+    for (const [old, name] of [["velocity", "brightest_velocity"], ["dispersion", "brightest_dispersion"]]) {
+      const byOld = await get(`/api/map?run=${runIds.beta35}&value=${old}`)
+      expect(byOld.status, old).toBe(200)
+      const byName = await get(`/api/map?run=${runIds.beta35}&value=${name}`)
+      expect(JSON.parse(byOld.body)).toEqual(JSON.parse(byName.body))
+      expect(JSON.parse(byOld.body)).toMatchObject({ value: name, unit: "km/s" })
+    }
+  })
+
   it("answers the pixel endpoint in the documented shape, from the table", async () => {
     const r = await get(`/api/pixel/1/3?run=${runIds.beta35}`)
     expect(r.status).toBe(200)

@@ -66,7 +66,7 @@ describeEmulated("phs --target aws on the emulators", () => {
       // The CLI named the manifest after the run id it predicted: the splitter's.
       expect(manifestKey).toBe(`manifests/${runId}.json`)
       const manifest = JSON.parse(new TextDecoder().decode(await (await d.s3.send(new GetObjectCommand({ Bucket: d.config.bucket, Key: manifestKey }))).Body!.transformToByteArray()))
-      expect(manifest).toEqual({ cube_key: cubes[0], survey: "grs", params: { beta: 3.5 }, chunk_size: 8 })
+      expect(manifest).toEqual({ cube_key: cubes[0], survey: "grs", params: { beta: 3.5 }, chunk_size: 8, cube_name: "field.fits" })
 
       const r = await cli.done
       expect(r.stderr).toContain(`cube uploaded to s3://${d.config.bucket}/${cubes[0]}`)
@@ -79,9 +79,9 @@ describeEmulated("phs --target aws on the emulators", () => {
 
       const runs = await phs(["runs", "--target", "aws", "--json"], { env: d.env })
       expect(runs.code).toBe(0)
-      expect(JSON.parse(runs.stdout)).toEqual([expect.objectContaining({ runId, survey: "grs", ...exactCounters })])
+      expect(JSON.parse(runs.stdout)).toEqual([expect.objectContaining({ runId, survey: "grs", cubeName: "field.fits", ...exactCounters })])
       const table = await phs(["runs", "--target", "aws"], { env: d.env })
-      expect(table.stdout).toMatch(new RegExp(`${runId}\\s+grs\\s+\\S+ \\S+\\s+COMPLETED\\s+35\\s+35\\s+0\\s+.*\\bbeta=3.5\\b`))
+      expect(table.stdout).toMatch(new RegExp(`${runId}\\s+grs\\s+field\\.fits\\s+\\S+ \\S+\\s+COMPLETED\\s+35\\s+35\\s+0\\s+.*\\bbeta=3.5\\b`))
 
       const status = await phs(["status", runId.slice(0, 8), "--target", "aws", "--json"], { env: d.env })
       expect(status.code).toBe(0)

@@ -446,17 +446,17 @@ export const manifestCases: ReadonlyArray<ManifestCase> = [
   {
     name: "an unknown manifest field",
     manifest: { ...good, beta: 3 },
-    error: manifestError('beta: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu"')
+    error: manifestError('beta: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu" | "cube_name"')
   },
   {
     name: "a __proto__ manifest field",
     manifest: JSON.parse('{"cube_key":"cubes/good.fits","survey":"grs","__proto__":{"params":{"beta":200}}}'),
-    error: manifestError('__proto__: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu"')
+    error: manifestError('__proto__: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu" | "cube_name"')
   },
   {
     name: "an unknown field with a line break",
     manifest: { ...good, "a\nb": 1 },
-    error: manifestError('a\\u000ab: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu"')
+    error: manifestError('a\\u000ab: is unexpected, expected: "cube_key" | "survey" | "params" | "chunk_size" | "refit" | "hdu" | "cube_name"')
   },
   { name: "params an array", manifest: { ...good, params: [3.5] }, error: manifestError('params: expected an object of parameter values such as {"beta": 3.5}, got [3.5]') },
   { name: "params null", manifest: { ...good, params: null }, error: manifestError('params: expected an object of parameter values such as {"beta": 3.5}, got null') },

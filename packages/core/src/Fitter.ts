@@ -36,7 +36,10 @@ export interface FitOptions {
  * @category models
  */
 export interface Fitter {
-  /** Decomposes `spectra` (spectrum-major, `nChannels` each); results in input order. */
+  /**
+   * Decomposes `spectra` (spectrum-major, `nChannels` each); results in input order. The
+   * fitter keeps no reference to `spectra` once the effect is done (the fit stage frees it).
+   */
   readonly decomposeBatch: (
     spectra: Float32Array,
     nChannels: number,

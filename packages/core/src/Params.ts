@@ -109,6 +109,17 @@ export const Survey = Schema.String.pipe(
 )
 
 /**
+ * A cube's file name as a run records it for people (its basename): 1–255 characters, no `/`
+ * and no control character, so that it prints on one line.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const CubeName = Schema.String.pipe(
+  Schema.filter((s) => (s.length >= 1 && s.length <= 255 && !/[/\u0000-\u001f\u007f]/.test(s)) || "cube_name is a file name: 1-255 characters, no / and no control characters")
+)
+
+/**
  * `--refit` modes: `none` (the default) or `spatial`, the coherent refit (docs/fan-out-stages.md).
  *
  * @since 0.2.0
@@ -145,7 +156,9 @@ export const Manifest = Schema.Struct({
   chunk_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, MAX_CHUNK_SIZE)), { default: () => DEFAULT_CHUNK_SIZE }),
   refit: Schema.optionalWith(Refit, { default: () => "none" as const }),
   /** The HDU holding the cube (0 = primary); absent: the first HDU holding a 3-D image. */
-  hdu: Schema.optional(Schema.Int.pipe(Schema.nonNegative({ message: () => "hdu is an HDU number, 0 for the primary" })))
+  hdu: Schema.optional(Schema.Int.pipe(Schema.nonNegative({ message: () => "hdu is an HDU number, 0 for the primary" }))),
+  /** The cube's file name, for people (absent: output names the cube by its key). Not part of the run id. */
+  cube_name: Schema.optional(CubeName)
 })
 export type Manifest = typeof Manifest.Type
 

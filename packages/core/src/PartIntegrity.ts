@@ -128,13 +128,22 @@ export const digest = (key: string): Effect.Effect<Option.Option<{ readonly byte
   })
 
 /**
+ * How a check learns a blob's size and SHA-256: `digest` reads it back; a caller that knows
+ * the blob unchanged since it last read it (the CLI's query check) may answer from memory.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Digest = typeof digest
+
+/**
  * What is wrong with one recorded part, if anything.
  *
  * @since 0.2.0
  * @category utils
  */
-export const checkPart = (part: PartRecord): Effect.Effect<Option.Option<Damage>, StorageError, BlobStore> =>
-  Effect.map(digest(part.key), (found) => {
+export const checkPart = (part: PartRecord, digestOf: Digest = digest): Effect.Effect<Option.Option<Damage>, StorageError, BlobStore> =>
+  Effect.map(digestOf(part.key), (found) => {
     if (Option.isNone(found)) return Option.some({ key: part.key, reason: "missing" })
     if (found.value.bytes !== part.bytes) return Option.some({ key: part.key, reason: `${found.value.bytes} bytes, ${part.bytes} recorded` })
     if (found.value.sha256 !== part.sha256) return Option.some({ key: part.key, reason: "content changed (SHA-256 differs from the record)" })
@@ -145,7 +154,7 @@ export const checkPart = (part: PartRecord): Effect.Effect<Option.Option<Damage>
 const runFiles = (survey: string, runId: string) =>
   Effect.flatMap(BlobStore, (store) => store.list(`${Keys.surveyPartition(survey)}${runId}-`))
 
-const checkRun = (run: { readonly runId: string; readonly survey: string; readonly status: string }) =>
+const checkRun = (run: { readonly runId: string; readonly survey: string; readonly status: string }, digestOf: Digest = digest) =>
   Effect.gen(function* () {
     const base = { runId: run.runId, survey: run.survey }
     if (run.status !== "COMPLETED") return { ...base, state: "unpublished" as const, parts: [], damaged: [] }
@@ -158,7 +167,7 @@ const checkRun = (run: { readonly runId: string; readonly survey: string; readon
     }
     const damaged: Damage[] = []
     for (const part of recorded.value) {
-      const problem = yield* checkPart(part)
+      const problem = yield* checkPart(part, digestOf)
       if (Option.isSome(problem)) damaged.push(problem.value)
     }
     const known = new Set(recorded.value.map((p) => p.key))
@@ -168,16 +177,20 @@ const checkRun = (run: { readonly runId: string; readonly survey: string; readon
 
 /**
  * Checks a run's published parts against its record: each must exist with the recorded size
- * and SHA-256, and no other file may carry the run's part prefix.
+ * and SHA-256, and no other file may carry the run's part prefix. `options.digest`: how the
+ * parts are hashed (default `digest`, reading each back).
  *
  * @since 0.2.0
  * @category verification
  */
-export const verifyParts = (runId: string): Effect.Effect<RunCheck, StorageError | RunNotFound, BlobStore | RunTable> =>
+export const verifyParts = (
+  runId: string,
+  options: { readonly digest?: Digest } = {}
+): Effect.Effect<RunCheck, StorageError | RunNotFound, BlobStore | RunTable> =>
   Effect.gen(function* () {
     const run = yield* Effect.flatMap(RunTable, (t) => t.getRun(runId))
     if (Option.isNone(run)) return yield* new RunNotFound({ runId })
-    return yield* checkRun(run.value)
+    return yield* checkRun(run.value, options.digest)
   })
 
 /**

@@ -17,6 +17,7 @@ import { writePageHeader } from "hyparquet-writer/src/datapage.js"
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js"
 import { writeMetadata } from "hyparquet-writer/src/metadata.js"
 import { snappyCompress } from "hyparquet-writer/src/snappy.js"
+import { releaseBuffer, releaseWhole } from "./internal/release.js"
 import { isResultRow } from "./internal/rowCheck.js"
 import { DecompositionRow, RESULT_COLUMNS, type ResultColumn } from "./ResultSchema.js"
 import * as RowBatch from "./RowBatch.js"
@@ -139,6 +140,8 @@ const appendLevels = (page: ByteWriter, levels: Uint8Array, max: number) => {
   writeRleBitPackedHybrid(rle, levels, Math.ceil(Math.log2(max + 1)))
   page.appendUint32(rle.offset)
   page.appendBytes(rle.getBytes())
+  releaseBuffer(rle.buffer)
+  releaseWhole([levels])
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
@@ -163,6 +166,8 @@ const numberPage = (column: ResultColumn, data: NumberColumn, start: number, end
   const n = end - start
   const extremes: Extremes = { min: undefined, max: undefined, nans: 0 }
   let values = data.values.subarray(start, end)
+  // The page's own copy of the values (of the present ones), released once written.
+  let owned: Float64Array | undefined
   let nulls = 0
   const page = new ByteWriter(16 + n * 8 + (n >> 2))
   if (column.nullable) {
@@ -175,6 +180,7 @@ const numberPage = (column: ResultColumn, data: NumberColumn, start: number, end
       const present = new Float64Array(n - nulls)
       for (let i = 0, k = 0; i < n; i++) if (def[i] === 1) present[k++] = values[i]
       values = present
+      owned = present
     }
     appendLevels(page, def, 1)
   }
@@ -187,9 +193,11 @@ const numberPage = (column: ResultColumn, data: NumberColumn, start: number, end
       ints[i] = v
     }
     appendPlain(page, ints)
+    releaseWhole([ints])
   } else {
     appendPlain(page, values)
   }
+  if (owned !== undefined) releaseWhole([owned])
   return { page, numValues: n, nulls, extremes }
 }
 
@@ -277,6 +285,9 @@ const writeColumnChunk = (out: ByteWriter, fileOffset: number, column: ResultCol
   })
   const headerBytes = out.offset - chunkStart
   out.appendBytes(compressed)
+  const uncompressed = bytes.length
+  releaseBuffer(compressed.buffer)
+  releaseBuffer(body.page.buffer)
   return {
     file_offset: BigInt(fileOffset + chunkStart),
     meta_data: {
@@ -285,7 +296,7 @@ const writeColumnChunk = (out: ByteWriter, fileOffset: number, column: ResultCol
       path_in_schema: column.parquet === "list<double>" ? [column.name, "list", "element"] : [column.name],
       codec: "SNAPPY",
       num_values: BigInt(body.numValues),
-      total_uncompressed_size: BigInt(headerBytes + bytes.length),
+      total_uncompressed_size: BigInt(headerBytes + uncompressed),
       total_compressed_size: BigInt(out.offset - chunkStart),
       data_page_offset: BigInt(fileOffset + chunkStart),
       statistics: statisticsOf(body.extremes, body.nulls, type === "DOUBLE"),
@@ -382,12 +393,22 @@ export const makeWriter = (): PartWriter => {
  * @since 0.1.0
  * @category encoding
  */
-export const encodeRows = (rows: ReadonlyArray<DecompositionRow>): Uint8Array => {
+export const encodeRows = (rows: ReadonlyArray<DecompositionRow>): Uint8Array => encodeBatch(RowBatch.fromRows(rows))
+
+/**
+ * Encodes rows held as columns as one Parquet file: the bytes `encodeRows` makes of the same
+ * rows.
+ *
+ * @since 0.4.0
+ * @category encoding
+ */
+export const encodeBatch = (batch: RowBatch.RowBatch): Uint8Array => {
   const writer = makeWriter()
-  const pieces = [writer.rowGroup(rows), writer.finish()]
+  const pieces = [writer.batch(batch), writer.finish()]
   const out = new Uint8Array(pieces[0].length + pieces[1].length)
   out.set(pieces[0], 0)
   out.set(pieces[1], pieces[0].length)
+  for (const piece of pieces) releaseBuffer(piece.buffer)
   return out
 }
 

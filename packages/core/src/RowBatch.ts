@@ -6,6 +6,7 @@
  *
  * @since 0.4.0
  */
+import { releaseWhole } from "./internal/release.js"
 import { type DecompositionRow, RESULT_COLUMNS, type ResultColumn } from "./ResultSchema.js"
 
 /**
@@ -214,4 +215,19 @@ export const fromRows = (rows: ReadonlyArray<DecompositionRow>): RowBatch => {
   const b = builder(rows.length)
   for (const row of rows) b.appendRow(row)
   return b.batch()
+}
+
+/**
+ * Frees the typed arrays of a batch that its holder alone owns (one made for a chunk and
+ * done with), at once rather than at the next major GC (`internal/release.ts`); every view of
+ * them then reads as empty. Arrays that view part of a larger buffer (a builder's) are left.
+ *
+ * @since 0.4.0
+ * @category utils
+ */
+export const release = (batch: RowBatch): void => {
+  for (const c of batch.columns) {
+    if (c.kind === "number") releaseWhole([c.values, c.nulls])
+    else if (c.kind === "list") releaseWhole([c.offsets, c.values, c.nulls])
+  }
 }

@@ -61,9 +61,20 @@ export const RunRecord = Schema.Struct({
    * size: resume refuses a cube replaced since (absent: a run recorded before the field).
    */
   cubeEtag: Schema.optional(Schema.String),
-  cubeSize: Schema.optional(Schema.Number)
+  cubeSize: Schema.optional(Schema.Number),
+  /** The file name of the cube as the user gave it (basename), for people (absent: a run recorded before the field; `cubeNameOf`). */
+  cubeName: Schema.optional(Schema.String)
 })
 export type RunRecord = typeof RunRecord.Type
+
+/**
+ * What to call a run's cube in output: the file name it was started from, or its key for a
+ * run recorded before the name was.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const cubeNameOf = (run: Pick<RunRecord, "cubeKey" | "cubeName">): string => run.cubeName ?? run.cubeKey
 
 /**
  * A `CHUNK#{start}` item.
@@ -117,7 +128,8 @@ const runStorageFields = {
   hdu: Schema.optionalWith(Schema.Int, { nullable: true }),
   refit: Schema.optionalWith(Refit, { nullable: true }),
   cubeEtag: Schema.optionalWith(Schema.String, { nullable: true }).pipe(Schema.fromKey("cube_etag")),
-  cubeSize: Schema.optionalWith(Schema.Number, { nullable: true }).pipe(Schema.fromKey("cube_size"))
+  cubeSize: Schema.optionalWith(Schema.Number, { nullable: true }).pipe(Schema.fromKey("cube_size")),
+  cubeName: Schema.optionalWith(Schema.String, { nullable: true }).pipe(Schema.fromKey("cube_name"))
 }
 
 /**

@@ -265,6 +265,33 @@ describe("ResultParquet page layer", () => {
     expect(pageTypes(v2)).toEqual(["DATA_PAGE_V2"])
   })
 
+  it("records each column chunk's sizes as its page header and page make them", () => {
+    const bytes = encodeRows(Array.from({ length: 700 }, (_, i) => row(i % 70, Math.floor(i / 70), (i % 5) - 1)))
+    const buffer = bytes.slice().buffer
+    for (const chunk of parquetMetadata(buffer).row_groups.flatMap((g) => g.columns)) {
+      const meta = chunk.meta_data!
+      const reader = { view: new DataView(buffer), offset: Number(meta.data_page_offset) }
+      const header = parquetHeader(reader)
+      const headerBytes = reader.offset - Number(meta.data_page_offset)
+      expect(Number(meta.total_compressed_size)).toBe(headerBytes + header.compressed_page_size)
+      expect(Number(meta.total_uncompressed_size)).toBe(headerBytes + header.uncompressed_page_size)
+    }
+  })
+
+  it("the encoder's early release of its buffers changes no byte", () => {
+    const rows = Array.from({ length: 900 }, (_, i) => row(i % 90, Math.floor(i / 90), (i % 5) - 1, i % 11 === 0 ? { rms: null } : {}))
+    const released = encodeRows(rows)
+    // without ArrayBuffer.prototype.transfer, nothing is released
+    const transfer = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "transfer")
+    expect(transfer).toBeDefined()
+    delete (ArrayBuffer.prototype as { transfer?: unknown }).transfer
+    try {
+      expect(Buffer.from(encodeRows(rows)).equals(Buffer.from(released))).toBe(true)
+    } finally {
+      Object.defineProperty(ArrayBuffer.prototype, "transfer", transfer!)
+    }
+  })
+
   it("a file written a row group at a time is the file encodeRows writes", () => {
     const rows = Array.from({ length: 2 * ROW_GROUP_ROWS + 77 }, (_, i) => row(i % 400, Math.floor(i / 400), i % 5))
     const writer = makeWriter()

@@ -134,6 +134,17 @@ describe("DynamoDB items of the run table's storage records", () => {
     expect(Schema.decodeUnknownSync(RunTable.StoredChunk)(fromItem(chunkItem))).toEqual(chunk)
   })
 
+  it("a run's cube file name is item attribute cube_name, and an item without one reads back without it", () => {
+    const run = makeRun({ cubeName: "grs-l15.fits" })
+    const item = toItem(Schema.encodeSync(RunTable.StoredRun)(run))
+    expect(item.cube_name).toEqual({ S: "grs-l15.fits" })
+    expect(Schema.decodeUnknownSync(RunTable.StoredRun)(fromItem(item))).toEqual(run)
+    const { cube_name: _, ...older } = item
+    const read = Schema.decodeUnknownSync(RunTable.StoredRun)(fromItem(older))
+    expect("cubeName" in read).toBe(false)
+    expect(RunTable.cubeNameOf(read)).toBe(run.cubeKey)
+  })
+
   it("a stored record that is not a run does not decode", () => {
     expect(() => Schema.decodeUnknownSync(RunTable.StoredRun)(fromItem({ run_id: { S: "r" }, status: { S: "LOST" } }))).toThrow()
   })

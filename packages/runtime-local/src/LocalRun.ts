@@ -129,6 +129,21 @@ export interface Submission {
   readonly hdu?: number
   /** The imported cube's SHA-256 when the caller has it ({@link importCubeHashed}): not hashed again. */
   readonly cubeSha256?: string
+  /** The cube's file name for the run record ({@link cubeFileName}; `submit` takes it from `cube`). */
+  readonly cubeName?: string
+}
+
+/**
+ * The name a run records for the cube file at `file`: its basename, control characters as
+ * `?` and cut to 255 characters (`Params.CubeName`), so that it prints on one line.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const cubeFileName = (file: string): string => {
+  // eslint-disable-next-line no-control-regex
+  const name = path.basename(file).replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 255)
+  return name === "" ? "cube" : name
 }
 
 /**
@@ -144,7 +159,7 @@ export const submit = (
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
     yield* checkCube(s.cube, Fits.hduOptions(s.hdu))
-    return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey) })
+    return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey), cubeName: s.cubeName ?? cubeFileName(s.cube) })
   })
 
 /**
@@ -164,7 +179,8 @@ export const prepareImported = (
       params: s.params ?? {},
       ...(s.chunkSize === undefined ? {} : { chunk_size: s.chunkSize }),
       ...(s.refit === undefined || s.refit === "none" ? {} : { refit: s.refit }),
-      ...(s.hdu === undefined ? {} : { hdu: s.hdu })
+      ...(s.hdu === undefined ? {} : { hdu: s.hdu }),
+      ...(s.cubeName === undefined ? {} : { cube_name: s.cubeName })
     }
     const input = yield* Pipeline.prepare(manifest, s.cubeSha256 === undefined ? {} : { cubeSha256: s.cubeSha256 })
     return { manifest, input }

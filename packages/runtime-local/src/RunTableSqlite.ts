@@ -44,9 +44,9 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
   const s = yield* sql.use("prepare run table", (db) => ({
     insertRun: db.prepare(
       `INSERT INTO runs (run_id, survey, cube_key, created_at, updated_at, params, code_version, nx, ny, n_channels,
-         chunk_size, n_spectra, jobs_total, jobs_completed, jobs_failed, spectra_done, spectra_deferred, slow_pending, status, reason, hdu, refit, cube_etag, cube_size)
+         chunk_size, n_spectra, jobs_total, jobs_completed, jobs_failed, spectra_done, spectra_deferred, slow_pending, status, reason, hdu, refit, cube_etag, cube_size, cube_name)
        VALUES (@run_id, @survey, @cube_key, @created_at, @updated_at, @params, @code_version, @nx, @ny, @n_channels,
-         @chunk_size, @n_spectra, @jobs_total, @jobs_completed, @jobs_failed, @spectra_done, @spectra_deferred, @slow_pending, @status, @reason, @hdu, @refit, @cube_etag, @cube_size)
+         @chunk_size, @n_spectra, @jobs_total, @jobs_completed, @jobs_failed, @spectra_done, @spectra_deferred, @slow_pending, @status, @reason, @hdu, @refit, @cube_etag, @cube_size, @cube_name)
        ON CONFLICT (run_id) DO NOTHING`
     ),
     insertChunk: db.prepare(
@@ -132,7 +132,7 @@ export const make: Effect.Effect<RunTable.RunTable, Errors.StorageError, Sqlite>
   return RunTable.RunTable.of({
     createRun: (run, chunks) =>
       sql.transaction("createRun", () => {
-        const inserted = s.insertRun.run({ hdu: null, refit: null, cube_etag: null, cube_size: null, ...runRowOf(run) })
+        const inserted = s.insertRun.run({ hdu: null, refit: null, cube_etag: null, cube_size: null, cube_name: null, ...runRowOf(run) })
         if (inserted.changes === 0) return storedRun(run.runId)
         for (const c of chunks)
           s.insertChunk.run(chunkRowOf({ ...c, runId: run.runId }))

@@ -154,7 +154,9 @@ export const migrations: ReadonlyArray<string> = [
   // the --refit mode a run composes its pipeline with, when not none (NULL: none)
   `ALTER TABLE runs ADD COLUMN refit TEXT;`,
   // the cube's identity and size at the split (BlobStore.stat; NULL: a run recorded before them)
-  `ALTER TABLE runs ADD COLUMN cube_etag TEXT; ALTER TABLE runs ADD COLUMN cube_size INTEGER;`
+  `ALTER TABLE runs ADD COLUMN cube_etag TEXT; ALTER TABLE runs ADD COLUMN cube_size INTEGER;`,
+  // the file name the cube was started from, for people (NULL: a run recorded before it)
+  `ALTER TABLE runs ADD COLUMN cube_name TEXT;`
 ]
 
 const isRetryableSqlite = (error: unknown): boolean => {

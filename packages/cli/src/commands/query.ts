@@ -88,14 +88,16 @@ export const query = Command.make("query", { sql, named, list, format, target, w
       return yield* write(rowStreamOf({ columns, rows }), o.format)
     }
     const text = yield* chooseSql(o)
-    // the rows still come (exit 0): a damaged part is named on stderr, as phs status does, for phs verify / resume to settle
-    if (o.target === "local")
-      for (const l of yield* onTarget(o, "read")(PartCheck.damageLines).pipe(Effect.orElseSucceed(() => []))) note(l)
     yield* Effect.scoped(
       Effect.gen(function* () {
         const table = yield* ResultQuery
         for (const n of table.notes) note(n)
-        yield* write(yield* table.stream(text), o.format)
+        // the statement is accepted (checked, bound) before any part is checked: a refused one costs no hashing
+        const rows = yield* table.stream(text)
+        // the rows still come (exit 0): a damaged part is named on stderr, as phs status does, for phs verify / resume to settle
+        if (o.target === "local")
+          for (const l of yield* onTarget(o, "read")(PartCheck.damageLines(o.workdir)).pipe(Effect.orElseSucceed(() => []))) note(l)
+        yield* write(rows, o.format)
       })
     ).pipe(Effect.provide(resultQueryLayer(o)), explainSetup)
   })

@@ -34,8 +34,8 @@ export const runs = Command.make(
         if (all.length === 0) return line(`no runs yet: start one with phs pipeline CUBE.fits${target.flags}`)
         line(
           table(
-            ["run", "survey", "created (UTC)", "status", "spectra", "done", "failed chunks", "params"],
-            all.map((r) => [r.runId, r.survey, timestamp(r.createdAt), r.status, r.nSpectra, r.spectraDone, r.jobsFailed, paramText(r)])
+            ["run", "survey", "cube", "created (UTC)", "status", "spectra", "done", "failed chunks", "params"],
+            all.map((r) => [r.runId, r.survey, RunTable.cubeNameOf(r), timestamp(r.createdAt), r.status, r.nSpectra, r.spectraDone, r.jobsFailed, paramText(r)])
           )
         )
         if (Option.isSome(o.survey)) {
@@ -130,6 +130,7 @@ const surveyStatus = (survey: string, asJson: boolean) =>
           spectraDone: done,
           cubes: cubes.map((c) => ({
             cubeKey: c.run.cubeKey,
+            cubeName: RunTable.cubeNameOf(c.run),
             run: c.run,
             olderRuns: c.older,
             drivenBy: Option.getOrNull(c.drivenBy),
@@ -145,7 +146,7 @@ const surveyStatus = (survey: string, asJson: boolean) =>
       table(
         ["cube", "run", "status", "spectra", "done", "older runs", "world"],
         cubes.map((c) => [
-          c.run.cubeKey,
+          RunTable.cubeNameOf(c.run),
           c.run.runId,
           c.run.status,
           c.run.nSpectra,
@@ -204,7 +205,7 @@ const printStatus = (
   line(`run ${run.runId}  survey ${run.survey}  ${run.status}${run.reason ? `: ${run.reason}` : ""}`)
   if (!finished)
     line(Option.match(drivenBy, { onSome: (who) => `  driven by ${who}`, onNone: () => `  not driven: nothing is working on it; continue with ${resume}` }))
-  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeKey}${run.hdu === undefined ? "" : ` HDU ${run.hdu}`} (${run.nx} × ${run.ny} × ${run.nChannels})`)
+  line(`  created ${timestamp(run.createdAt)} UTC, updated ${timestamp(run.updatedAt)} UTC; cube ${run.cubeName === undefined ? run.cubeKey : `${run.cubeName} (${run.cubeKey})`}${run.hdu === undefined ? "" : ` HDU ${run.hdu}`} (${run.nx} × ${run.ny} × ${run.nChannels})`)
   line(`  params ${paramText(run)}${run.refit === undefined || run.refit === "none" ? "" : `; refit ${run.refit}`}; code ${run.codeVersion}`)
   line(`  ${Either.match(wcs, { onRight: Wcs.statusLine, onLeft: (e) => `world: unknown (${unread(e)})` })}`)
   line(`  split   ${run.status === "SPLITTING" ? "in progress" : "done"}: ${run.jobsTotal} chunks of ≤ ${run.chunkSize}`)

@@ -155,6 +155,7 @@ export const runPoints = (
       const submission = (params: Scoring.Grid.Point): LocalRun.Submission => ({
         cube: cube.key,
         cubeSha256: cube.sha256,
+        cubeName: LocalRun.cubeFileName(p.cube),
         survey: p.survey,
         params: { ...params },
         chunkSize: o.chunkSize,

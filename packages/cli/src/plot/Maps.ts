@@ -1,5 +1,7 @@
 /**
- * Per-pixel quantities of a run, for `phs plot map` and `phs export --fits`.
+ * Per-pixel quantities of a run, for `phs plot map` and `phs export --fits`: one name per
+ * quantity, the names the viewer's quantities carry too (view/Quantities.ts; the table is
+ * docs/results.md, "Quantities").
  */
 import { Mosaic, type ResultSchema, type RunTable } from "@phs/core"
 
@@ -26,6 +28,13 @@ const physical = (name: Mosaic.Quantities.QuantityName): MapValue => {
 }
 
 const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+
+/** The index of the component of largest amplitude (the first of equals); −1 without components. */
+export const brightest = (row: Row): number => {
+  let k = -1
+  for (let i = 0; i < row.component_amplitudes.length; i++) if (k < 0 || row.component_amplitudes[i] > row.component_amplitudes[k]) k = i
+  return k
+}
 
 /** Integrated intensity of the components: Σ A·σ·√(2π), in cube units × channels. */
 export const integrated = (row: Row): number =>
@@ -65,7 +74,17 @@ export const MAP_VALUES = {
   mean_velocity: physical("mean_velocity"),
   velocity_dispersion: physical("velocity_dispersion"),
   brightest_velocity: physical("brightest_velocity"),
+  brightest_dispersion: {
+    doc: "velocity dispersion of the component of largest amplitude",
+    unit: () => "km/s",
+    of: (r) => {
+      const s = r.component_velocity_dispersions
+      const k = brightest(r)
+      return s === null || k < 0 ? null : s[k]
+    }
+  },
   chi2_reduced: physical("chi2_reduced"),
+  residual_rms: { doc: "rms of the residual data − model", unit: (b) => b, of: (r) => r.residual_rms },
   snr_max: {
     doc: "largest component amplitude over the rms",
     unit: () => undefined,

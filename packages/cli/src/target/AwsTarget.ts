@@ -100,7 +100,7 @@ export const layer = (o: Options): Layer.Layer<Services, Errors.InvalidInput | E
                   const cubeKey = Keys.cube(s.survey, yield* LocalRun.sha256File(s.cube))
                   // the manifest's refit mode goes into the run id and the run record, from which the
                   // deployment's handlers compose the run's pipeline (its refit stages, on the stage queue)
-                  const manifest = manifestOf({ cubeKey, survey: s.survey, params: s.params, chunkSize: s.chunkSize, hdu: s.hdu, refit: s.refit })
+                  const manifest = manifestOf({ cubeKey, survey: s.survey, params: s.params, chunkSize: s.chunkSize, hdu: s.hdu, refit: s.refit, cubeName: LocalRun.cubeFileName(s.cube) })
                   const input = yield* predict(manifest, s.cube)
                   const key = manifestKey(input.runId)
                   const before = yield* table.getRun(input.runId)

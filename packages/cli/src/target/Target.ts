@@ -124,14 +124,15 @@ export const ofRun = Pipeline.isOfRun
 
 /** The manifest that starts a run, as it is written (locally and in a bucket). */
 export const manifestOf = (
-  input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize" | "hdu" | "refit"> & { readonly params: Readonly<Record<string, unknown>> }
+  input: Pick<Tasks.SplitInput, "cubeKey" | "survey" | "chunkSize" | "hdu" | "refit" | "cubeName"> & { readonly params: Readonly<Record<string, unknown>> }
 ): typeof Params.Manifest.Encoded => ({
   cube_key: input.cubeKey,
   survey: input.survey,
   params: input.params,
   chunk_size: input.chunkSize,
   ...(input.hdu === undefined ? {} : { hdu: input.hdu }),
-  ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit })
+  ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit }),
+  ...(input.cubeName === undefined ? {} : { cube_name: input.cubeName })
 })
 
 /** Where a run's manifest is kept. */

@@ -13,7 +13,7 @@ import type { ResultSchema } from "@phs/core"
 import { Cause, Effect, ParseResult, Schema } from "effect"
 import * as Labels from "./Labels.js"
 import { fitWindow } from "./HandFit.js"
-import { QUANTITIES, QUANTITY_COLUMNS, QUANTITY_NAMES, valueOf, type QuantityName } from "./Quantities.js"
+import { QUANTITIES, QUANTITY_COLUMNS, QUANTITY_NAMES, quantityNamed, valueOf, type QuantityName } from "./Quantities.js"
 import { ROW_COLUMNS, rowOf } from "./RunColumns.js"
 import { checkPixel, newest, ViewData, type LoadedMosaic, type LoadedRun } from "./ViewData.js"
 import { BadRequest, NotFound } from "./ViewErrors.js"
@@ -42,8 +42,12 @@ const Index = Schema.compose(
   Schema.NumberFromString
 )
 
-const isQuantity = (s: string): s is QuantityName => (QUANTITY_NAMES as ReadonlyArray<string>).includes(s)
-const Quantity = Schema.String.pipe(Schema.filter(isQuantity, saying(`expected one of ${QUANTITY_NAMES.join(", ")}`)))
+/** A quantity by its name, or by a name the API took before (`QUANTITY_ALIASES`), decoded as its name. */
+const Quantity = Schema.transform(
+  Schema.String.pipe(Schema.filter((s) => quantityNamed(s) !== undefined, saying(`expected one of ${QUANTITY_NAMES.join(", ")}`))),
+  Schema.Literal(...QUANTITY_NAMES),
+  { strict: true, decode: (s) => quantityNamed(s) ?? "n_components", encode: (q) => q }
+)
 
 /** A survey name as `phs pipeline --survey` takes them. */
 const SurveyName = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, saying("a survey is letters, digits, - and _")))

@@ -38,14 +38,6 @@ export const galacticOf = (header: Pick<Fits.CubeHeader, "cards">): ((x: number,
 }
 
 
-const brightest = (row: Row): number => {
-  let k = -1
-  for (let i = 0; i < row.component_amplitudes.length; i++) {
-    if (k < 0 || row.component_amplitudes[i] > row.component_amplitudes[k]) k = i
-  }
-  return k
-}
-
 export interface Quantity {
   readonly doc: string
   /** Integer-valued: drawn with a discrete colour bar. */
@@ -55,6 +47,7 @@ export interface Quantity {
   readonly of: (row: Row, v: VelocityAxis | undefined) => number | null
 }
 
+/** A quantity exactly as `phs plot map` / `phs export` compute it (one definition). */
 const fromMaps = (name: Maps.MapValueName, discrete = false): Quantity => ({
   doc: Maps.MAP_VALUES[name].doc,
   discrete,
@@ -64,57 +57,71 @@ const fromMaps = (name: Maps.MapValueName, discrete = false): Quantity => ({
 
 const usable = (row: Row) => row.n_components >= 0 && row.rms !== null
 
+/**
+ * A quantity of the brightest component in km/s, as `phs plot map` has it from the world
+ * columns; the viewer also reads parts written without those columns (from the cube's linear
+ * velocity axis) and, for a cube without a velocity axis, shows it in channels.
+ */
+const ofBrightest = (
+  name: "brightest_velocity" | "brightest_dispersion",
+  world: (row: Row, k: number) => number | undefined,
+  channels: (row: Row, k: number, v: VelocityAxis | undefined) => number
+): Quantity => ({
+  doc: Maps.MAP_VALUES[name].doc,
+  discrete: false,
+  unit: (_b, vel) => (vel ? "km/s" : "channel"),
+  of: (row, v) => {
+    const k = usable(row) ? Maps.brightest(row) : -1
+    if (k < 0) return null
+    return world(row, k) ?? channels(row, k, v)
+  }
+})
+
+/**
+ * The viewer's quantities, named as `phs plot map --value` / `phs export --value` name them
+ * (docs/results.md, "Quantities").
+ */
 export const QUANTITIES = {
   n_components: fromMaps("n_components", true),
-  integrated: {
-    doc: "integrated intensity Σ A·σ·√(2π) of the components",
+  integrated_intensity: {
+    doc: Maps.MAP_VALUES.integrated_intensity.doc,
     discrete: false,
-    unit: (b, vel) => `${b ?? ""} ${vel ? "km/s" : "channel"}`.trim(),
+    unit: (b) => (b === undefined ? "km/s" : `${b} km/s`),
     of: (row, v) => {
-      if (!usable(row)) return null
-      if (v !== undefined && row.component_integrated_intensities !== null) return row.component_integrated_intensities.reduce((a, b) => a + b, 0)
-      const x = Maps.integrated(row)
-      return v === undefined ? x : x * Math.abs(v.step)
+      if (!usable(row) || v === undefined) return null
+      if (row.component_integrated_intensities !== null) return row.component_integrated_intensities.reduce((a, b) => a + b, 0)
+      return Maps.integrated(row) * Math.abs(v.step)
     }
   },
-  velocity: {
-    doc: "centre of the brightest component",
-    discrete: false,
-    unit: (_b, vel) => (vel ? "km/s" : "channel"),
-    of: (row, v) => {
-      const k = usable(row) ? brightest(row) : -1
-      if (k < 0) return null
-      return row.component_velocities?.[k] ?? (v === undefined ? row.component_means[k] : v.at(row.component_means[k]))
-    }
-  },
-  dispersion: {
-    doc: "standard deviation of the brightest component",
-    discrete: false,
-    unit: (_b, vel) => (vel ? "km/s" : "channel"),
-    of: (row, v) => {
-      const k = usable(row) ? brightest(row) : -1
-      if (k < 0) return null
-      return row.component_velocity_dispersions?.[k] ?? (v === undefined ? row.component_stddevs[k] : row.component_stddevs[k] * Math.abs(v.step))
-    }
-  },
+  integrated: fromMaps("integrated"),
+  brightest_velocity: ofBrightest(
+    "brightest_velocity",
+    (row, k) => row.component_velocities?.[k],
+    (row, k, v) => (v === undefined ? row.component_means[k] : v.at(row.component_means[k]))
+  ),
+  brightest_dispersion: ofBrightest(
+    "brightest_dispersion",
+    (row, k) => row.component_velocity_dispersions?.[k],
+    (row, k, v) => (v === undefined ? row.component_stddevs[k] : row.component_stddevs[k] * Math.abs(v.step))
+  ),
   rms: fromMaps("rms"),
-  residual_rms: {
-    doc: "rms of the residual data − model",
-    discrete: false,
-    unit: (b) => b,
-    of: (row) => (usable(row) ? row.residual_rms : null)
-  },
-  chi2_reduced: {
-    doc: "reduced χ² of the model",
-    discrete: false,
-    unit: () => undefined,
-    of: (row) => (usable(row) ? row.chi2_reduced : null)
-  },
+  residual_rms: fromMaps("residual_rms"),
+  chi2_reduced: fromMaps("chi2_reduced"),
   nan_channels: fromMaps("nan_channels", true)
 } satisfies Record<string, Quantity>
 
 export type QuantityName = keyof typeof QUANTITIES
 export const QUANTITY_NAMES = Object.keys(QUANTITIES) as ReadonlyArray<QuantityName>
+
+/** Names the viewer's API took before its quantities were named as plot/export name them: still accepted, quietly. */
+export const QUANTITY_ALIASES: Readonly<Record<string, QuantityName>> = {
+  velocity: "brightest_velocity",
+  dispersion: "brightest_dispersion"
+}
+
+/** The quantity a `value=` names (an alias as its quantity); undefined for no quantity. */
+export const quantityNamed = (name: string): QuantityName | undefined =>
+  (QUANTITY_NAMES as ReadonlyArray<string>).includes(name) ? (name as QuantityName) : Object.hasOwn(QUANTITY_ALIASES, name) ? QUANTITY_ALIASES[name] : undefined
 
 /** What every quantity reads: whether the row is fitted (n_components) and not blank (rms). */
 const BASE = ["n_components", "rms"] as const
@@ -122,9 +129,10 @@ const BASE = ["n_components", "rms"] as const
 /** The columns a quantity's `of` reads (a map reads only these). */
 export const QUANTITY_COLUMNS: Record<QuantityName, ReadonlyArray<ColumnName>> = {
   n_components: BASE,
-  integrated: [...BASE, "component_amplitudes", "component_stddevs", "component_integrated_intensities"],
-  velocity: [...BASE, "component_amplitudes", "component_means", "component_velocities"],
-  dispersion: [...BASE, "component_amplitudes", "component_stddevs", "component_velocity_dispersions"],
+  integrated_intensity: [...BASE, "component_amplitudes", "component_stddevs", "component_integrated_intensities"],
+  integrated: [...BASE, "component_amplitudes", "component_stddevs"],
+  brightest_velocity: [...BASE, "component_amplitudes", "component_means", "component_velocities"],
+  brightest_dispersion: [...BASE, "component_amplitudes", "component_stddevs", "component_velocity_dispersions"],
   rms: BASE,
   residual_rms: [...BASE, "residual_rms"],
   chi2_reduced: [...BASE, "chi2_reduced"],

@@ -52,7 +52,8 @@ export const prepare = (
       chunkSize: m.chunk_size,
       codeVersion,
       ...(hdu === undefined ? {} : { hdu }),
-      ...(m.refit === "none" ? {} : { refit: m.refit })
+      ...(m.refit === "none" ? {} : { refit: m.refit }),
+      ...(m.cube_name === undefined ? {} : { cubeName: m.cube_name })
     }
   })
 
@@ -67,6 +68,11 @@ export const getRun = (runId: string) =>
     Effect.flatMap(Option.match({ onNone: () => Effect.fail(new RunNotFound({ runId })), onSome: Effect.succeed }))
   )
 
+const withCubeName = (input: SplitInput, cubeName: string | undefined): SplitInput => {
+  const { cubeName: _, ...rest } = input
+  return cubeName === undefined ? rest : { ...rest, cubeName }
+}
+
 /**
  * Runs split unless the run already exists past it. Idempotent.
  *
@@ -78,8 +84,10 @@ export const start = (pipeline: Pipeline, input: SplitInput) =>
     const table = yield* RunTable
     const existing = yield* table.getRun(input.runId)
     if (Option.isSome(existing) && existing.value.status !== "SPLITTING") return existing.value
+    // A split resumed under another file name keeps the name it was registered with (the journal has it).
+    const splitInput = Option.isSome(existing) ? withCubeName(input, existing.value.cubeName) : input
     // A transient failure costs a retry of the split, whose finished steps the journal answers.
-    yield* Stage.execute(pipeline.split, { runId: input.runId, scope: "run" }, input).pipe(
+    yield* Stage.execute(pipeline.split, { runId: input.runId, scope: "run" }, splitInput).pipe(
       Effect.retry({ while: isRetryable, schedule: engineRetry })
     )
     return yield* getRun(input.runId)
@@ -99,7 +107,8 @@ export const splitInputOf = (run: RunRecord): SplitInput => ({
   chunkSize: run.chunkSize,
   codeVersion: run.codeVersion,
   ...(run.hdu === undefined ? {} : { hdu: run.hdu }),
-  ...(run.refit === undefined || run.refit === "none" ? {} : { refit: run.refit })
+  ...(run.refit === undefined || run.refit === "none" ? {} : { refit: run.refit }),
+  ...(run.cubeName === undefined ? {} : { cubeName: run.cubeName })
 })
 
 /**

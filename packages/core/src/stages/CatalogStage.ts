@@ -12,6 +12,7 @@ import { createHash } from "node:crypto"
 import { BlobStore } from "../BlobStore.js"
 import { Catalog, RESULT_DATABASE, RESULT_TABLE } from "../Catalog.js"
 import { RunNotFound } from "../Errors.js"
+import { releaseWhole } from "../internal/release.js"
 import * as Keys from "../Keys.js"
 import * as PartIntegrity from "../PartIntegrity.js"
 import * as ResultColumns from "../ResultColumns.js"
@@ -95,8 +96,12 @@ const batchCursor = (store: BlobStore, chunkKeys: ReadonlyArray<string>) => {
   /** Whether a row is left (loading the next non-empty chunk when needed). */
   const more = Effect.gen(function* () {
     while (at >= batch.rows && next < chunkKeys.length) {
+      // The moved rows are copies: a chunk's bytes and columns are freed once read through.
+      RowBatch.release(batch)
       batch = { rows: 0, columns: [] }
-      batch = yield* ResultColumns.decodeBatch(yield* store.get(chunkKeys[next++]))
+      const bytes = yield* store.get(chunkKeys[next++])
+      batch = yield* ResultColumns.decodeBatch(bytes)
+      releaseWhole([bytes])
       at = 0
     }
     return at < batch.rows

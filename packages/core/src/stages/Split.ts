@@ -11,6 +11,7 @@ import { BlobStore } from "../BlobStore.js"
 import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
 import * as CubeLimits from "../CubeLimits.js"
 import * as Fits from "../Fits.js"
+import { releaseWhole } from "../internal/release.js"
 import * as Keys from "../Keys.js"
 import { pendingChunk, RunTable, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
@@ -126,6 +127,7 @@ const registerStep = Step.make({
         reason: null,
         ...hduField(input.hdu),
         ...(input.refit === undefined || input.refit === "none" ? {} : { refit: input.refit }),
+        ...(input.cubeName === undefined ? {} : { cubeName: input.cubeName }),
         ...Option.match(cube, { onNone: () => ({}), onSome: (c) => ({ cubeEtag: c.etag, cubeSize: c.size }) })
       }
       const chunks = starts.map((start) => pendingChunk(input.runId, start, Math.min(input.chunkSize, nSpectra - start)))
@@ -162,6 +164,8 @@ const writePayloadsStep = Step.make({
         const bytes = new Uint8Array(spectra.buffer, (first - start) * n * 4, m * n * 4)
         yield* store.put(Keys.chunkPayload(runId, first), bytes)
       }
+      // The block is written: free it now, not at the next major GC (internal/release.ts).
+      releaseWhole([spectra])
       return { blank }
     }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
 })

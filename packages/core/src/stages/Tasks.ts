@@ -40,7 +40,9 @@ export const SplitInput = Schema.Struct({
   /** The HDU to read, when the manifest named one other than the first 3-D image. */
   hdu: Schema.optional(Schema.Int),
   /** The `--refit` mode, when it is not `none` (absent: older journals match). */
-  refit: Schema.optional(Refit)
+  refit: Schema.optional(Refit),
+  /** The cube's file name, for the run record (absent: older journals match). */
+  cubeName: Schema.optional(Schema.String)
 })
 export type SplitInput = typeof SplitInput.Type
 

@@ -61,12 +61,63 @@ export type WorldColumns = Pick<
   "cube" | "lon" | "lat" | "component_velocities" | "component_velocity_dispersions" | "component_integrated_intensities"
 >
 
+/**
+ * The world coordinates of one cube's pixels, one pixel at a time and without a row object:
+ * the column writers (`worldColumns`, the fit's chunk batch) share it, so they give the same
+ * values bit for bit. `moveTo` must come before `component`.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface WorldPoint {
+  /** Whether the cube has a usable spectral WCS (else the km/s lists are null). */
+  readonly hasVelocity: boolean
+  /** Moves to pixel (x, y) (from 0) and returns its (lon, lat), undefined without a usable celestial WCS. */
+  readonly moveTo: (x: number, y: number) => { readonly lon: number; readonly lat: number } | undefined
+  /**
+   * Writes the velocity, velocity dispersion and integrated intensity of a component (mean
+   * and σ in channels from 0) at the current pixel into `out[0..2]`. Only when `hasVelocity`.
+   */
+  readonly component: (amplitude: number, mean: number, stddev: number, out: Float64Array) => void
+}
+
 const SQRT_2PI = Math.sqrt(2 * Math.PI)
 
 /**
+ * (lon, lat) are taken at the spectral axis's reference pixel, a component's velocity at
+ * its centre channel, σ_v = σ · |dv/dchannel| there.
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const worldPoint = (world: CubeWorld): WorldPoint => {
+  const { linear, celestial, spectral } = world.wcs
+  const pixel: Array<number> = Array.from({ length: world.wcs.naxis }, () => 1)
+  return {
+    hasVelocity: linear._tag === "Linear" && spectral._tag === "Spectral",
+    moveTo: (x, y) => {
+      pixel.fill(1)
+      pixel[0] = x + 1
+      pixel[1] = y + 1
+      if (linear._tag !== "Linear" || celestial._tag !== "Celestial") return undefined
+      if (spectral._tag === "Spectral") pixel[spectral.axis] = linear.crpix[spectral.axis]
+      return celestialAt(linear, celestial, pixel)
+    },
+    component: (amplitude, mean, stddev, out) => {
+      if (linear._tag !== "Linear" || spectral._tag !== "Spectral") throw new Error("no spectral WCS: the cube has no velocity columns")
+      pixel[spectral.axis] = mean + 1
+      const { v, dvdp } = velocityAt(linear, spectral, pixel)
+      const sigma = stddev * Math.abs(dvdp)
+      out[0] = v
+      out[1] = sigma
+      out[2] = amplitude * sigma * SQRT_2PI
+    }
+  }
+}
+
+/**
  * The world columns of the spectrum at pixel (x, y) (from 0) with these components (mean
- * and σ in channels from 0). (lon, lat) are taken at the spectral axis's reference pixel,
- * a component's velocity at its centre channel, σ_v = σ · |dv/dchannel| there.
+ * and σ in channels from 0), as `worldPoint` gives them.
  *
  * @since 0.2.0
  * @category constructors
@@ -77,30 +128,22 @@ export const worldColumns = (
   y: number,
   components: ReadonlyArray<{ readonly amplitude: number; readonly mean: number; readonly stddev: number }>
 ): WorldColumns => {
-  const { linear, celestial, spectral } = world.wcs
-  const pixel = Array.from({ length: world.wcs.naxis }, () => 1)
-  pixel[0] = x + 1
-  pixel[1] = y + 1
-  let lon: number | null = null
-  let lat: number | null = null
-  if (linear._tag === "Linear" && celestial._tag === "Celestial") {
-    if (spectral._tag === "Spectral") pixel[spectral.axis] = linear.crpix[spectral.axis]
-    const sky = celestialAt(linear, celestial, pixel)
-    if (sky !== undefined) ({ lon, lat } = sky)
-  }
-  if (linear._tag !== "Linear" || spectral._tag !== "Spectral") {
+  const point = worldPoint(world)
+  const sky = point.moveTo(x, y)
+  const lon = sky === undefined ? null : sky.lon
+  const lat = sky === undefined ? null : sky.lat
+  if (!point.hasVelocity) {
     return { cube: world.cube, lon, lat, component_velocities: null, component_velocity_dispersions: null, component_integrated_intensities: null }
   }
+  const out = new Float64Array(3)
   const velocities: number[] = []
   const dispersions: number[] = []
   const intensities: number[] = []
   for (const c of components) {
-    pixel[spectral.axis] = c.mean + 1
-    const { v, dvdp } = velocityAt(linear, spectral, pixel)
-    const sigma = c.stddev * Math.abs(dvdp)
-    velocities.push(v)
-    dispersions.push(sigma)
-    intensities.push(c.amplitude * sigma * SQRT_2PI)
+    point.component(c.amplitude, c.mean, c.stddev, out)
+    velocities.push(out[0])
+    dispersions.push(out[1])
+    intensities.push(out[2])
   }
   return {
     cube: world.cube,

@@ -83,10 +83,10 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         expect("refit" in stored).toBe(false)
       }).pipe(Effect.provide(layer())))
 
-    it.effect("createRun keeps the cube's identity and size at the split through the run's updates; a run recorded before them has none", () =>
+    it.effect("createRun keeps the cube's identity, size and file name through the run's updates; a run recorded before them has none", () =>
       Effect.gen(function* () {
         const table = yield* RunTable.RunTable
-        const run = makeRun({ runId: "run-etag", cubeEtag: "0f343b0931126a20f133d67c2b018a3b-3", cubeSize: 25_165_824 })
+        const run = makeRun({ runId: "run-etag", cubeEtag: "0f343b0931126a20f133d67c2b018a3b-3", cubeSize: 25_165_824, cubeName: "grs tile 1 (l=15).fits" })
         yield* table.createRun(run, makeChunks(run))
         yield* table.claimChunk(run.runId, 0, LEASE)
         const done = yield* table.completeChunk(run.runId, 0, { outputKey: "results/run-etag/0.json", spectra: 25, deferred: 0 })
@@ -94,11 +94,14 @@ export const runTableConformance = (name: string, layer: () => Layer.Layer<RunTa
         const failed = yield* table.transition(run.runId, ["RUNNING"], "FAILED", "stop")
         expect(failed.run.cubeSize).toBe(run.cubeSize)
         const stored = yield* runOf(table, run.runId)
-        expect({ cubeEtag: stored.cubeEtag, cubeSize: stored.cubeSize }).toEqual({ cubeEtag: run.cubeEtag, cubeSize: run.cubeSize })
+        expect({ cubeEtag: stored.cubeEtag, cubeSize: stored.cubeSize, cubeName: stored.cubeName }).toEqual({ cubeEtag: run.cubeEtag, cubeSize: run.cubeSize, cubeName: run.cubeName })
+        expect(failed.run.cubeName).toBe(run.cubeName)
+        expect(RunTable.cubeNameOf(stored)).toBe("grs tile 1 (l=15).fits")
         const old = makeRun({ runId: "run-old" })
         yield* table.createRun(old, makeChunks(old))
         const oldStored = yield* runOf(table, old.runId)
-        expect("cubeEtag" in oldStored || "cubeSize" in oldStored).toBe(false)
+        expect("cubeEtag" in oldStored || "cubeSize" in oldStored || "cubeName" in oldStored).toBe(false)
+        expect(RunTable.cubeNameOf(oldStored)).toBe(old.cubeKey)
       }).pipe(Effect.provide(layer())))
 
     it.effect("getRun of an unknown run is none", withRun((table) =>
