@@ -52,14 +52,14 @@ export interface RefitOptions {
   /** weight, in AICc units, of disagreeing with the neighbours' component counts */
   readonly coherence: number
   /**
-   * reward, in AICc units, of each component of a solution at least half of the neighbours'
-   * weight shares, times that share, each neighbour component supporting one component at
+   * reward, in AICc units, of each component of a solution at least `rewardShare` of the
+   * neighbours' weight shares, times that share, each neighbour component supporting one component at
    * most ({@link matchedSupportOf}): the component-level neighbour term of the acceptance
    */
   readonly supportReward: number
   /**
-   * the matched-filter S/N a component needs when at least half of the neighbours' weight has
-   * a component at its velocity (others need the fit's `mf_snr_min`)
+   * the matched-filter S/N a component needs when at least `supportedShare` of the neighbours'
+   * weight has a component at its velocity (others need the fit's `mf_snr_min`)
    */
   readonly supportedMfSnr: number
   /** the amplitude S/N such a component needs (others need the fit's `snr_min`) */
@@ -68,6 +68,10 @@ export interface RefitOptions {
   readonly neighbourSolutions: boolean
   /** also guess from the neighbours' components matched across neighbours (any count) */
   readonly matched: boolean
+  /** the share of the neighbours' weight a component needs for the lower thresholds (`supportedSnr`, `supportedMfSnr`) */
+  readonly supportedShare: number
+  /** the share of the neighbours' weight a component needs for `supportReward` */
+  readonly rewardShare: number
   /** the share of the neighbours' weight that must have the component when the spectrum has none */
   readonly emptySupport: number
   /** model evaluations per LM solve at most */
@@ -85,7 +89,7 @@ export interface RefitOptions {
  */
 export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   radius: 1,
-  passes: 4,
+  passes: 6,
   majority: 0.3,
   missingShare: 0.3,
   chi2Z: 0,
@@ -93,9 +97,11 @@ export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   negSigma: 5,
   aiccMargin: 1e-6,
   coherence: 6,
-  supportReward: 6,
+  supportReward: 16,
   supportedMfSnr: 2,
   supportedSnr: 1,
+  supportedShare: 0.5,
+  rewardShare: 0.3,
   emptySupport: 1,
   matched: true,
   neighbourSolutions: false,

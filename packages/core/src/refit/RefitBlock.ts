@@ -472,7 +472,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         let best: Solution | null = null
         const criterion = (aicc: number, comps: ReadonlyArray<Component>) => {
           let c = aicc + o.coherence * disagreementOf(comps.length, neighbours)
-          for (const share of matchedSupportOf(comps, neighbours)) if (share >= 0.5) c -= o.supportReward * share
+          for (const share of matchedSupportOf(comps, neighbours)) if (share >= o.rewardShare) c -= o.supportReward * share
           return c
         }
         let bestScore = criterion(aiccOf(cur.rss, cur.n, own.length), own) - o.aiccMargin
@@ -480,7 +480,7 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         const shared: Thresholds = { snr: Math.min(o.supportedSnr, alone.snr), mfSnr: Math.min(o.supportedMfSnr, alone.mfSnr) }
         // an empty spectrum needs every neighbour to share the component: at a cloud's edge
         // the neighbours' faint component is often below the noise here
-        const needed = own.length > 0 ? 0.5 : o.emptySupport
+        const needed = own.length > 0 ? o.supportedShare : o.emptySupport
         const thresholds = (c: Component) => (supportOf(c.mean, c.stddev, neighbours) >= needed ? shared : alone)
         let stacked = o.stack ? stackGuess.get(k) : []
         if (stacked === undefined) {

@@ -40,7 +40,7 @@ describe("refitBlock", () => {
   })
 
   it("keeps a new solution only where AICc + the neighbour terms (count disagreement, shared components) fall", () => {
-    const { coherence, supportReward } = DEFAULT_REFIT_OPTIONS
+    const { coherence, rewardShare, supportReward } = DEFAULT_REFIT_OPTIONS
     const r = refitBlock({ map: field, block: { x0: 0, y0: 0, nx: 20, ny: 20 }, rows: field.rows, params: DEFAULT_PARAMS, options: { passes: 1 }, spectrum: (x, y) => field.spectra[y * 20 + x] })
     // one pass reads only the fit's rows: the neighbour terms are with those
     const neighbours = (x: number, y: number): Array<Neighbour> => {
@@ -60,7 +60,7 @@ describe("refitBlock", () => {
       let reward = 0
       // each neighbour component supports one of the row's components at most
       const comps = row.component_means.map((mean, i) => ({ mean, stddev: row.component_stddevs[i] }))
-      for (const share of matchedSupportOf(comps, ns)) if (share >= 0.5) reward += supportReward * share
+      for (const share of matchedSupportOf(comps, ns)) if (share >= rewardShare) reward += supportReward * share
       return (row.aicc as number) + coherence * disagreement - reward
     }
     let raisedAicc = 0
