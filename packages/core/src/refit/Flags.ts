@@ -89,7 +89,7 @@ export interface RefitOptions {
  */
 export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   radius: 1,
-  passes: 6,
+  passes: 4,
   majority: 0.3,
   missingShare: 0.3,
   chi2Z: 0,
