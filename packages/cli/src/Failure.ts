@@ -3,7 +3,8 @@
  * error) and one line, usage errors in phs's words with the option they are about named.
  */
 import { type HelpDoc, ValidationError } from "@effect/cli"
-import { Error as PlatformError } from "@effect/platform"
+// The module, not the package index: that loads all of @effect/platform (HTTP, MsgPack, …) at start-up.
+import * as PlatformError from "@effect/platform/Error"
 
 /** One line from the framework's description of a usage error. */
 const docText = (doc: HelpDoc.HelpDoc): string => {

@@ -127,7 +127,8 @@ const writeStreamAtomically = <E>(key: string, file: string, body: Stream.Stream
 const readRange = async (file: string, offset: number, length: number): Promise<Uint8Array> => {
   const handle = await fs.promises.open(file, "r")
   try {
-    const buffer = Buffer.alloc(length)
+    // Not zero-filled: only the bytes read are returned.
+    const buffer = Buffer.allocUnsafe(length)
     let filled = 0
     while (filled < length) {
       const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled)

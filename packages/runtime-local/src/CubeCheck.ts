@@ -13,7 +13,7 @@
  *
  * @since 0.3.0
  */
-import { BlobStore, Errors, type RunTable } from "@phs/core"
+import { BlobStore, Errors, Release, type RunTable } from "@phs/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 
@@ -43,7 +43,12 @@ export const sha256Blob = (key: string, size: number): Effect.Effect<string, Err
   Effect.gen(function* () {
     const store = yield* BlobStore.BlobStore
     const h = crypto.createHash("sha256")
-    for (let offset = 0; offset < size; offset += HASH_READ_BYTES) h.update(yield* store.getRange(key, offset, Math.min(HASH_READ_BYTES, size - offset)))
+    for (let offset = 0; offset < size; offset += HASH_READ_BYTES) {
+      const piece = yield* store.getRange(key, offset, Math.min(HASH_READ_BYTES, size - offset))
+      h.update(piece)
+      // Hashed: freed now, not at the next full GC (a cube's worth of pieces forced several).
+      Release.releaseWhole([piece])
+    }
     return h.digest("hex")
   }).pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed("")))
 

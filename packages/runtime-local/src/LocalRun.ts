@@ -159,7 +159,9 @@ export const submit = (
 ): Effect.Effect<string, Pipeline.StartError | Errors.InvalidInput | Errors.StorageError, Pipeline.Services> =>
   Effect.gen(function* () {
     yield* checkCube(s.cube, Fits.hduOptions(s.hdu))
-    return yield* submitImported(pipeline, { ...s, cube: yield* importCube(s.cube, s.survey), cubeName: s.cubeName ?? cubeFileName(s.cube) })
+    // The import has hashed the cube (and checked the copy against it): the run id needs no third pass.
+    const imported = yield* importCubeHashed(s.cube, s.survey)
+    return yield* submitImported(pipeline, { ...s, cube: imported.key, cubeSha256: imported.sha256, cubeName: s.cubeName ?? cubeFileName(s.cube) })
   })
 
 /**

@@ -2,7 +2,6 @@
  * Pictures from Vega-Lite specs, headless: Vega-Lite compiles to Vega, a Vega view with no
  * renderer draws the SVG (`view.toSVG()`), and resvg rasterises it to PNG.
  */
-import { Resvg } from "@resvg/resvg-js"
 import { Errors } from "@phs/core"
 import { Effect } from "effect"
 import type { TopLevelSpec } from "vega-lite"
@@ -35,8 +34,10 @@ export const svg = (spec: TopLevelSpec): Effect.Effect<string, Errors.InvalidInp
 
 /** PNG bytes of an SVG, `scale` × its size. */
 export const png = (svgText: string, scale = PNG_SCALE): Effect.Effect<Uint8Array, Errors.InvalidInput> =>
-  Effect.try({
-    try: () => {
+  Effect.tryPromise({
+    try: async () => {
+      // Loaded here, not at start-up: a native addon whose threads every command would start.
+      const { Resvg } = await import("@resvg/resvg-js")
       const resvg = new Resvg(svgText, {
         fitTo: { mode: "zoom", value: scale },
         font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans", sansSerifFamily: "DejaVu Sans" }

@@ -22,6 +22,9 @@ import { FitTask, RunParams, SplitInput, SplitOutput } from "./Tasks.js"
 /** Split reads Keys.SPLIT_CHUNKS_PER_BLOCK chunks at a time, fewer when they are large: a block stays under 64 MiB (or one chunk). */
 const BLOCK_BYTES = 64 * 1024 * 1024
 
+/** Payload puts of a block in flight at once (libuv's default pool has 4 threads for their fs calls). */
+const PAYLOAD_PUTS = 4
+
 const chunksPerBlock = (chunkSize: number, nChannels: number): number =>
   Math.max(1, Math.min(Keys.SPLIT_CHUNKS_PER_BLOCK, Math.floor(BLOCK_BYTES / (chunkSize * nChannels * CubeLimits.PAYLOAD_BYTES_PER_CHANNEL))))
 
@@ -159,11 +162,18 @@ const writePayloadsStep = Step.make({
         }
         if (allBlank) blank++
       }
-      for (let first = start; first < start + count; first += chunkSize) {
-        const m = Math.min(chunkSize, start + count - first)
-        const bytes = new Uint8Array(spectra.buffer, (first - start) * n * 4, m * n * 4)
-        yield* store.put(Keys.chunkPayload(runId, first), bytes)
-      }
+      // The payloads are written side by side: each put waits on its own fsyncs, which is
+      // most of a block's time when written one after another.
+      const firsts: Array<number> = []
+      for (let first = start; first < start + count; first += chunkSize) firsts.push(first)
+      yield* Effect.forEach(
+        firsts,
+        (first) => {
+          const m = Math.min(chunkSize, start + count - first)
+          return store.put(Keys.chunkPayload(runId, first), new Uint8Array(spectra.buffer, (first - start) * n * 4, m * n * 4))
+        },
+        { concurrency: PAYLOAD_PUTS, discard: true }
+      )
       // The block is written: free it now, not at the next major GC (internal/release.ts).
       releaseWhole([spectra])
       return { blank }
