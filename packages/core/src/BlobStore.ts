@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { BlobNotFound, StorageError } from "./Errors.js"
 
@@ -47,6 +47,24 @@ export interface BlobStore {
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Removes a blob; removing a missing blob is not an error. */
   readonly remove: (key: string) => Effect.Effect<void, StorageError>
+  /**
+   * Optional: opens a blob for many range reads (the split's hundreds per block of a cube),
+   * keeping what it opened (a file handle) until the scope closes. Each read gives the bytes
+   * `getRange` gives. A store without it is read by `getRange` (`rangeReader`).
+   */
+  readonly openRanges?: (key: string) => Effect.Effect<RangeReader, BlobNotFound | StorageError, Scope.Scope>
+}
+
+/**
+ * A blob opened for range reads: its size when opened, and `length` bytes from `offset`
+ * (fewer only at the end of the blob), as `BlobStore.getRange`.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface RangeReader {
+  readonly size: number
+  readonly read: (offset: number, length: number) => Effect.Effect<Uint8Array, BlobNotFound | StorageError>
 }
 
 /**
@@ -54,6 +72,24 @@ export interface BlobStore {
  * @category tags
  */
 export const BlobStore = Context.GenericTag<BlobStore>("@phs/core/BlobStore")
+
+/**
+ * A reader of one blob's ranges for the current scope: the store's `openRanges` where it has
+ * one, else its size and `getRange` per read. Fails with `BlobNotFound` when there is no blob.
+ *
+ * @since 0.4.0
+ * @category combinators
+ */
+export const rangeReader = (key: string): Effect.Effect<RangeReader, BlobNotFound | StorageError, BlobStore | Scope.Scope> =>
+  Effect.flatMap(BlobStore, (store) =>
+    store.openRanges !== undefined
+      ? store.openRanges(key)
+      : Effect.flatMap(store.size(key), (size) =>
+          Option.isNone(size)
+            ? Effect.fail(new BlobNotFound({ key }))
+            : Effect.succeed<RangeReader>({ size: size.value, read: (offset, length) => store.getRange(key, offset, length) })
+        )
+  )
 
 /**
  * The largest blob every store puts and gets whole: 2 GiB − 1 bytes. The file store reads a

@@ -124,22 +124,33 @@ const writeStreamAtomically = <E>(key: string, file: string, body: Stream.Stream
   )
 }
 
+/** `length` bytes from `offset` of an open file (fewer only at its end). */
+const readFrom = async (handle: fs.promises.FileHandle, offset: number, length: number): Promise<Uint8Array> => {
+  // Not zero-filled: only the bytes read are returned.
+  const buffer = Buffer.allocUnsafe(length)
+  let filled = 0
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled)
+    if (bytesRead === 0) break
+    filled += bytesRead
+  }
+  return asBytes(buffer.subarray(0, filled))
+}
+
 const readRange = async (file: string, offset: number, length: number): Promise<Uint8Array> => {
   const handle = await fs.promises.open(file, "r")
   try {
-    // Not zero-filled: only the bytes read are returned.
-    const buffer = Buffer.allocUnsafe(length)
-    let filled = 0
-    while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled)
-      if (bytesRead === 0) break
-      filled += bytesRead
-    }
-    return asBytes(buffer.subarray(0, filled))
+    return await readFrom(handle, offset, length)
   } finally {
     await handle.close()
   }
 }
+
+const validRange = (offset: number, length: number): boolean =>
+  Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0
+
+const invalidRange = (key: string, offset: number, length: number) =>
+  new Errors.StorageError({ operation: "getRange", key, reason: `invalid range ${offset}+${length}`, retryable: false })
 
 /** Every blob key under `dir` (relative to the root, `/`-separated); a missing dir has none. */
 const walk = async (root: string, dir: string): Promise<Array<string>> => {
@@ -233,11 +244,25 @@ export const make = (options: Options): Effect.Effect<BlobStore.BlobStore, Error
       get: (key) => read("get", key, async (file) => asBytes(await fs.promises.readFile(file))),
 
       getRange: (key, offset, length) =>
-        Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0
-          ? read("getRange", key, (file) => readRange(file, offset, length))
-          : Effect.fail(
-              new Errors.StorageError({ operation: "getRange", key, reason: `invalid range ${offset}+${length}`, retryable: false })
-            ),
+        validRange(offset, length) ? read("getRange", key, (file) => readRange(file, offset, length)) : Effect.fail(invalidRange(key, offset, length)),
+
+      // One handle for every read of the scope: no open and close per range.
+      openRanges: (key) =>
+        Effect.gen(function* () {
+          const handle = yield* Effect.acquireRelease(
+            read("openRanges", key, (file) => fs.promises.open(file, "r")),
+            (h) => Effect.promise(() => h.close().catch(() => undefined))
+          )
+          const stat = yield* Effect.tryPromise({ try: () => handle.stat(), catch: (error) => readError("openRanges", key, error) })
+          if (!stat.isFile()) return yield* Effect.fail(new Errors.BlobNotFound({ key }))
+          return {
+            size: stat.size,
+            read: (offset: number, length: number) =>
+              validRange(offset, length)
+                ? Effect.tryPromise({ try: () => readFrom(handle, offset, length), catch: (error) => readError("getRange", key, error) })
+                : Effect.fail(invalidRange(key, offset, length))
+          }
+        }),
 
       size: (key) => Effect.map(statOf("size", key), Option.map((s) => s.size)),
 

@@ -56,6 +56,9 @@ export const checkCube = (file: string, options: Fits.HeaderOptions = {}): Effec
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
 
+/** Bytes read at a time when hashing a file. */
+const HASH_FILE_PIECE = 1024 * 1024
+
 /**
  * SHA-256 (hex) of a file, streamed: what names a cube's blob (`Keys.cube`).
  *
@@ -63,12 +66,25 @@ export const checkCube = (file: string, options: Fits.HeaderOptions = {}): Effec
  * @category utils
  */
 export const sha256File = (file: string): Effect.Effect<string, Errors.InvalidInput> =>
-  Effect.async<string, Errors.InvalidInput>((resume) => {
-    const h = crypto.createHash("sha256")
-    fs.createReadStream(file)
-      .on("data", (d) => h.update(d))
-      .on("end", () => resume(Effect.succeed(h.digest("hex"))))
-      .on("error", (e) => resume(Effect.fail(new Errors.InvalidInput({ reason: `cannot read ${file}: ${e.message}` }))))
+  Effect.tryPromise({
+    try: async () => {
+      const h = crypto.createHash("sha256")
+      const handle = await fs.promises.open(file, "r")
+      try {
+        // One buffer for the whole file: a stream's new buffer per 64 KiB piece is a cube's
+        // worth of garbage, and the full GCs it forces (docs/results.md, issue 15).
+        const buffer = Buffer.allocUnsafe(HASH_FILE_PIECE)
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+          if (bytesRead === 0) break
+          h.update(buffer.subarray(0, bytesRead))
+        }
+      } finally {
+        await handle.close()
+      }
+      return h.digest("hex")
+    },
+    catch: (e) => new Errors.InvalidInput({ reason: `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}` })
   })
 
 /**

@@ -166,4 +166,100 @@ describe("BlobStoreFs", () => {
       expect(fs.existsSync(notTemp)).toBe(true)
       expect(yield* store.list("chunks/")).toEqual(["chunks/r/chunk-0.f32", "chunks/r/notes.tmp"])
     }))
+
+  describe("openRanges (one handle for many range reads)", () => {
+    /** This process's open descriptors of `file` (Linux's /proc; undefined elsewhere). */
+    const handlesOf = (file: string): number | undefined => {
+      if (!fs.existsSync("/proc/self/fd")) return undefined
+      let n = 0
+      for (const fd of fs.readdirSync("/proc/self/fd")) {
+        try {
+          if (fs.readlinkSync(`/proc/self/fd/${fd}`) === file) n++
+        } catch {
+          // a descriptor closed while listing
+        }
+      }
+      return n
+    }
+    const bytes = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 7919 + 13) % 251)
+
+    it.scoped("reads the bytes getRange reads, at the start, inside, at the end and past it, concurrently too", () =>
+      Effect.gen(function* () {
+        const { store } = yield* rooted
+        yield* store.put("cubes/c.fits", bytes)
+        const ranges: Array<[number, number]> = [[0, 2880], [2880, 40_000], [99_000, 1_003], [99_999, 100], [100_003, 10], [200_000, 5], [5, 0]]
+        const expected = yield* Effect.forEach(ranges, ([o, l]) => store.getRange("cubes/c.fits", o, l))
+        const got = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const reader = yield* store.openRanges!("cubes/c.fits")
+            expect(reader.size).toBe(bytes.length)
+            return yield* Effect.forEach(ranges, ([o, l]) => reader.read(o, l), { concurrency: 8 })
+          })
+        )
+        expect(got.map((b) => [...b])).toEqual(expected.map((b) => [...b]))
+        expect([...got[1]]).toEqual([...bytes.subarray(2880, 42_880)])
+        expect(got[3].length).toBe(4)
+        expect(got[4].length).toBe(0)
+      }))
+
+    it.scoped("closes its handle when the scope ends, and when the scope fails", () =>
+      Effect.gen(function* () {
+        const { root, store } = yield* rooted
+        yield* store.put("cubes/c.fits", bytes)
+        const file = path.join(root, "cubes", "c.fits")
+        const ended = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const reader = yield* store.openRanges!("cubes/c.fits")
+            yield* reader.read(0, 10)
+            const open = handlesOf(file)
+            if (open !== undefined) expect(open).toBe(1)
+            return reader
+          })
+        )
+        if (handlesOf(file) !== undefined) expect(handlesOf(file)).toBe(0)
+        expect((yield* Effect.flip(ended.read(0, 10)))._tag).toBe("StorageError")
+
+        let failed: BlobStore.RangeReader | undefined
+        const error = yield* Effect.flip(
+          Effect.scoped(
+            Effect.gen(function* () {
+              failed = yield* store.openRanges!("cubes/c.fits")
+              return yield* Effect.fail("the block's decode failed" as const)
+            })
+          )
+        )
+        expect(error).toBe("the block's decode failed")
+        if (handlesOf(file) !== undefined) expect(handlesOf(file)).toBe(0)
+        expect((yield* Effect.flip(failed!.read(0, 10)))._tag).toBe("StorageError")
+      }))
+
+    it.scoped("a missing blob or a directory is BlobNotFound, an unsafe key or a negative range a StorageError", () =>
+      Effect.gen(function* () {
+        const { store } = yield* rooted
+        yield* store.put("chunks/run-a/chunk-0000000.bin", new Uint8Array([1, 2, 3]))
+        const open = (key: string) => Effect.scoped(store.openRanges!(key))
+        expect((yield* Effect.flip(open("chunks/run-a/missing.bin")))._tag).toBe("BlobNotFound")
+        expect((yield* Effect.flip(open("chunks/run-a")))._tag).toBe("BlobNotFound")
+        expect((yield* Effect.flip(open("../outside")))._tag).toBe("StorageError")
+        const refused = yield* Effect.scoped(
+          Effect.flatMap(store.openRanges!("chunks/run-a/chunk-0000000.bin"), (r) => Effect.flip(r.read(-1, 2)))
+        )
+        expect(refused._tag).toBe("StorageError")
+      }))
+
+    it.scoped("BlobStore.rangeReader uses it where the store has it and getRange where it has not, with the same bytes", () =>
+      Effect.gen(function* () {
+        const { store } = yield* rooted
+        const memory = BlobStore.makeMemory()
+        yield* store.put("cubes/c.fits", bytes)
+        yield* memory.put("cubes/c.fits", bytes)
+        expect(memory.openRanges).toBeUndefined()
+        const readBoth = (s: BlobStore.BlobStore) =>
+          Effect.scoped(Effect.flatMap(BlobStore.rangeReader("cubes/c.fits"), (r) => Effect.map(r.read(99_000, 2_000), (b) => [r.size, ...b]))).pipe(
+            Effect.provideService(BlobStore.BlobStore, s)
+          )
+        expect(yield* readBoth(store)).toEqual(yield* readBoth(memory))
+        expect((yield* Effect.flip(Effect.scoped(BlobStore.rangeReader("nope")).pipe(Effect.provideService(BlobStore.BlobStore, memory))))._tag).toBe("BlobNotFound")
+      }))
+  })
 })

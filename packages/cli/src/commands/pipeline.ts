@@ -8,7 +8,6 @@ import { Args, Command, Options } from "@effect/cli"
 import { Errors, Params, Pipeline, RunTable } from "@phs/core"
 import { refitSkipReason } from "@phs/core/refit"
 import { Effect, HashMap, Option } from "effect"
-import * as os from "node:os"
 import * as path from "node:path"
 import { line, note, printable, shellWord, table as textTable } from "../Output.js"
 import * as CubeSet from "../CubeSet.js"
@@ -34,8 +33,8 @@ const chunkSize = Options.integer("chunk-size").pipe(
   Options.withDefault(Params.DEFAULT_CHUNK_SIZE)
 )
 const concurrency = Options.integer("concurrency").pipe(
-  Options.withDescription("chunks fitted at once (default: number of cores)"),
-  Options.withDefault(os.availableParallelism())
+  Options.withDescription("chunks in flight at once (default: the number of cores + 1, so one always waits for the fitter)"),
+  Options.withDefault(Pipeline.defaultConcurrency())
 )
 
 const refit = Options.choice("refit", Params.REFIT_MODES).pipe(

@@ -7,7 +7,6 @@ import { Args, Command, Options } from "@effect/cli"
 import { BlobStore, Errors, Keys, Pipeline, RunTable, Wcs, type WorkQueue, WorldColumns } from "@phs/core"
 import { LocalRun, Sqlite } from "@phs/runtime-local"
 import { Effect, Either, Option } from "effect"
-import * as os from "node:os"
 import * as readline from "node:readline/promises"
 import { line, note, table, timestamp } from "../Output.js"
 import * as LocalTarget from "../target/LocalTarget.js"
@@ -241,8 +240,8 @@ export const resume = Command.make(
     runId,
     json,
     concurrency: Options.integer("concurrency").pipe(
-      Options.withDescription("chunks fitted at once, local target (default: the number of cores)"),
-      Options.withDefault(os.availableParallelism())
+      Options.withDescription("chunks in flight at once, local target (default: the number of cores + 1)"),
+      Options.withDefault(Pipeline.defaultConcurrency())
     ),
     ...targetOptions
   },

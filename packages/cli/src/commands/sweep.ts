@@ -10,7 +10,6 @@ import { Errors, Fits, Fitter, Params, Pipeline, RunTable, Scoring, Settings } f
 import { LocalRun } from "@phs/runtime-local"
 import { Clock, Duration, Effect, Fiber, Option, Ref, Schedule } from "effect"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as LocalTarget from "../target/LocalTarget.js"
 import { line, note, table } from "../Output.js"
 import * as SweepPlot from "../plot/Sweep.js"
@@ -34,8 +33,8 @@ export const survey = Options.text("survey").pipe(
 )
 export const chunkSize = Options.integer("chunk-size").pipe(Options.withDescription("spectra per chunk"), Options.withDefault(Params.DEFAULT_CHUNK_SIZE))
 export const concurrency = Options.integer("concurrency").pipe(
-  Options.withDescription("chunks fitted at once (default: number of cores)"),
-  Options.withDefault(os.availableParallelism())
+  Options.withDescription("chunks in flight at once (default: the number of cores + 1, so one always waits for the fitter)"),
+  Options.withDefault(Pipeline.defaultConcurrency())
 )
 export const plotFile = Options.file("plot").pipe(
   Options.withDescription("the plot to write (.svg or .png); default <survey>-<command>.svg in the current directory"),

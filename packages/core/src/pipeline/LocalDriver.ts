@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, Option, Queue, Schedule } from "effect"
+import { availableParallelism } from "node:os"
 import * as Delivery from "../Delivery.js"
 import { isRetryable } from "../Errors.js"
 import { engineRetry } from "../Retry.js"
@@ -22,13 +23,24 @@ import { isOfRun, reopen } from "./Recovery.js"
  * @category models
  */
 export interface DriveOptions {
-  /** Chunks in flight at once (default 2). */
+  /** Chunks in flight at once (default `defaultConcurrency()`). */
   readonly concurrency?: number
   /** Chunk lease and message visibility, ms (default 60 000; extended while working). */
   readonly leaseMs?: number
   /** Wait between polls when nothing is visible, ms (default 200). */
   readonly pollMs?: number
 }
+
+/**
+ * Chunks in flight by default for a fitter of `threads` threads (default: the cores, as the
+ * native pool is sized): one more than its threads, so a whole chunk always waits in the
+ * pool while the main thread writes the last one's results and fetches the next; a slow
+ * fsync or a GC pause then never leaves a fitter thread idle (docs/results.md, issue 15).
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const defaultConcurrency = (threads: number = availableParallelism()): number => threads + 1
 
 /** Carries out a decision. If that call itself fails transiently the message simply comes
  * back later: handling it again changes nothing. */
@@ -134,7 +146,7 @@ const makeWorkers = (pipeline: Pipeline, concurrency: number, leaseMs: number) =
   })
 
 const settings = (options: DriveOptions) => ({
-  concurrency: options.concurrency ?? 2,
+  concurrency: options.concurrency ?? defaultConcurrency(),
   leaseMs: options.leaseMs ?? 60_000,
   pollMs: options.pollMs ?? 200
 })

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option, Schema } from "effect"
-import { BlobStore } from "../BlobStore.js"
+import { BlobStore, rangeReader } from "../BlobStore.js"
 import { BlobNotFound, InvalidInput, StorageError } from "../Errors.js"
 import * as CubeLimits from "../CubeLimits.js"
 import * as Fits from "../Fits.js"
@@ -146,7 +146,8 @@ const writePayloadsStep = Step.make({
   run: ({ runId, cubeKey, hdu, start, count, chunkSize }) =>
     Effect.gen(function* () {
       const store = yield* BlobStore
-      const src = yield* blobSource(cubeKey)
+      // One open of the cube for the header and the block's hundreds of ranges (one per channel plane).
+      const src = yield* rangeReader(cubeKey)
       const header = yield* Fits.readHeader(src, Fits.hduOptions(hdu))
       const spectra = yield* Fits.readSpectra(src, header, start, count)
       const n = header.nchan
@@ -177,7 +178,7 @@ const writePayloadsStep = Step.make({
       // The block is written: free it now, not at the next major GC (internal/release.ts).
       releaseWhole([spectra])
       return { blank }
-    }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
+    }).pipe(Effect.scoped, Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
 })
 
 /**
@@ -193,10 +194,14 @@ export const rewritePayload = (task: Pick<FitTask, "runId" | "start" | "count" |
     const store = yield* BlobStore
     const run = yield* table.getRun(task.runId)
     if (Option.isNone(run)) return yield* Effect.fail(new BlobNotFound({ key: task.payloadKey }))
-    const src = yield* blobSource(run.value.cubeKey)
-    const header = yield* Fits.readHeader(src, Fits.hduOptions(run.value.hdu))
-    const spectra = yield* Fits.readSpectra(src, header, task.start, task.count)
-    const bytes = new Uint8Array(spectra.buffer, spectra.byteOffset, task.count * header.nchan * 4)
+    const spectra = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const src = yield* rangeReader(run.value.cubeKey)
+        const header = yield* Fits.readHeader(src, Fits.hduOptions(run.value.hdu))
+        return yield* Fits.readSpectra(src, header, task.start, task.count)
+      })
+    )
+    const bytes = new Uint8Array(spectra.buffer, spectra.byteOffset, spectra.byteLength)
     yield* store.put(task.payloadKey, bytes)
     return bytes
   }).pipe(Effect.catchTag("FitsError", (e) => Effect.fail(new InvalidInput({ reason: e.reason }))))
