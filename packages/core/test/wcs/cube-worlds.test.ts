@@ -48,38 +48,42 @@ const makeRun = (runId: string, key: string, lon: number, createdAt = 0) =>
 
 const lonOf = (world: CubeWorld) => worldPoint(world).moveTo(0, 0)?.lon
 
+/** The run's world, checked to be that of the cube at `key` whose reference longitude is `lon`. */
+const expectWorld = (runId: string, key: string, lon: number) =>
+  Effect.map(cubeWorld(runId), (world) => {
+    expect(world.cube).toBe(key)
+    expect(lonOf(world)).toBeCloseTo(lon, 9)
+    return world
+  })
+
 describe("cubeWorld", () => {
   it.effect("reads a run's cube header once, however many chunks ask for its world", () =>
     Effect.gen(function* () {
       reads.clear()
       yield* makeRun("r1", "cubes/a.fits", 30)
-      const first = yield* cubeWorld("r1")
+      const first = yield* expectWorld("r1", "cubes/a.fits", 30)
       const once = reads.get("cubes/a.fits") ?? 0
       expect(once).toBeGreaterThan(0)
       const again = yield* Effect.forEach([1, 2, 3, 4, 5], () => cubeWorld("r1"))
       expect(reads.get("cubes/a.fits")).toBe(once)
       expect(again.every((w) => w === first)).toBe(true)
-      expect(first.cube).toBe("cubes/a.fits")
-      expect(lonOf(first)).toBeCloseTo(30, 9)
     }).pipe(Effect.provide(services())))
 
   it.effect("another run of another cube gets that cube's world", () =>
     Effect.gen(function* () {
       yield* makeRun("r1", "cubes/a.fits", 30)
       yield* makeRun("r2", "cubes/b.fits", 40)
-      expect(lonOf(yield* cubeWorld("r1"))).toBeCloseTo(30, 9)
-      const other = yield* cubeWorld("r2")
-      expect(other.cube).toBe("cubes/b.fits")
-      expect(lonOf(other)).toBeCloseTo(40, 9)
+      yield* expectWorld("r1", "cubes/a.fits", 30)
+      yield* expectWorld("r2", "cubes/b.fits", 40)
     }).pipe(Effect.provide(services())))
 
   it.effect("a run removed and made again over a replaced cube reads the new header", () =>
     Effect.gen(function* () {
       yield* makeRun("r1", "cubes/a.fits", 30)
-      expect(lonOf(yield* cubeWorld("r1"))).toBeCloseTo(30, 9)
+      yield* expectWorld("r1", "cubes/a.fits", 30)
       yield* Effect.flatMap(RunTable.RunTable, (t) => t.deleteRun("r1"))
       yield* makeRun("r1", "cubes/a.fits", 50, 1)
-      expect(lonOf(yield* cubeWorld("r1"))).toBeCloseTo(50, 9)
+      yield* expectWorld("r1", "cubes/a.fits", 50)
     }).pipe(Effect.provide(services())))
 
   it.effect("a run not in the table is RunNotFound, and is not remembered as such", () =>
@@ -87,7 +91,7 @@ describe("cubeWorld", () => {
       const missing = yield* Effect.either(cubeWorld("later"))
       expect(Either.isLeft(missing) && missing.left._tag).toBe("RunNotFound")
       yield* makeRun("later", "cubes/l.fits", 12)
-      expect(lonOf(yield* cubeWorld("later"))).toBeCloseTo(12, 9)
+      yield* expectWorld("later", "cubes/l.fits", 12)
     }).pipe(Effect.provide(services())))
 
   it.effect("keeps at most its capacity of runs, letting the least recently used go first", () =>
