@@ -106,7 +106,7 @@ if (pairRows.length > 0) {
     return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
   }
   const fixed = (x, d) => (x === null ? null : Number(x.toFixed(d)))
-  console.table(pairRows.map((r) => ({ ...r, ratio: fixed(r.ratio, 3), extraCpuS: fixed(r.extraCpuS, 1), extraPct: fixed(r.extraPct, 1) })))
+  console.table(pairRows.map((r) => ({ ...r, ratio: fixed(r.ratio, 3), fitterCpuS: fixed(r.fitterCpuS, 2), pipelineCpuS: fixed(r.pipelineCpuS, 2), extraCpuS: fixed(r.extraCpuS, 1), extraPct: fixed(r.extraPct, 1) })))
   const ratios = pairRows.map((r) => r.ratio)
   const mid = median(ratios)
   console.log(`throughput: pipeline / decomposeBatch over ${ratios.length} alternating pair(s): median ${mid.toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}; target ≥ 0.90) ${mid >= 0.9 ? "ok" : "MISSED"}`)
