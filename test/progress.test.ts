@@ -255,7 +255,8 @@ describe("the progress of a set of cubes", () => {
 
     it("Ctrl-C in cube 2: one line says where; the same command again returns cube 1, continues cube 2, runs cube 3", async () => {
       const workdir = path.join(tempDir(), "w")
-      const args = ["pipeline", dir, "--survey", "set", "--chunk-size", "20", "--workdir", workdir]
+      // Two of the cube's three chunks in flight (the default is cores + 1): a count between 0 and 60 is drawn.
+      const args = ["pipeline", dir, "--survey", "set", "--chunk-size", "20", "--concurrency", "2", "--workdir", workdir]
       const r = await inTerminal(80, [process.execPath, PHS, ...args].map(quote).join(" "), { PHS_FAULTS: SLOW }, { after: /cube 2\/3 .*tile-2\.fits [1-5]\d\/60/, keys: "\u0003" })
       expect(r.code, r.output).toBe(130)
       const lines = screen(r.output)
@@ -276,7 +277,7 @@ describe("the progress of a set of cubes", () => {
     it("Ctrl-C in cube 2, then the set with another chunk size: the interrupted run is named once, with how to resume it", async () => {
       const workdir = path.join(tempDir(), "w")
       const args = ["pipeline", dir, "--survey", "set", "--workdir", workdir]
-      const r = await inTerminal(80, [process.execPath, PHS, ...args, "--chunk-size", "20"].map(quote).join(" "), { PHS_FAULTS: SLOW }, { after: /cube 2\/3 .*tile-2\.fits [1-5]\d\/60/, keys: "\u0003" })
+      const r = await inTerminal(80, [process.execPath, PHS, ...args, "--chunk-size", "20", "--concurrency", "2"].map(quote).join(" "), { PHS_FAULTS: SLOW }, { after: /cube 2\/3 .*tile-2\.fits [1-5]\d\/60/, keys: "\u0003" })
       expect(r.code, r.output).toBe(130)
       const runId = screen(r.output).join("\n").match(/^interrupted: cube 2\/3 tile-2\.fits, run (set-\S+) at/m)?.[1]
       expect(runId, r.output).toBeDefined()
