@@ -172,7 +172,10 @@ const runField = async (label, field, truthFile) => {
   const t1 = process.cpuUsage()
   const rf = refitField(field, rows, blockSize)
   const tRef = cpuSeconds(t1)
-  const out = { label, spectra: rows.length, decomposeS: tDec, refitS: tRef, refitted: rf.refitted, fits: rf.fits, flagged: rf.flagged, skipped: rf.skipped,
+  // the flag each refitted row names: which flags' refits were accepted
+  const accepted = {}
+  for (const r of rf.rows) if (r.refit !== null) accepted[r.refit] = (accepted[r.refit] ?? 0) + 1
+  const out = { label, spectra: rows.length, decomposeS: tDec, refitS: tRef, refitted: rf.refitted, fits: rf.fits, flagged: rf.flagged, accepted, skipped: rf.skipped,
     jumpRate: [jumpRate(rows, field.nx, field.ny), jumpRate(rf.rows, field.nx, field.ny)], medianChi2: [medianChi2(rows), medianChi2(rf.rows)] }
   if (truthFile) {
     const truth = JSON.parse(fs.readFileSync(truthFile, "utf8"))
@@ -184,7 +187,7 @@ const runField = async (label, field, truthFile) => {
 
 const pct = (x) => `${(100 * x).toFixed(1)} %`
 const print = (r) => {
-  console.log(`${r.label}: ${r.spectra} spectra, CPU decompose ${r.decomposeS.toFixed(1)} s, refit ${r.refitS.toFixed(1)} s (${(r.refitS / r.decomposeS).toFixed(2)}× the decomposition, ${r.fits} guesses fitted), ${r.refitted} refitted${r.skipped ? ` (${r.skipped})` : ""}; flagged ${JSON.stringify(r.flagged)}`)
+  console.log(`${r.label}: ${r.spectra} spectra, CPU decompose ${r.decomposeS.toFixed(1)} s, refit ${r.refitS.toFixed(1)} s (${(r.refitS / r.decomposeS).toFixed(2)}× the decomposition, ${r.fits} guesses fitted), ${r.refitted} refitted${r.skipped ? ` (${r.skipped})` : ""} ${JSON.stringify(r.accepted)}; flagged ${JSON.stringify(r.flagged)}`)
   console.log(`  jump rate ${pct(r.jumpRate[0])} → ${pct(r.jumpRate[1])}, median χ²red ${r.medianChi2[0]?.toFixed(3)} → ${r.medianChi2[1]?.toFixed(3)}`)
   if (r.without) {
     for (const [name, s] of [["without", r.without], ["with   ", r.with]]) {

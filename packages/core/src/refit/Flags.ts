@@ -70,6 +70,11 @@ export interface RefitOptions {
   readonly matched: boolean
   /** the share of the neighbours' weight a component needs for the lower thresholds (`supportedSnr`, `supportedMfSnr`) */
   readonly supportedShare: number
+  /**
+   * from this share of the neighbours' weight up to `supportedShare`, a component's thresholds
+   * fall linearly from the fit's to the supported ones (at or above `supportedShare`: no ramp)
+   */
+  readonly supportedFrom: number
   /** the share of the neighbours' weight a component needs for `supportReward` */
   readonly rewardShare: number
   /** the share of the neighbours' weight that must have the component when the spectrum has none */
@@ -101,6 +106,7 @@ export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   supportedMfSnr: 2,
   supportedSnr: 1,
   supportedShare: 0.5,
+  supportedFrom: 0.5,
   rewardShare: 0.3,
   emptySupport: 1,
   matched: true,
