@@ -193,8 +193,35 @@ const wrapMethods = <S extends object>(
 }
 
 /**
+ * What a plan does to a Fitter's requests: each call meets the plan once (its `Fitter` rules:
+ * an error, a hang or a crash around the call, then `slow` spectra when there is a budget).
+ * The layer's `Fitter` is the context's through it; a fitter that answers requests without
+ * calling its base (a sweep's, `SweepFitter`) puts those requests through it too. Without a
+ * plan: the fitter as it is.
+ *
+ * @since 0.4.0
+ * @category tags
+ */
+export class FitterFaults extends Context.Reference<FitterFaults>()("@phs/core/FitterFaults", {
+  defaultValue: (): ((fitter: Fitter) => Fitter) => (fitter) => fitter
+}) {}
+
+const faultyFitter = (decide: ReturnType<typeof makeInjector>["decide"], crash: Crash) => (fitter: Fitter): Fitter => {
+  const call = wrapMethods("Fitter", { decomposeBatch: fitter.decomposeBatch }, decide, crash).decomposeBatch
+  return {
+    version: fitter.version,
+    decomposeBatch: (spectra, n, params, options) =>
+      Effect.map(call(spectra, n, params, options), (results) =>
+        options.timeoutMs <= 0
+          ? results
+          : results.map((d) => (decide("Fitter", "spectrum", [])?.kind === "slow" ? { ...d, status: "timeout" as const, components: [] } : d))
+      )
+  }
+}
+
+/**
  * A layer that takes the real services from its context and provides them again with the
- * plan's faults injected, plus a `FaultLog` of what it did.
+ * plan's faults injected, plus a `FaultLog` of what it did and the `FitterFaults` it applies.
  *
  * @since 0.1.0
  * @category layers
@@ -203,7 +230,7 @@ export const layer = (
   plan: FaultPlan,
   crash: Crash
 ): Layer.Layer<
-  BlobStore | WorkQueue | RunTable | Journal | Fitter | FaultLog,
+  BlobStore | WorkQueue | RunTable | Journal | Fitter | FitterFaults | FaultLog,
   never,
   BlobStore | WorkQueue | RunTable | Journal | Fitter
 > =>
@@ -211,7 +238,6 @@ export const layer = (
     Effect.gen(function* () {
       const { decide, log } = makeInjector(plan)
       const queue = wrapMethods("WorkQueue", yield* WorkQueue, decide, crash)
-      const fitter = yield* Fitter
       const queueWithMessages: WorkQueue = {
         ...queue,
         send: (name, bodies) =>
@@ -222,24 +248,14 @@ export const layer = (
             return queue.send(name, bodies)
           })
       }
-      const slowFitter: Fitter = {
-        version: fitter.version,
-        decomposeBatch: (spectra, n, params, options) =>
-          Effect.gen(function* () {
-            const results = yield* wrapMethods("Fitter", { decomposeBatch: fitter.decomposeBatch }, decide, crash).decomposeBatch(spectra, n, params, options)
-            if (options.timeoutMs <= 0) return results
-            return results.map((d) => {
-              const rule = decide("Fitter", "spectrum", [])
-              return rule?.kind === "slow" ? { ...d, status: "timeout" as const, components: [] } : d
-            })
-          })
-      }
+      const fitterFaults = faultyFitter(decide, crash)
       return Context.empty().pipe(
         Context.add(BlobStore, wrapMethods("BlobStore", yield* BlobStore, decide, crash)),
         Context.add(WorkQueue, queueWithMessages),
         Context.add(RunTable, wrapMethods("RunTable", yield* RunTable, decide, crash)),
         Context.add(Journal, wrapMethods("Journal", yield* Journal, decide, crash)),
-        Context.add(Fitter, slowFitter),
+        Context.add(Fitter, fitterFaults(yield* Fitter)),
+        Context.add(FitterFaults, fitterFaults),
         Context.add(FaultLog, log)
       )
     })

@@ -3,10 +3,10 @@ import * as Native from "@phs/fit-native"
 import { Effect, Schema } from "effect"
 import * as ResultParquet from "../src/ResultParquet.js"
 import { DecompositionRow } from "../src/ResultSchema.js"
-import { chunkBatch, toRow } from "../src/stages/Fit.js"
+import { chunkBatch, encodeChunk } from "../src/stages/Fit.js"
 import type { FitTask } from "../src/stages/Tasks.js"
 import * as Wcs from "../src/wcs/Wcs.js"
-import type { CubeWorld } from "../src/wcs/WorldColumns.js"
+import { type CubeWorld, worldColumns } from "../src/wcs/WorldColumns.js"
 
 const task: FitTask = {
   runId: "run-q",
@@ -29,31 +29,43 @@ const spectrum = Float64Array.from({ length: 300 }, (_, i) => {
   return 1.5 * Math.exp(-((i - 210) ** 2) / 50) + 3 * Math.exp(-((i - 90) ** 2) / 32) + noise
 })
 
-describe("toRow: fit quality columns", () => {
+/** The rows `chunkBatch` makes, read back from the bytes it encodes to. */
+const rowsOf = (chunk: FitTask, results: ReadonlyArray<Native.Decomposition>, w: CubeWorld, offsets?: ReadonlyArray<number>) =>
+  ResultParquet.decodeRows(ResultParquet.encodeBatch(chunkBatch(chunk, results, w, offsets)))
+
+describe("chunkBatch: fit quality columns", () => {
   it.effect("carries the decomposer's quality and errors, errors in the order of the component lists", () =>
     Effect.gen(function*() {
       const d = Native.decompose(spectrum)
       expect(d.components.length).toBeGreaterThanOrEqual(2)
-      const row = toRow(task, 1, d, world)
-      expect(row).toMatchObject({ residual_rms: d.residualRms, chi2_reduced: d.chi2Reduced, aicc: d.aicc })
+      const [row] = yield* rowsOf(task, [d], world, [1])
+      // offset 1 of a chunk starting at pixel 10 of a 4-wide cube: pixel 11
+      expect(row).toMatchObject({ x: 3, y: 2, beta: 3.5, run_id: "run-q", cube: "cubes/q.fits", refit: null })
+      expect(row).toMatchObject({ residual_rms: d.residualRms, chi2_reduced: d.chi2Reduced, aicc: d.aicc, nan_channels: 0 })
       expect(row.residual_rms).toBeGreaterThan(0)
+      expect(row.n_components).toBe(d.components.length)
+      expect(row.component_amplitudes).toEqual(d.components.map((c) => c.amplitude))
       expect(row.component_means).toEqual(d.components.map((c) => c.mean))
+      expect(row.component_stddevs).toEqual(d.components.map((c) => c.stddev))
       expect(row.component_amplitude_errors).toEqual(d.componentErrors.map((e) => e.amplitude))
       expect(row.component_mean_errors).toEqual(d.componentErrors.map((e) => e.mean))
       expect(row.component_stddev_errors).toEqual(d.componentErrors.map((e) => e.stddev))
       expect(Schema.is(DecompositionRow)(row)).toBe(true)
-      const [back] = yield* ResultParquet.decodeRows(ResultParquet.encodeRows([row]))
-      // A plain fit row carries no refit flag: it reads back as null.
-      expect(back).toEqual({ ...row, refit: null })
     }))
 
-  it("leaves quality null and the error lists empty for a deferred and a blank spectrum", () => {
-    const d = Native.decompose(spectrum)
-    const deferred = toRow(task, 0, { ...d, status: "timeout", components: [] }, world)
-    expect(deferred).toMatchObject({ n_components: -1, residual_rms: null, chi2_reduced: null, aicc: null })
-    expect([deferred.component_amplitude_errors, deferred.component_mean_errors, deferred.component_stddev_errors]).toEqual([[], [], []])
-    const blank = toRow(task, 2, Native.decompose(new Float64Array(300).fill(Number.NaN)), world)
-    expect(blank).toMatchObject({ rms: null, residual_rms: null, chi2_reduced: null, aicc: null, component_mean_errors: [] })
+  it.effect("leaves quality null and the error lists empty for a deferred and a blank spectrum", () =>
+    Effect.gen(function*() {
+      const d = Native.decompose(spectrum)
+      const blankFit = Native.decompose(new Float64Array(300).fill(Number.NaN))
+      const [deferred, blank] = yield* rowsOf(task, [{ ...d, status: "timeout", components: [] }, blankFit], world, [0, 2])
+      expect(deferred).toMatchObject({ n_components: -1, residual_rms: null, chi2_reduced: null, aicc: null, component_means: [] })
+      expect(deferred.rms).toBe(d.rms)
+      expect([deferred.component_amplitude_errors, deferred.component_mean_errors, deferred.component_stddev_errors]).toEqual([[], [], []])
+      expect(blank).toMatchObject({ x: 0, y: 3, rms: null, residual_rms: null, chi2_reduced: null, aicc: null, component_mean_errors: [], nan_channels: 300 })
+    }))
+
+  it("refuses offsets that are not one per result", () => {
+    expect(() => chunkBatch(task, [Native.decompose(spectrum)], world, [0, 1])).toThrow(/1 results for 2 offsets/)
   })
 })
 
@@ -85,7 +97,7 @@ describe("chunkBatch: a chunk's rows as columns", () => {
     return out
   }
 
-  it.effect("encodes to the bytes of the rows toRow makes, deferred and blank spectra included, whatever the WCS", () =>
+  it.effect("gives every row its pixel, its fit and the world columns of its cube, deferred and blank spectra included, whatever the WCS", () =>
     Effect.gen(function*() {
       const count = 11
       const fitted = yield* Effect.promise(() => Native.decomposeBatch(spectra(count), 300, {}, { threads: 1, timeoutMs: 0 }))
@@ -95,21 +107,51 @@ describe("chunkBatch: a chunk's rows as columns", () => {
       expect(results.filter((d) => d.status === "ok").map((d) => d.components.length)).toContain(3)
       const chunk = { ...task, start: 5, count }
       for (const [name, w] of Object.entries(worlds)) {
-        const rows = results.map((d, i) => toRow(chunk, i, d, w))
-        const bytes = ResultParquet.encodeBatch(chunkBatch(chunk, results, w))
-        expect(Buffer.from(bytes).equals(Buffer.from(ResultParquet.encodeRows(rows))), name).toBe(true)
-        expect(yield* ResultParquet.decodeRows(bytes)).toEqual(rows.map((r) => ({ ...r, refit: null })))
+        const rows = yield* rowsOf(chunk, results, w)
+        expect(rows.length, name).toBe(count)
+        rows.forEach((row, i) => {
+          const d = results[i]
+          const x = (5 + i) % 4
+          const y = Math.floor((5 + i) / 4)
+          expect({ x: row.x, y: row.y }, name).toEqual({ x, y })
+          expect(row.n_components, name).toBe(d.status === "timeout" ? -1 : d.components.length)
+          expect(row.component_means, name).toEqual(d.status === "timeout" ? [] : d.components.map((c) => c.mean))
+          expect(row.nan_channels, name).toBe(d.nanChannels)
+          const { cube, lon, lat, component_velocities, component_velocity_dispersions, component_integrated_intensities } = row
+          expect({ cube, lon, lat, component_velocities, component_velocity_dispersions, component_integrated_intensities }, name).toEqual(
+            worldColumns(w, x, y, d.status === "timeout" ? [] : d.components)
+          )
+        })
       }
-      expect(rowsWithLon(results, chunk, worlds["celestial only"])).toBe(count)
-      expect(toRow(chunk, 0, results[0], worlds["celestial only"]).component_velocities).toBeNull()
-      expect(toRow(chunk, 1, results[1], worlds["spectral only"]).lon).toBeNull()
+      const lonOf = (w: CubeWorld) => Effect.map(rowsOf(chunk, results, w), (rows) => rows.map((r) => r.lon))
+      expect((yield* lonOf(worlds["celestial only"])).every((lon) => lon !== null)).toBe(true)
+      expect((yield* lonOf(worlds["spectral only"])).every((lon) => lon === null)).toBe(true)
+      const celestial = yield* rowsOf(chunk, results, worlds["celestial only"])
+      expect(celestial.every((r) => r.component_velocities === null)).toBe(true)
+      const full = yield* rowsOf(chunk, results, worlds["celestial and spectral"])
+      expect(full.filter((r) => r.n_components > 0).every((r) => r.component_velocities!.length === r.n_components)).toBe(true)
+    }))
+
+  it.effect("rows of results picked at chunk offsets are the whole chunk's rows at those offsets", () =>
+    Effect.gen(function*() {
+      const count = 9
+      const results = yield* Effect.promise(() => Native.decomposeBatch(spectra(count), 300, {}, { threads: 1, timeoutMs: 0 }))
+      const chunk = { ...task, start: 3, count }
+      const w = worlds["celestial and spectral"]
+      const whole = yield* rowsOf(chunk, results, w)
+      const offsets = [7, 0, 4]
+      expect(yield* rowsOf(chunk, offsets.map((o) => results[o]), w, offsets)).toEqual(offsets.map((o) => whole[o]))
     }))
 
   it("encodes an empty chunk as encodeRows does", () => {
     const bytes = ResultParquet.encodeBatch(chunkBatch({ ...task, count: 0 }, [], worlds["celestial and spectral"]))
     expect(Buffer.from(bytes).equals(Buffer.from(ResultParquet.encodeRows([])))).toBe(true)
   })
-})
 
-const rowsWithLon = (results: ReadonlyArray<Native.Decomposition>, chunk: FitTask, w: CubeWorld) =>
-  results.filter((d, i) => toRow(chunk, i, d, w).lon !== null).length
+  it("encodeChunk is the file of the chunk's batch", () => {
+    const results = [Native.decompose(spectrum), Native.decompose(new Float64Array(300).fill(Number.NaN))]
+    const chunk = { ...task, count: 2 }
+    const w = worlds["celestial and spectral"]
+    expect(Buffer.from(encodeChunk(chunk, results, w)).equals(Buffer.from(ResultParquet.encodeBatch(chunkBatch(chunk, results, w))))).toBe(true)
+  })
+})

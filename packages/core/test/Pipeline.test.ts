@@ -194,7 +194,31 @@ describe("Pipeline on memory services", () => {
       expect(yield* Effect.flatMap(WorkQueue.WorkQueue, (q) => q.depth("slow"))).toEqual({ visible: 0, inFlight: 0, deadLetters: 0 })
     }).pipe(Effect.provide(Layer.merge(memory, slowEveryOther)))
   )
+
+  it.live("after the slow fit a chunk's file is, byte for byte, the file of a fit without budget", () =>
+    Effect.gen(function* () {
+      const budgeted = yield* chunkFiles({ nx: 5, ny: 3, chunk: 4 }).pipe(Effect.provide(Layer.merge(memory, slowEveryOther)))
+      const unbudgeted = yield* chunkFiles({ nx: 5, ny: 3, chunk: 4 }).pipe(Effect.provide(services()))
+      expect(budgeted.run.spectraDeferred).toBe(8)
+      expect(unbudgeted.run.spectraDeferred).toBe(0)
+      expect(budgeted.run.runId).toBe(unbudgeted.run.runId)
+      expect([...budgeted.files.keys()]).toEqual([...unbudgeted.files.keys()])
+      expect(budgeted.files.size).toBe(4)
+      for (const [key, bytes] of budgeted.files) expect(Buffer.from(bytes).equals(Buffer.from(unbudgeted.files.get(key)!)), key).toBe(true)
+    })
+  )
 })
+
+/** Runs a cube to the end, then reads its chunk result files. */
+const chunkFiles = (opts: { nx: number; ny: number; chunk: number }) =>
+  Effect.gen(function* () {
+    const input = yield* startCube(opts)
+    const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+    const store = yield* BlobStore.BlobStore
+    const files = new Map<string, Uint8Array>()
+    for (const key of yield* store.list(`chunks/${input.runId}/`)) if (key.endsWith(".parquet")) files.set(key, yield* store.get(key))
+    return { run, files }
+  })
 
 describe("Replay", () => {
   it.live("a finished run replays identically", () =>
@@ -331,15 +355,31 @@ describe("Recovery", () => {
       yield* Pipeline.drain(Pipeline.standard, { pollMs: 5 })
       const store = yield* BlobStore.BlobStore
       const key = Keys.chunkResult(input.runId, 8)
-      const before = yield* ResultParquet.decodeRows(yield* store.get(key))
+      const before = yield* store.get(key)
       yield* store.remove(key)
       const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
       expect(run.status).toBe("COMPLETED")
-      expect(yield* ResultParquet.decodeRows(yield* store.get(key))).toEqual(before)
+      expect(Buffer.from(yield* store.get(key)).equals(Buffer.from(before))).toBe(true)
       const rows = yield* tableRows("test")
       expect(rows.length).toBe(15)
       expect(uniquePixels(rows)).toBe(15)
     }).pipe(Effect.provide(services()))
+  )
+
+  it.live("a lost chunk result whose spectra went through the slow fit is fitted again to the same bytes", () =>
+    Effect.gen(function* () {
+      const input = yield* startCube({ nx: 5, ny: 3, chunk: 4 })
+      yield* Pipeline.drain(Pipeline.standard, { pollMs: 5 })
+      const store = yield* BlobStore.BlobStore
+      expect(Option.getOrThrow(yield* Effect.flatMap(RunTable.RunTable, (t) => t.getRun(input.runId))).spectraDeferred).toBe(8)
+      const keys = [0, 4, 8, 12].map((start) => Keys.chunkResult(input.runId, start))
+      const before = yield* Effect.forEach(keys, (key) => store.get(key))
+      yield* Effect.forEach(keys, (key) => store.remove(key))
+      const run = yield* Pipeline.drive(Pipeline.standard, input.runId, { pollMs: 5 })
+      expect(run.status).toBe("COMPLETED")
+      for (const [i, key] of keys.entries()) expect(Buffer.from(yield* store.get(key)).equals(Buffer.from(before[i])), key).toBe(true)
+      expect((yield* tableRows("test")).every((r) => r.n_components >= 0)).toBe(true)
+    }).pipe(Effect.provide(Layer.merge(memory, slowEveryOther)))
   )
 })
 

@@ -5,7 +5,7 @@
  * pays for), on one thread; the Parquet bytes of their result rows; and the CPU time of
  * decoding and encoding those rows, as the catalog does.
  */
-import { Errors, Fits, Fitter, Params, ResultParquet, type ResultSchema, Wcs, WorldColumns } from "@phs/core"
+import { chunkBatch, Errors, Fits, Fitter, Params, ResultParquet, type Tasks, Wcs } from "@phs/core"
 import { LocalRun } from "@phs/runtime-local"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -115,33 +115,20 @@ export const measure = (
     }
     const results = warmup.results
     const world = { cube: "cubes/survey-0123456789abcdef.fits", wcs: Wcs.fromCards(header.cards) }
-    const rows: ResultSchema.DecompositionRow[] = results.map((d, i) => ({
-      x: pixels[i] % header.nx,
-      y: Math.floor(pixels[i] / header.nx),
-      beta: resolved.beta,
-      rms: d.rms !== null && Number.isFinite(d.rms) ? d.rms : null,
-      min_persistence: Number.isFinite(d.minPersistence) ? d.minPersistence : null,
-      n_components: d.status === "timeout" ? -1 : d.components.length,
-      component_amplitudes: d.components.map((c) => c.amplitude),
-      component_means: d.components.map((c) => c.mean),
-      component_stddevs: d.components.map((c) => c.stddev),
-      nan_channels: d.nanChannels,
-      residual_rms: d.residualRms,
-      chi2_reduced: d.chi2Reduced,
-      aicc: d.aicc,
-      component_amplitude_errors: d.componentErrors.map((e) => e.amplitude),
-      component_mean_errors: d.componentErrors.map((e) => e.mean),
-      component_stddev_errors: d.componentErrors.map((e) => e.stddev),
-      run_id: "survey-0123456789abcdef",
-      ...WorldColumns.worldColumns(world, pixels[i] % header.nx, Math.floor(pixels[i] / header.nx), d.components)
-    }))
+    // The sampled pixels' rows as the fit writes them (pixel offsets from a chunk at 0).
+    const task: Tasks.FitTask = {
+      runId: "survey-0123456789abcdef", survey: "survey", start: 0, count: npix, nx: header.nx, nChannels: header.nchan,
+      params: resolved, payloadKey: "", outputKey: ""
+    }
     const empty = ResultParquet.encodeRows([]).length
-    const encoded = ResultParquet.encodeRows(rows)
+    const encoded = ResultParquet.encodeBatch(chunkBatch(task, results, world, pixels))
     // The catalog decodes every chunk's rows and encodes them again; time that on ≥ 5,000 rows.
-    const many = Array.from({ length: Math.ceil(5000 / Math.max(1, rows.length)) }, () => rows).flat()
-    const manyBytes = ResultParquet.encodeRows(many)
+    const copies = Math.ceil(5000 / Math.max(1, results.length))
+    const manyBytes = ResultParquet.encodeBatch(
+      chunkBatch(task, Array.from({ length: copies }, () => results).flat(), world, Array.from({ length: copies }, () => pixels).flat())
+    )
     const c0 = process.cpuUsage()
-    yield* ResultParquet.decodeRows(manyBytes).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `cannot measure Parquet: ${e.message}` })))
+    const many = yield* ResultParquet.decodeRows(manyBytes).pipe(Effect.mapError((e) => new Errors.InvalidInput({ reason: `cannot measure Parquet: ${e.message}` })))
     ResultParquet.encodeRows(many)
     const catalogCpu = cpuMs(c0)
     const cpus = os.cpus()
@@ -157,7 +144,7 @@ export const measure = (
       wallMsPerSpectrum: totalWall / rounds / pixels.length,
       meanComponents: results.reduce((s, d) => s + d.components.length, 0) / results.length,
       overBudget: results.filter((d) => d.status === "timeout").length,
-      resultBytesPerSpectrum: (encoded.length - empty) / rows.length,
+      resultBytesPerSpectrum: (encoded.length - empty) / results.length,
       catalogCpuMsPerRow: catalogCpu / many.length,
       machine: `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores, ${process.arch}`
     } satisfies Measurement

@@ -13,12 +13,11 @@ import { BlobStore } from "../BlobStore.js"
 import { Fitter } from "../Fitter.js"
 import * as Keys from "../Keys.js"
 import { fitParams } from "../Params.js"
-import * as ResultParquet from "../ResultParquet.js"
 import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
-import { readPayload, toRow } from "../stages/Fit.js"
+import { encodeChunk, readPayload } from "../stages/Fit.js"
 import { FitTask, RunParams } from "../stages/Tasks.js"
 import { WorkQueue } from "../WorkQueue.js"
-import { type CubeWorld, cubeWorld } from "../wcs/WorldColumns.js"
+import { cubeWorld } from "../wcs/WorldColumns.js"
 import { getRun } from "./Prepare.js"
 
 const RunOf = Schema.parseJson(Schema.Struct({ runId: Schema.String }))
@@ -123,16 +122,13 @@ export const rederiveLostResults = (runId: string) =>
     const fitter = yield* Fitter
     const run = yield* getRun(runId)
     const refitted: number[] = []
-    let world: CubeWorld | undefined
     for (const chunk of yield* table.listChunks(runId)) {
       if (chunk.status !== "COMPLETED" || chunk.outputKey === null) continue
       if (Option.isSome(yield* store.size(chunk.outputKey))) continue
       const task = { ...fitTaskOf(run, chunk), outputKey: chunk.outputKey }
       const spectra = yield* readPayload(task)
       const results = yield* fitter.decomposeBatch(spectra, task.nChannels, fitParams(task.params), { timeoutMs: 0 })
-      world ??= yield* cubeWorld(runId)
-      const w = world
-      yield* store.put(task.outputKey, ResultParquet.encodeRows(results.map((d, i) => toRow(task, i, d, w))))
+      yield* store.put(task.outputKey, encodeChunk(task, results, yield* cubeWorld(runId)))
       refitted.push(chunk.start)
     }
     return refitted

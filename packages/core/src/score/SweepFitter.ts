@@ -8,7 +8,9 @@
  * for bit what the plain fitter gives, so each run, its journal, its results and a replay are
  * those of the run driven alone; the cache only saves time. A request it cannot answer
  * (another point's parameters, a start deadline, an entry evicted or already answered)
- * goes to the plain fitter.
+ * goes to the plain fitter. A fault plan (`Faults.FitterFaults`) meets every request once:
+ * in the plain fitter for one passed on, around the answer for one answered here (a request
+ * that waited for a shared fit that failed is then fitted alone, and meets it again there).
  *
  * @since 0.3.0
  */
@@ -16,6 +18,7 @@ import * as Native from "@phs/fit-native"
 import { Config, Deferred, Effect, Exit, Option } from "effect"
 import { createHash } from "node:crypto"
 import { FitError } from "../Errors.js"
+import { FitterFaults } from "../Faults.js"
 import type { Decomposition, FitOptions, FitParams, Fitter } from "../Fitter.js"
 import * as Settings from "../Settings.js"
 
@@ -134,6 +137,7 @@ export const make = (
 ): Effect.Effect<SweepFitter, never> =>
   Effect.gen(function* () {
     const multi = options.multi ?? nativeMulti
+    const faults = yield* FitterFaults
     const budget = options.budgetBytes ?? DEFAULT_CACHE_MIB * 1024 * 1024
     const points: SweepSet[] = []
     for (const s of sets) if (!points.some((p) => sameSet(p, s))) points.push(s)
@@ -162,16 +166,11 @@ export const make = (
         return base.decomposeBatch(spectra, nChannels, params, fitOptions)
       })
 
-    const decomposeBatch = (
-      spectra: Float32Array,
-      nChannels: number,
-      params: FitParams,
-      fitOptions: FitOptions
-    ): Effect.Effect<ReadonlyArray<Decomposition>, FitError> =>
+    const groupOf = (timeoutMs: number) => points.flatMap((p, j) => (!retired.has(j) && Object.is(p.timeoutMs, timeoutMs) ? [j] : []))
+
+    /** Point k's request answered from the chunk's shared fit, made now if nobody has made it. */
+    const fromShared = (k: number, key: string, spectra: Float32Array, nChannels: number, params: FitParams, fitOptions: FitOptions) =>
       Effect.gen(function* () {
-        const k = points.findIndex((p) => sameSet(p, { params, timeoutMs: fitOptions.timeoutMs }))
-        if (fitOptions.startBefore !== undefined || k < 0 || retired.has(k)) return yield* passOn(spectra, nChannels, params, fitOptions)
-        const key = chunkKey(spectra, nChannels)
         const found = entries.get(key)
         if (found !== undefined && found.waiting.has(k)) {
           found.waiting.delete(k)
@@ -181,10 +180,9 @@ export const make = (
           answered++
           return exit.value.decompositions(found.sets.indexOf(k))
         }
-        // Asked again for a chunk it already had (a retried step): fitted alone, the others keep theirs.
-        if (found !== undefined) return yield* passOn(spectra, nChannels, params, fitOptions)
-        const group = points.flatMap((p, j) => (!retired.has(j) && Object.is(p.timeoutMs, fitOptions.timeoutMs) ? [j] : []))
-        if (group.length < 2) return yield* passOn(spectra, nChannels, params, fitOptions)
+        const group = groupOf(fitOptions.timeoutMs)
+        // What changed since the request was routed here (it may have waited): fitted alone.
+        if (found !== undefined || group.length < 2) return yield* passOn(spectra, nChannels, params, fitOptions)
         const entry: Entry = { sets: group, result: yield* Deferred.make<Native.MultiDecomposition, FitError>(), waiting: new Set(group.filter((j) => j !== k)), bytes: 0 }
         entries.set(key, entry)
         sharedCalls++
@@ -202,6 +200,25 @@ export const make = (
           evict()
         } else drop(key, entry)
         return result.decompositions(group.indexOf(k))
+      })
+
+    const decomposeBatch = (
+      spectra: Float32Array,
+      nChannels: number,
+      params: FitParams,
+      fitOptions: FitOptions
+    ): Effect.Effect<ReadonlyArray<Decomposition>, FitError> =>
+      Effect.suspend(() => {
+        const k = points.findIndex((p) => sameSet(p, { params, timeoutMs: fitOptions.timeoutMs }))
+        if (fitOptions.startBefore !== undefined || k < 0 || retired.has(k)) return passOn(spectra, nChannels, params, fitOptions)
+        const key = chunkKey(spectra, nChannels)
+        const found = entries.get(key)
+        // Asked again for a chunk it already had (a retried step): fitted alone, the others keep theirs.
+        if (found !== undefined && !found.waiting.has(k)) return passOn(spectra, nChannels, params, fitOptions)
+        if (found === undefined && groupOf(fitOptions.timeoutMs).length < 2) return passOn(spectra, nChannels, params, fitOptions)
+        // Answered without the base, so the fault plan (if any) meets the request here, once.
+        const shared = faults({ version: base.version, decomposeBatch: (sp, n, p, o) => fromShared(k, key, sp, n, p, o) })
+        return shared.decomposeBatch(spectra, nChannels, params, fitOptions)
       })
 
     return {

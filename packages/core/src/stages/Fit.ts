@@ -11,14 +11,14 @@ import { BlobStore } from "../BlobStore.js"
 import { releaseWhole } from "../internal/release.js"
 import { Fitter, type Decomposition } from "../Fitter.js"
 import { fitParams } from "../Params.js"
-import { type DecompositionRow, RESULT_COLUMNS } from "../ResultSchema.js"
+import { RESULT_COLUMNS } from "../ResultSchema.js"
 import * as ResultParquet from "../ResultParquet.js"
 import * as RowBatch from "../RowBatch.js"
 import { isSettled, RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { WorkQueue } from "../WorkQueue.js"
-import { type CubeWorld, cubeWorld, worldColumns, worldPoint } from "../wcs/WorldColumns.js"
+import { type CubeWorld, cubeWorld, worldPoint } from "../wcs/WorldColumns.js"
 import { rewritePayload } from "./Split.js"
 import { FitOutput, FitTask, SlowTask } from "./Tasks.js"
 
@@ -50,49 +50,23 @@ export const readPayload = (task: FitTask) =>
   })
 
 /**
- * The result row of the spectrum at `offset` within a chunk, with the world columns of
- * its cube.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const toRow = (task: FitTask, offset: number, d: Decomposition, world: CubeWorld): DecompositionRow => {
-  const pixel = task.start + offset
-  const deferred = d.status === "timeout"
-  const x = pixel % task.nx
-  const y = Math.floor(pixel / task.nx)
-  return {
-    x,
-    y,
-    beta: task.params.beta,
-    rms: d.rms !== null && Number.isFinite(d.rms) ? d.rms : null,
-    min_persistence: Number.isFinite(d.minPersistence) ? d.minPersistence : null,
-    n_components: deferred ? -1 : d.components.length,
-    component_amplitudes: deferred ? [] : d.components.map((c) => c.amplitude),
-    component_means: deferred ? [] : d.components.map((c) => c.mean),
-    component_stddevs: deferred ? [] : d.components.map((c) => c.stddev),
-    nan_channels: d.nanChannels,
-    residual_rms: deferred ? null : d.residualRms,
-    chi2_reduced: deferred ? null : d.chi2Reduced,
-    aicc: deferred ? null : d.aicc,
-    component_amplitude_errors: deferred ? [] : d.componentErrors.map((e) => e.amplitude),
-    component_mean_errors: deferred ? [] : d.componentErrors.map((e) => e.mean),
-    component_stddev_errors: deferred ? [] : d.componentErrors.map((e) => e.stddev),
-    run_id: task.runId,
-    ...worldColumns(world, x, y, deferred ? [] : d.components)
-  }
-}
-
-/**
- * A chunk's result rows straight into columns (`RowBatch`), without a row object: the same
- * rows as `toRow` gives for each result, so `ResultParquet.encodeBatch` of it is the bytes
- * `ResultParquet.encodeRows` makes of those rows.
+ * The result rows of a chunk's fitted spectra, straight into columns (`RowBatch`) without a
+ * row object: the one place a result row is made of a decomposition (the fit, the slow fit
+ * and recovery all write their rows with it). `results[i]` is the spectrum at chunk offset
+ * `chunkOffsets[i]` (default: `i`, the whole chunk in order). A deferred spectrum (`timeout`) has
+ * `n_components = -1`, no components and null quality; the world columns come from `world`.
  *
  * @since 0.4.0
  * @category constructors
  */
-export const chunkBatch = (task: FitTask, results: ReadonlyArray<Decomposition>, world: CubeWorld): RowBatch.RowBatch => {
+export const chunkBatch = (
+  task: FitTask,
+  results: ReadonlyArray<Decomposition>,
+  world: CubeWorld,
+  chunkOffsets?: ReadonlyArray<number>
+): RowBatch.RowBatch => {
   const n = results.length
+  if (chunkOffsets !== undefined && chunkOffsets.length !== n) throw new Error(`${n} results for ${chunkOffsets.length} offsets`)
   let total = 0
   for (const d of results) if (d.status !== "timeout") total += d.components.length
   const number = () => ({ kind: "number" as const, values: new Float64Array(n), nulls: new Uint8Array(n) })
@@ -116,7 +90,7 @@ export const chunkBatch = (task: FitTask, results: ReadonlyArray<Decomposition>,
   let at = 0
   for (let i = 0; i < n; i++) {
     const d = results[i]
-    const pixel = task.start + i
+    const pixel = task.start + (chunkOffsets === undefined ? i : chunkOffsets[i])
     const deferred = d.status === "timeout"
     const px = pixel % task.nx
     const py = Math.floor(pixel / task.nx)
@@ -168,6 +142,19 @@ export const chunkBatch = (task: FitTask, results: ReadonlyArray<Decomposition>,
   return { rows: n, columns: RESULT_COLUMNS.map((c) => byName[c.name]) }
 }
 
+/**
+ * A whole chunk's result file: `chunkBatch` of its results encoded, the columns freed at once.
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const encodeChunk = (task: FitTask, results: ReadonlyArray<Decomposition>, world: CubeWorld): Uint8Array => {
+  const batch = chunkBatch(task, results, world)
+  const bytes = ResultParquet.encodeBatch(batch)
+  RowBatch.release(batch)
+  return bytes
+}
+
 const fitChunkStep = Step.make({
   name: "fit-chunk",
   input: FitTask,
@@ -189,10 +176,7 @@ const fitChunkStep = Step.make({
           (results) => {
             // The fitter has copied the spectra; the payload, then the columns, are freed at once.
             releaseWhole([spectra])
-            const batch = chunkBatch(task, results, world)
-            const bytes = ResultParquet.encodeBatch(batch)
-            RowBatch.release(batch)
-            return { bytes, rows: results.length, deferred: results.flatMap((d, i) => (d.status === "timeout" ? [i] : [])) }
+            return { bytes: encodeChunk(task, results, world), rows: results.length, deferred: results.flatMap((d, i) => (d.status === "timeout" ? [i] : [])) }
           }
         )
       )

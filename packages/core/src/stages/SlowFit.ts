@@ -8,13 +8,33 @@ import { Effect, Schema } from "effect"
 import { BlobStore } from "../BlobStore.js"
 import { Fitter } from "../Fitter.js"
 import { fitParams } from "../Params.js"
+import * as ResultColumns from "../ResultColumns.js"
 import * as ResultParquet from "../ResultParquet.js"
+import * as RowBatch from "../RowBatch.js"
 import { isSettled, RunTable } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
 import { cubeWorld } from "../wcs/WorldColumns.js"
-import { readPayload, toRow } from "./Fit.js"
+import { chunkBatch, readPayload } from "./Fit.js"
 import { SlowOutput, SlowTask } from "./Tasks.js"
+
+/**
+ * The chunk's rows with the row at each offset `replaced` has taken from `fresh` (the row
+ * `replaced.get(offset)` of it): runs of `base` between them copied as they are.
+ */
+const replaceRows = (base: RowBatch.RowBatch, fresh: RowBatch.RowBatch, replaced: ReadonlyMap<number, number>): RowBatch.RowBatch => {
+  const out = RowBatch.builder(base.rows)
+  let from = 0
+  for (let offset = 0; offset < base.rows; offset++) {
+    const i = replaced.get(offset)
+    if (i === undefined) continue
+    out.append(base, from, offset)
+    out.append(fresh, i, i + 1)
+    from = offset + 1
+  }
+  out.append(base, from, base.rows)
+  return out.batch()
+}
 
 const refitStep = Step.make({
   name: "refit-deferred",
@@ -30,11 +50,11 @@ const refitStep = Step.make({
       task.deferred.forEach((offset, i) => picked.set(spectra.subarray(offset * n, (offset + 1) * n), i * n))
       const results = yield* fitter.decomposeBatch(picked, n, fitParams(task.params), { timeoutMs: 0 })
       const world = yield* cubeWorld(task.runId)
-      const rows = [...(yield* ResultParquet.decodeRows(yield* store.get(task.outputKey)))]
-      task.deferred.forEach((offset, i) => {
-        rows[offset] = toRow(task, offset, results[i], world)
-      })
-      yield* store.put(task.outputKey, ResultParquet.encodeRows(rows))
+      const base = yield* ResultColumns.decodeBatch(yield* store.get(task.outputKey))
+      const outside = task.deferred.find((offset) => offset >= base.rows)
+      if (outside !== undefined) return yield* Effect.dieMessage(`deferred offset ${outside} outside the chunk's ${base.rows} rows`)
+      const fresh = chunkBatch(task, results, world, task.deferred)
+      yield* store.put(task.outputKey, ResultParquet.encodeBatch(replaceRows(base, fresh, new Map(task.deferred.map((offset, i) => [offset, i])))))
       return { refitted: task.deferred.length }
     })
 })

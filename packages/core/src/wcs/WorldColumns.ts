@@ -11,6 +11,7 @@ import { RunNotFound } from "../Errors.js"
 import type { DecompositionRow } from "../ResultSchema.js"
 import { RunTable } from "../RunTable.js"
 import { readCubeHeader } from "../stages/Split.js"
+import { CubeWorlds } from "./CubeWorlds.js"
 import { CubeWcs, celestialAt, fromCards, summary, velocityAt, type WcsSummary } from "./Wcs.js"
 
 /**
@@ -28,7 +29,8 @@ export const CubeWorld = Schema.Struct({ cube: Schema.String, wcs: CubeWcs })
 export interface CubeWorld extends Schema.Schema.Type<typeof CubeWorld> {}
 
 /**
- * The world of a run's cube: its key and the WCS of its header.
+ * The world of a run's cube: its key and the WCS of its header. The header is read once per
+ * run and cube (`CubeWorlds`), not once per chunk.
  *
  * @since 0.2.0
  * @category constructors
@@ -38,9 +40,13 @@ export const cubeWorld = (runId: string) =>
     const table = yield* RunTable
     const run = yield* table.getRun(runId)
     if (Option.isNone(run)) return yield* Effect.fail(new RunNotFound({ runId }))
-    const header = yield* readCubeHeader(run.value.cubeKey, run.value.hdu)
-    return { cube: run.value.cubeKey, wcs: fromCards(header.cards) } satisfies CubeWorld
-  }).pipe(Effect.withSpan("cube-world")) satisfies Effect.Effect<CubeWorld, unknown, BlobStore | RunTable>
+    const { cubeKey, hdu } = run.value
+    const memo = yield* CubeWorlds
+    return yield* memo.get(
+      run.value,
+      Effect.map(readCubeHeader(cubeKey, hdu), (header): CubeWorld => ({ cube: cubeKey, wcs: fromCards(header.cards) })).pipe(Effect.withSpan("cube-world"))
+    )
+  }) satisfies Effect.Effect<CubeWorld, unknown, BlobStore | RunTable>
 
 /**
  * What `_stage_config.json` records of a cube's WCS (`wcs`): frame, projection, velocity

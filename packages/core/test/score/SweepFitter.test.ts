@@ -1,8 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Native from "@phs/fit-native"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Layer } from "effect"
+import * as BlobStore from "../../src/BlobStore.js"
 import { FitError } from "../../src/Errors.js"
+import * as Faults from "../../src/Faults.js"
 import * as Fitter from "../../src/Fitter.js"
+import * as Journal from "../../src/Journal.js"
+import * as RunTable from "../../src/RunTable.js"
+import * as WorkQueue from "../../src/WorkQueue.js"
 import * as SweepFitter from "../../src/score/SweepFitter.js"
 
 const N = 200
@@ -133,4 +138,54 @@ describe("SweepFitter", () => {
       expect(Exit.isSuccess(second) && second.value.length).toBe(4)
       expect(calls.base).toBe(1)
     }))
+})
+
+/** The context a run has under a fault plan (`PHS_FAULTS`): `base` as the Fitter, through the plan. */
+const underPlan = (base: Fitter.Fitter, rules: Faults.FaultPlan["rules"]) =>
+  Faults.layer({ seed: 1, rules }, Faults.dieCrash).pipe(
+    Layer.provide(Layer.mergeAll(BlobStore.layerMemory, WorkQueue.layerMemory, RunTable.layerMemory, Journal.layerMemory, Layer.succeed(Fitter.Fitter, base)))
+  )
+
+describe("SweepFitter under a fault plan", () => {
+  it.effect("every request meets the plan once, answered from the shared fit or not", () => {
+    const { base, multi, calls } = counted()
+    return Effect.gen(function* () {
+      const fitter = yield* SweepFitter.make(yield* Fitter.Fitter, SETS, { multi })
+      const a = chunk(4, 9)
+      const [first, second, third] = yield* Effect.forEach(SETS, (s) => Effect.exit(fitter.decomposeBatch(a, N, s.params, options)))
+      // the second request is the plan's second Fitter call, though only the first ran a fit
+      expect(Exit.isSuccess(first) && Exit.isSuccess(third)).toBe(true)
+      expect(Exit.isFailure(second) && JSON.stringify(second.cause)).toMatch(/injected fatal fault/)
+      expect(calls).toEqual({ base: 0, multi: [3] })
+      expect((yield* Faults.FaultLog).injected.fatal).toBe(1)
+      // a request the sweep passes on (parameters of no point) meets it once too, in the base
+      const other = set(4)
+      expect(Exit.isSuccess(yield* Effect.exit(fitter.decomposeBatch(a, N, other.params, options)))).toBe(true)
+      expect(calls.base).toBe(1)
+    }).pipe(Effect.provide(underPlan(base, [{ service: "Fitter", op: "decomposeBatch", kind: "fatal", nth: 2 }])))
+  })
+
+  it.effect("spectra of answered requests blow their budget as the plan says", () => {
+    const { base, multi, calls } = counted()
+    const budgeted = SETS.map((s) => ({ ...s, timeoutMs: 60_000 }))
+    return Effect.gen(function* () {
+      const fitter = yield* SweepFitter.make(yield* Fitter.Fitter, budgeted, { multi })
+      const a = chunk(5, 10)
+      for (const s of budgeted) {
+        const got = yield* fitter.decomposeBatch(a, N, s.params, { timeoutMs: s.timeoutMs })
+        expect(got.map((d) => d.status)).toEqual(Array(5).fill("timeout"))
+      }
+      expect(calls).toEqual({ base: 0, multi: [3] })
+      expect((yield* Faults.FaultLog).injected.slow).toBe(15)
+    }).pipe(Effect.provide(underPlan(base, [{ service: "Fitter", op: "spectrum", kind: "slow" }])))
+  })
+
+  it.effect("without a plan the answers are the plain fitter's", () => {
+    const { native, base, multi } = counted()
+    return Effect.gen(function* () {
+      const fitter = yield* SweepFitter.make(base, SETS, { multi })
+      const a = chunk(4, 11)
+      for (const s of SETS) expect(bits(yield* fitter.decomposeBatch(a, N, s.params, options))).toBe(bits(yield* native.decomposeBatch(a, N, s.params, options)))
+    })
+  })
 })
