@@ -70,6 +70,11 @@ export interface RefitOptions {
   readonly matched: boolean
   /** the share of the neighbours' weight a component needs for the lower thresholds (`supportedSnr`, `supportedMfSnr`) */
   readonly supportedShare: number
+  /**
+   * from this share of the neighbours' weight up to `supportedShare`, a component's thresholds
+   * fall linearly from the fit's to the supported ones (at or above `supportedShare`: no ramp)
+   */
+  readonly supportedFrom: number
   /** the share of the neighbours' weight a component needs for `supportReward` */
   readonly rewardShare: number
   /** the share of the neighbours' weight that must have the component when the spectrum has none */
@@ -92,16 +97,17 @@ export const DEFAULT_REFIT_OPTIONS: RefitOptions = Object.freeze({
   passes: 4,
   majority: 0.3,
   missingShare: 0.3,
-  chi2Z: 0,
+  chi2Z: 0.25,
   broadFactor: 2,
   negSigma: 5,
   aiccMargin: 1e-6,
-  coherence: 6,
+  coherence: 7,
   supportReward: 16,
   supportedMfSnr: 2,
   supportedSnr: 1,
   supportedShare: 0.5,
-  rewardShare: 0.3,
+  supportedFrom: 0.3,
+  rewardShare: 0.25,
   emptySupport: 1,
   matched: true,
   neighbourSolutions: false,

@@ -481,7 +481,15 @@ export const refitBlock = (input: RefitInput): RefitOutput => {
         // an empty spectrum needs every neighbour to share the component: at a cloud's edge
         // the neighbours' faint component is often below the noise here
         const needed = own.length > 0 ? o.supportedShare : o.emptySupport
-        const thresholds = (c: Component) => (supportOf(c.mean, c.stddev, neighbours) >= needed ? shared : alone)
+        const from = own.length > 0 ? Math.min(o.supportedFrom, needed) : needed
+        const thresholds = (c: Component): Thresholds => {
+          const support = supportOf(c.mean, c.stddev, neighbours)
+          if (support >= needed) return shared
+          if (support < from || from >= needed) return alone
+          // between `supportedFrom` and `supportedShare` the thresholds fall linearly
+          const t = (support - from) / (needed - from)
+          return { snr: alone.snr + t * (shared.snr - alone.snr), mfSnr: alone.mfSnr + t * (shared.mfSnr - alone.mfSnr) }
+        }
         let stacked = o.stack ? stackGuess.get(k) : []
         if (stacked === undefined) {
           stacked = stackOf(input, x, y, R, spec)

@@ -100,6 +100,26 @@ describe("refit of a constructed neighbourhood", () => {
     expect((r.rows[0].component_velocities as ReadonlyArray<number>)[1]).toBeCloseTo(0.2 * r.rows[0].component_means[1], 6)
   })
 
+  it("lowers a component's thresholds step by step as more of the neighbours share it (supportedFrom … supportedShare)", () => {
+    // a faint second line (fitted at 1.3 rms, matched-filter S/N 3.6: below the fit's 1.5 and 5) that
+    // the three 4-neighbours above, left and right have: 44 % of the weight, under supportedShare
+    const faint = [one[0], { amplitude: 0.2, mean: 150, stddev: 4 }]
+    const spec = spectrumOf(faint)
+    const rows = Array.from({ length: 9 }, (_, i) => row(i % 3, Math.floor(i / 3), i === 1 || i === 3 || i === 5 ? faint : one))
+    const share = supportOf(150, 4, rows.filter((r) => r.x !== 1 || r.y !== 1).map((r) => ({ row: r, weight: r.x === 1 || r.y === 1 ? 1 : Math.SQRT1_2 })))
+    expect(share).toBeGreaterThan(0.4)
+    expect(share).toBeLessThan(DEFAULT_REFIT_OPTIONS.supportedShare)
+    const run = (supportedFrom: number) =>
+      refitBlock({ map, block, rows, params: DEFAULT_PARAMS, options: { passes: 1, supportedFrom }, spectrum: () => spec })
+    const step = run(DEFAULT_REFIT_OPTIONS.supportedShare)
+    expect(step.flagged.missing).toBe(1)
+    expect(step.rows[0].n_components).toBe(1)
+    const ramp = run(0.3)
+    expect(ramp.rows[0].refit).toBe("missing")
+    expect(ramp.rows[0].n_components).toBe(2)
+    expect(Math.abs(ramp.rows[0].component_means[1] - 150)).toBeLessThan(4)
+  })
+
   it("keeps its own solution when the neighbours' does not lower AICc", () => {
     const lone = spectrumOf(one)
     const d = decompose(lone)
