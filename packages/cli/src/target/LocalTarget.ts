@@ -37,8 +37,9 @@ export const workdirFlag = (workdir: string): string => (path.resolve(workdir) =
  * is a real SIGKILL of this process.
  */
 export const runtime = (workdir: string) => {
-  // the refit's worker threads (started only by a refit run): its passes on every core
-  const base = Layer.mergeAll(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }), RefitPool.layer)
+  // the refit's worker threads (started only by a refit run): its passes on every core; the
+  // fan-out stages' decoded chunk files, each decoded once per pass (Pipeline.DecodedFiles)
+  const base = Layer.mergeAll(RuntimeLocal.layer({ workdir }), Fitter.layerNative({ threads: os.availableParallelism() }), RefitPool.layer, Pipeline.layerDecodedFiles)
   const plan = read().faults
   if (plan === "") return base
   return Layer.merge(base, Faults.layer(Faults.decodePlan(plan), Faults.killProcess).pipe(Layer.provide(base)))

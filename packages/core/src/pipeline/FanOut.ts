@@ -6,13 +6,16 @@
  *
  * @since 0.3.0
  */
-import { Effect, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Buffer } from "node:buffer"
 import { BlobStore } from "../BlobStore.js"
 import { InvalidInput, isRetryable } from "../Errors.js"
 import type { Handled } from "../Delivery.js"
 import * as Keys from "../Keys.js"
-import type { DecompositionRow } from "../ResultSchema.js"
+import { type DecompositionRow, RESULT_COLUMNS } from "../ResultSchema.js"
+import * as ResultColumns from "../ResultColumns.js"
 import * as ResultParquet from "../ResultParquet.js"
+import * as RowBatch from "../RowBatch.js"
 import { RunTable, type ChunkRecord, type RunRecord } from "../RunTable.js"
 import * as Stage from "../Stage.js"
 import * as Step from "../Step.js"
@@ -50,7 +53,93 @@ export const stageTaskOf = (stage: FanOutStage, run: RunRecord, chunk: Pick<Chun
   chunkSize: run.chunkSize
 })
 
-const readRows = (key: string) => Effect.flatMap(BlobStore, (store) => store.get(key)).pipe(Effect.flatMap(ResultParquet.decodeRows))
+/**
+ * Decoded result files a process keeps for its fan-out stages, as columns, at most
+ * {@link DECODED_FILES} of them, the least recently used dropped first: a chunk's rows are
+ * read by its own stage execution and by the halos of the chunks next to it, which a pass
+ * runs at about the same time, so each file of a pass is decoded once. An entry is found by
+ * the blob's key and used only when the bytes read now are the bytes it was decoded from,
+ * so a file written again (a redelivered chunk, a replay) is never answered from an older
+ * one. What it holds is never handed out: every read builds its own row objects.
+ * Optional: without it (tests, the Lambda stage worker, which works one chunk per
+ * invocation) every read decodes.
+ *
+ * @since 0.4.0
+ * @category tags
+ */
+export class DecodedFiles extends Context.Tag("@phs/core/DecodedFiles")<
+  DecodedFiles,
+  {
+    /** The batch decoded from `bytes` read at `key`, if kept. */
+    readonly find: (key: string, bytes: Uint8Array) => RowBatch.RowBatch | undefined
+    readonly keep: (key: string, bytes: Uint8Array, batch: RowBatch.RowBatch) => void
+  }
+>() {}
+
+/**
+ * How many decoded files {@link DecodedFiles} keeps: a chunk reads its own file and its halo's
+ * (the chunks before and after it: a chunk spans at least a map row) while the next few are in
+ * flight; each file is ~0.3 MiB kept (its bytes and its columns), so a few MiB in all, whatever
+ * the cube's size.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const DECODED_FILES = 16
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) =>
+  a === b || Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+
+/**
+ * @since 0.4.0
+ * @category constructors
+ */
+export const makeDecodedFiles = (capacity: number = DECODED_FILES): Context.Tag.Service<DecodedFiles> => {
+  // a Map iterates in insertion order: re-inserting on use keeps the least recently used first
+  const entries = new Map<string, { readonly bytes: Uint8Array; readonly batch: RowBatch.RowBatch }>()
+  return {
+    find: (key, bytes) => {
+      const entry = entries.get(key)
+      if (entry === undefined || !sameBytes(entry.bytes, bytes)) return undefined
+      entries.delete(key)
+      entries.set(key, entry)
+      return entry.batch
+    },
+    keep: (key, bytes, batch) => {
+      entries.delete(key)
+      entries.set(key, { bytes, batch })
+      for (const oldest of entries.keys()) {
+        if (entries.size <= capacity) break
+        entries.delete(oldest)
+      }
+    }
+  }
+}
+
+/**
+ * A {@link DecodedFiles} of its own for each use of the layer (the local CLI's runtime).
+ *
+ * @since 0.4.0
+ * @category layers
+ */
+export const layerDecodedFiles: Layer.Layer<DecodedFiles> = Layer.sync(DecodedFiles, () => makeDecodedFiles())
+
+/** The result file at `key` as columns: decoded, or kept from an earlier read of the same bytes. */
+const readBatch = (key: string) =>
+  Effect.gen(function* () {
+    const bytes = yield* Effect.flatMap(BlobStore, (store) => store.get(key))
+    const kept = yield* Effect.serviceOption(DecodedFiles)
+    const found = Option.isSome(kept) ? kept.value.find(key, bytes) : undefined
+    if (found !== undefined) return found
+    const batch = yield* ResultColumns.decodeBatch(bytes)
+    if (Option.isSome(kept)) kept.value.keep(key, bytes, batch)
+    return batch
+  })
+
+const readRows = (key: string) => Effect.map(readBatch(key), (batch) => RowBatch.toRows(batch))
+
+const X = RESULT_COLUMNS.findIndex((c) => c.name === "x")
+const Y = RESULT_COLUMNS.findIndex((c) => c.name === "y")
 
 /**
  * The previous stage's rows of every pixel within Chebyshev distance `radius` of the chunk
@@ -96,9 +185,15 @@ export const haloRows = (task: StageTask, radius: number) =>
         chunks.add(chunkOfPixel(p, task.chunkSize))
       }
     const rows: DecompositionRow[] = []
-    for (const start of [...chunks].sort((a, b) => a - b))
-      for (const row of yield* readRows(resultKeyOf(task.runId, task.after, start)))
-        if (wanted.has(row.y * task.nx + row.x)) rows.push(row)
+    for (const start of [...chunks].sort((a, b) => a - b)) {
+      const batch = yield* readBatch(resultKeyOf(task.runId, task.after, start))
+      const xs = (batch.columns[X] as RowBatch.NumberColumn).values
+      const ys = (batch.columns[Y] as RowBatch.NumberColumn).values
+      // only the halo's rows become objects
+      const at: number[] = []
+      for (let i = 0; i < batch.rows; i++) if (wanted.has(ys[i] * task.nx + xs[i])) at.push(i)
+      rows.push(...RowBatch.toRows(batch, at))
+    }
     return rows.sort((a, b) => a.y - b.y || a.x - b.x)
   })
 

@@ -15,7 +15,7 @@ import type { InvalidInput } from "../Errors.js"
 import * as Settings from "../Settings.js"
 import { type RefitRow, RefitInputError } from "./RefitBlock.js"
 import type { RefitChunk } from "./RefitChunk.js"
-import { buffersOf, pack, type PackedRows, unpack } from "./PackedRows.js"
+import * as RowBatch from "../RowBatch.js"
 
 /**
  * A refit worker thread failed: it could not start, crashed, or threw something other than
@@ -37,14 +37,16 @@ export class RefitWorkerError extends Schema.TaggedError<RefitWorkerError>()("Re
 }
 
 /**
- * A chunk for a worker, its rows packed, with `id` to match the reply.
+ * A chunk for a worker, its rows as columns (`RowBatch`, whose typed arrays' buffers are
+ * transferred: no copy, and a loop over numbers instead of a structured clone of ~1,400 row
+ * objects; `npm run bench:refit-transfer`), with `id` to match the reply.
  *
  * @since 0.3.0
  * @category models
  */
 export interface RefitRequest {
   readonly id: number
-  readonly chunk: Omit<RefitChunk, "rows"> & { readonly rows: PackedRows }
+  readonly chunk: Omit<RefitChunk, "rows"> & { readonly rows: RowBatch.RowBatch }
 }
 
 /**
@@ -54,7 +56,7 @@ export interface RefitRequest {
  * @category models
  */
 export type RefitReply =
-  | { readonly id: number; readonly _tag: "Rows"; readonly rows: PackedRows }
+  | { readonly id: number; readonly _tag: "Rows"; readonly rows: RowBatch.RowBatch }
   | { readonly id: number; readonly _tag: "RefitInputError"; readonly reason: string }
   | { readonly id: number; readonly _tag: "Thrown"; readonly reason: string }
 
@@ -151,7 +153,7 @@ const runOn = (slot: Slot, id: number, chunk: RefitChunk) =>
     const onMessage = (reply: RefitReply) => {
       if (reply.id !== id) return
       // a worker's rows are refitChunk's
-      if (reply._tag === "Rows") settle(Effect.succeed(unpack(reply.rows) as Array<RefitRow>), true)
+      if (reply._tag === "Rows") settle(Effect.succeed(RowBatch.toRows(reply.rows) as Array<RefitRow>), true)
       else if (reply._tag === "RefitInputError") settle(Effect.fail(new RefitInputError({ reason: reply.reason })), true)
       else settle(Effect.fail(new RefitWorkerError({ reason: reply.reason })), false)
     }
@@ -162,8 +164,8 @@ const runOn = (slot: Slot, id: number, chunk: RefitChunk) =>
     worker.ref()
     try {
       const { spectra, transfer } = movable(chunk.spectra)
-      const rows = pack(chunk.rows)
-      worker.postMessage({ id, chunk: { ...chunk, rows, spectra } } satisfies RefitRequest, [transfer, ...buffersOf(rows)])
+      const rows = RowBatch.fromRows(chunk.rows)
+      worker.postMessage({ id, chunk: { ...chunk, rows, spectra } } satisfies RefitRequest, [transfer, ...RowBatch.buffersOf(rows)])
     } catch (e) {
       settle(Effect.fail(new RefitWorkerError({ reason: `cannot send the chunk: ${e instanceof Error ? e.message : String(e)}` })), true)
     }

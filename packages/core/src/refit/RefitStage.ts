@@ -15,7 +15,7 @@ import { Effect, Option } from "effect"
 import * as Stage from "../Stage.js"
 import { DEFAULT_REFIT_OPTIONS } from "./Flags.js"
 import { RefitInputError } from "./RefitBlock.js"
-import { type RefitChunk, refitChunk } from "./RefitChunk.js"
+import { RADIUS, type RefitChunk, refitChunk } from "./RefitChunk.js"
 import { RefitPool } from "./RefitPool.js"
 
 /**
@@ -39,13 +39,13 @@ export const refitPass = (pass: number, of: number = DEFAULT_REFIT_OPTIONS.passe
   Stage.fanOut({
     name: refitStageName(pass),
     after: pass === 1 ? "fit" : refitStageName(pass - 1),
-    halo: 1,
+    halo: RADIUS,
     run: (ctx) =>
       Effect.gen(function* () {
         const chunk: RefitChunk = {
           grid: ctx.grid,
           pixels: ctx.chunk.pixels,
-          rows: [...ctx.rows, ...(yield* ctx.halo(1))],
+          rows: [...ctx.rows, ...(yield* ctx.halo(RADIUS))],
           spectra: yield* ctx.spectra(),
           params: ctx.params,
           pass,

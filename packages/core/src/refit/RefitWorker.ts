@@ -32,7 +32,7 @@ if (import.meta.url.endsWith(".ts")) {
 
 const { refitChunk } = await import("./RefitChunk.js")
 const { RefitInputError } = await import("./RefitBlock.js")
-const { buffersOf, pack, unpack } = await import("./PackedRows.js")
+const { buffersOf, fromRows, toRows } = await import("../RowBatch.js")
 
 const port = parentPort
 if (port === null) throw new Error("RefitWorker.js runs as a worker thread of RefitPool")
@@ -40,7 +40,7 @@ if (port === null) throw new Error("RefitWorker.js runs as a worker thread of Re
 port.on("message", ({ id, chunk }: RefitRequest) => {
   let reply: RefitReply
   try {
-    reply = { id, _tag: "Rows", rows: pack(refitChunk({ ...chunk, rows: unpack(chunk.rows) })) }
+    reply = { id, _tag: "Rows", rows: fromRows(refitChunk({ ...chunk, rows: toRows(chunk.rows) })) }
   } catch (e) {
     reply =
       e instanceof RefitInputError

@@ -21,20 +21,23 @@ const published = (survey: string, runId: string) =>
   })
 
 describe("refitStage (fan-out)", () => {
-  it.live("publishes the same refitted table whatever the chunk size", () =>
+  it.live("publishes the same refitted table whatever the chunk size, with decoded chunk files kept or not", () =>
     Effect.gen(function* () {
       const tables = []
-      for (const chunkSize of [4, 25]) {
-        const workdir = path.join(tempDir(), `w${chunkSize}`)
+      // a few decoded files kept, fewer than a pass reads: some found, some decoded again
+      const kept = Layer.succeed(Pipeline.DecodedFiles, Pipeline.makeDecodedFiles(3))
+      for (const [chunkSize, files] of [[4, Layer.empty], [25, Layer.empty], [4, kept]] as const) {
+        const workdir = path.join(tempDir(), `w${tables.length}`)
         const rows = yield* Effect.gen(function* () {
-          const run = yield* LocalRun.run(pipeline, { cube: sample, survey: "grs", chunkSize }, { pollMs: 10, concurrency: 1 })
+          const run = yield* LocalRun.run(pipeline, { cube: sample, survey: "grs", chunkSize }, { pollMs: 10, concurrency: 2 })
           expect(run.status).toBe("COMPLETED")
           return yield* published("grs", run.runId)
-        }).pipe(Effect.provide(runtime(workdir)))
+        }).pipe(Effect.provide(Layer.merge(runtime(workdir), files)))
         expect(rows).toHaveLength(25)
         tables.push(rows)
       }
       expect(tables[0]).toStrictEqual(tables[1])
+      expect(tables[2]).toStrictEqual(tables[0])
       // and it is not the fit's table
       const fit = yield* Effect.gen(function* () {
         const run = yield* LocalRun.run(Pipeline.standard, { cube: sample, survey: "grs", chunkSize: 25 }, { pollMs: 10, concurrency: 1 })
