@@ -123,7 +123,12 @@ describe("phs query refuses what is not a read of the published parts", () => {
           .replaceAll("{W}", path.resolve(work))
           .replaceAll("{D}", scratch)
       if (through === "cli") {
-        const r = await phs(["query", fill(template), "--workdir", path.resolve(work)], { cwd, env: { HOME: home, TMPDIR: scratch } })
+        const r = await phs(["query", fill(template), "--workdir", path.resolve(work)], {
+          cwd,
+          // the CLI's own compile cache (bin/phs.js) is kept out of the scratch TMPDIR, which must
+          // show what the statement wrote
+          env: { HOME: home, TMPDIR: scratch, NODE_COMPILE_CACHE: path.join(dir, "compile-cache") }
+        })
         expect(r.code, r.stderr).toBe(2)
         const lines = r.stderr.trimEnd().split("\n")
         expect(lines.length, r.stderr).toBe(1)
